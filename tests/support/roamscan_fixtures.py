@@ -1,0 +1,68 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fixtures shared by tests/functional and tests/e2e (loaded with -p roamscan_fixtures)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COLLECTION_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope='session')
+def collections_dir(tmp_path_factory):
+    """A collections path whose roamscan.qualys is this working tree (symlinked, so edits show)."""
+    base = tmp_path_factory.mktemp('collections')
+    namespace = base / 'ansible_collections' / 'roamscan'
+    namespace.mkdir(parents=True)
+    (namespace / 'qualys').symlink_to(COLLECTION_ROOT)
+    return base
+
+
+@pytest.fixture(scope='session')
+def ansible_env(collections_dir, tmp_path_factory):
+    """Environment for ansible-* subprocesses: this collection only, no user config, no stray caches."""
+    home = tmp_path_factory.mktemp('ansible-home')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('ANSIBLE_', 'QUALYS_'))}
+    env.update({
+        'ANSIBLE_COLLECTIONS_PATH': str(collections_dir),
+        'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false',
+        'ANSIBLE_LOCAL_TEMP': str(home / 'tmp'),
+        'ANSIBLE_HOME': str(home),
+        'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_FORCE_COLOR': '0',
+        'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
+        'ANSIBLE_RETRY_FILES_ENABLED': 'false',
+        'PATH': '%s:%s' % (VENV_BIN, env.get('PATH', '/usr/bin:/bin')),
+    })
+    return env
+
+
+@pytest.fixture(scope='session')
+def run_ansible(ansible_env):
+    """Run an ansible CLI tool from this venv; returns CompletedProcess (text)."""
+    def _run(tool, *args, env=None, cwd=None, check=False, timeout=600):
+        full_env = dict(ansible_env)
+        full_env.update(env or {})
+        exe = shutil.which(tool, path=full_env['PATH'])
+        proc = subprocess.run([exe, *args], env=full_env, cwd=cwd, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError('%s %s failed (rc=%s)\nstdout:\n%s\nstderr:\n%s'
+                                 % (tool, ' '.join(args), proc.returncode, proc.stdout, proc.stderr))
+        return proc
+    return _run
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.geteuid() == 0:
+        return
+    skip_root = pytest.mark.skip(reason='needs root for network namespaces')
+    for item in items:
+        if 'root' in item.keywords:
+            item.add_marker(skip_root)

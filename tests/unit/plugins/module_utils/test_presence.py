@@ -1,0 +1,48 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.roamscan.qualys.plugins.module_utils.presence import (
+    InvalidIp,
+    InvalidMac,
+    mac_host_name,
+    normalize_ip,
+    normalize_mac,
+)
+
+
+@pytest.mark.parametrize('raw, expected', [
+    ('2:77:0:0:a:1', '02:77:00:00:0a:01'),          # ISC dhcpd's unpadded form
+    ('02:77:00:00:0A:01', '02:77:00:00:0a:01'),
+    ('02-77-00-00-0a-01', '02:77:00:00:0a:01'),
+    ('0277.0000.0a01', '02:77:00:00:0a:01'),
+    ('027700000a01', '02:77:00:00:0a:01'),
+    (' 02:77:00:00:0a:01\n', '02:77:00:00:0a:01'),
+])
+def test_normalize_mac_accepts_server_forms(raw, expected):
+    assert normalize_mac(raw) == expected
+
+
+@pytest.mark.parametrize('raw', [
+    '', '02:77:00:00:0a', '02:77:00:00:0a:01:02', '02:77:00:00:0g:01', '002:77:00:00:0a:01',
+    '02:77:00:00:0a:01;id', '02.77.00.00.0a.01', None, 42,
+])
+def test_normalize_mac_rejects_garbage(raw):
+    with pytest.raises(InvalidMac):
+        normalize_mac(raw)
+
+
+def test_normalize_ip():
+    assert normalize_ip(' 10.77.0.100 ') == '10.77.0.100'
+
+
+@pytest.mark.parametrize('raw', ['10.77.0', '10.77.0.256', '0.0.0.0', '224.0.0.1', '255.255.255.255',
+                                 '10.77.0.1;id', '::1', '010.1.2.3x', None])
+def test_normalize_ip_rejects(raw):
+    with pytest.raises(InvalidIp):
+        normalize_ip(raw)
+
+
+def test_mac_host_name_is_inventory_safe():
+    assert mac_host_name('2:77:0:0:a:1') == 'mac-027700000a01'
