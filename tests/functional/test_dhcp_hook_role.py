@@ -1,0 +1,94 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The dhcp_hook role on localhost under a path prefix: wrong values fail fast, AppArmor rules land
+in the right file, check mode writes nothing. Needs the Debian DHCP servers for validation."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not (shutil.which('kea-dhcp4') and shutil.which('dhcpd') and shutil.which('dnsmasq')),
+                                reason='needs kea-dhcp4, dhcpd and dnsmasq for configuration validation')
+
+
+@pytest.fixture
+def role(tmp_path, run_ansible):
+    root = tmp_path / 'root'
+    for sub in ('etc/dhcp', 'etc/kea', 'etc/apparmor.d/local'):
+        (root / sub).mkdir(parents=True)
+    (root / 'etc/dhcp/dhcpd.conf').write_text('authoritative;\n')
+    (root / 'etc/dnsmasq.conf').write_text('')
+
+    def run(*extra, **variables):
+        variables.setdefault('dhcp_hook_root', str(root))
+        variables.setdefault('dhcp_hook_manage_service', False)
+        playbook = tmp_path / 'play.yml'
+        playbook.write_text(json.dumps([{
+            'hosts': 'localhost', 'gather_facts': False,
+            'tasks': [{'ansible.builtin.include_role': {'name': 'roamscan.qualys.dhcp_hook'}},
+                      {'ansible.builtin.debug': {'var': 'dhcp_hook_kea_hooks_library'}}],
+        }]))
+        return run_ansible('ansible-playbook', '-i', 'localhost,', '-c', 'local', *extra, str(playbook),
+                           '-e', json.dumps(variables))
+    run.root = root
+    return run
+
+
+@pytest.mark.parametrize('variables, message', [
+    ({'dhcp_hook_server': 'infoblox'}, 'value of dhcp_hook_server must be one of: kea, dhcpd, dnsmasq'),
+    ({}, 'missing required arguments: dhcp_hook_server'),
+    ({'dhcp_hook_server': 'dnsmasq', 'dhcp_hook_spool_dir': 'var/spool'}, 'dhcp_hook_spool_dir must be an absolute path'),
+    ({'dhcp_hook_server': 'dnsmasq', 'dhcp_hook_script_path': '/usr/local/lib/x"; rm -rf /'},
+     'dhcp_hook_script_path must be an absolute path'),
+    ({'dhcp_hook_server': 'dnsmasq', 'dhcp_hook_spool_dir': '/var/../etc'}, "or '..'"),
+    ({'dhcp_hook_server': 'dnsmasq', 'dhcp_hook_root': 'relative'}, 'dhcp_hook_root must be empty or an absolute path'),
+    ({'dhcp_hook_server': 'kea', 'dhcp_hook_manage_server_config': True}, 'must hold the contents of the "Dhcp4" object'),
+    ({'dhcp_hook_server': 'kea', 'dhcp_hook_manage_server_config': True, 'dhcp_hook_kea_config': {'Dhcp4': {}}},
+     'must hold the contents of the "Dhcp4" object'),
+    ({'dhcp_hook_server': 'dhcpd', 'dhcp_hook_spool_owner': 'no-such-user'}, 'The spool owner no-such-user does not exist'),
+    ({'dhcp_hook_server': 'dnsmasq', 'dhcp_hook_apparmor': 'maybe'}, 'value of dhcp_hook_apparmor must be one of'),
+    ({'dhcp_hook_server': 'kea', 'dhcp_hook_kea_hooks_dir': '/nonexistent'}, 'libdhcp_run_script.so not found in /nonexistent'),
+])
+def test_wrong_values_fail_fast_with_a_message(role, variables, message):
+    proc = role(**variables)
+    assert proc.returncode != 0
+    assert message in proc.stdout, proc.stdout[-3000:]
+    assert not (role.root / 'usr').exists() or 'not found' in message or 'spool owner' in message
+
+
+def test_broken_kea_config_is_rejected_by_kea_before_it_is_written(role):
+    proc = role(dhcp_hook_server='kea', dhcp_hook_manage_server_config=True,
+                dhcp_hook_kea_config={'valid-lifetime': 'soon'})
+    assert proc.returncode != 0 and 'failed to validate' in proc.stdout
+    assert not (role.root / 'etc/kea/kea-dhcp4.conf').exists()
+    assert (role.root / 'usr/local/lib/roamscan/roamscan-lease-hook').exists()  # installed first
+
+
+def test_apparmor_rules_go_to_the_local_file_for_dhcpd_and_into_the_profile_for_kea(role):
+    (role.root / 'etc/apparmor.d/usr.sbin.dhcpd').write_text('profile dhcpd {\n  #include <local/usr.sbin.dhcpd>\n}\n')
+    profile = 'profile kea-dhcp4 /usr/sbin/kea-dhcp4 {\n  /usr/sbin/kea-lfc Px,\n}\n'
+    (role.root / 'etc/apparmor.d/usr.sbin.kea-dhcp4').write_text(profile)
+    for server in ('dhcpd', 'kea'):
+        proc = role(dhcp_hook_server=server, dhcp_hook_apparmor='enabled')
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    local = (role.root / 'etc/apparmor.d/local/usr.sbin.dhcpd').read_text()
+    script = '%s/usr/local/lib/roamscan/roamscan-lease-hook rix,' % role.root
+    assert script in local and '%s/var/spool/roamscan/current w,' % role.root in local
+    kea = (role.root / 'etc/apparmor.d/usr.sbin.kea-dhcp4').read_text()
+    assert kea.index(script) < kea.rindex('}') and kea.startswith('profile kea-dhcp4')
+    proc = role(dhcp_hook_server='kea', dhcp_hook_apparmor='enabled')
+    assert 'changed=0' in proc.stdout
+
+
+def test_check_mode_writes_nothing(role):
+    proc = role('--check', dhcp_hook_server='dnsmasq')
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert not (role.root / 'usr').exists() and not (role.root / 'etc/dnsmasq.d').exists()
+
+
+def test_embedded_kea_gets_the_hooks_library_entry_as_data(role):
+    proc = role(dhcp_hook_server='kea')
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert '"name": "%s/usr/local/lib/roamscan/roamscan-lease-hook"' % role.root in proc.stdout
+    assert 'libdhcp_run_script.so' in proc.stdout and not (role.root / 'etc/kea/kea-dhcp4.conf').exists()
