@@ -629,7 +629,9 @@ def _sorted_table(by_ip):
 
 def parse_kea_leases(texts, now):
     """Kea memfile CSV (texts: the files in load order). Last row per address wins;
-    valid_lifetime 0 = released; state 0 default, 1 declined, 2 expired-reclaimed."""
+    state 0 default, 1 declined, 2 expired-reclaimed. valid_lifetime 0 marks a deleted lease:
+    Kea writes the same row for a release and for a reclaimed expiry, so it is reported as free
+    (the hook's events tell the two apart)."""
     if isinstance(texts, str):
         texts = [texts]
     by_ip = {}
@@ -652,7 +654,7 @@ def parse_kea_leases(texts, now):
             hostname = cells[columns['hostname']] if 'hostname' in columns else ''
             mac = _mac_or_none(cells[columns['hwaddr']]) if 'hwaddr' in columns else None
             if valid == 0:
-                state = 'released'
+                state = 'free'
             elif state_code == 1:
                 state = 'declined'
             elif state_code == 2 or expire <= now:

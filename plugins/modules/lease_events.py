@@ -20,7 +20,7 @@ description:
     a repeated delivery can be de-duplicated.
   - Each call moves the spool's C(current) file aside to a new numbered segment (an atomic rename); the
     hook keeps appending to a fresh C(current). The protocol is described in C(docs/dhcp_hook.md).
-  - Corrupt or partial spool lines are counted in RV(skipped) and skipped; they never fail the module.
+  - Corrupt or partial spool lines are counted in RV(skipped_lines) and skipped; they never fail the module.
   - Python standard library only.
 author:
   - roamscan maintainers
@@ -171,8 +171,10 @@ cursor:
   returned: always
   type: str
   sample: rs1:5c1f0e9a7d3b2c10:12.3480
-skipped:
-  description: Spool lines that were not valid records (never fatal).
+skipped_lines:
+  description:
+    - Spool lines that were not valid records (never fatal).
+    - Not called C(skipped), which Ansible reserves for skipped tasks.
   returned: always
   type: dict
   contains:
@@ -226,7 +228,7 @@ def main():
     params = module.params
     now = time.time()
     result = dict(changed=False, events=[], leases=[], cursor=None,
-                  skipped={'count': 0, 'reasons': {}}, acked_segments=0, now=iso_time(now))
+                  skipped_lines={'count': 0, 'reasons': {}}, acked_segments=0, now=iso_time(now))
     spool = Spool(params['spool_dir'])
     try:
         if params['include_events'] or params['ack']:
@@ -235,7 +237,7 @@ def main():
             result.update(acked_segments=removed, changed=changed)
             if batch is not None:
                 result.update(events=[event.as_dict() for event in batch.events], cursor=batch.cursor,
-                              skipped=batch.skipped_summary())
+                              skipped_lines=batch.skipped_summary())
         if params['include_leases']:
             result['leases'] = read_lease_table(params['server'], params['lease_file'], now)
     except (SpoolError, LeaseFileError) as exc:
