@@ -34,7 +34,10 @@ exit 0
 
 
 def run(*argv, check=True):
-    return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError('%s failed (rc=%s): %s' % (' '.join(argv)[:200], proc.returncode, proc.stderr[-2000:]))
+    return proc
 
 
 def wait_until(predicate, timeout, interval=0.1, what='condition'):
