@@ -409,8 +409,9 @@ class QualysClient:
                     'Qualys API concurrency limit reached for %s (code 1960) and max_wait=%d s is used up'
                     % (operation, self.max_wait), code=code, text=result['text'], wait_seconds=delay)
             return delay, 'concurrency'
-        raise QualysApiError('Qualys blocked the %s call with HTTP 409 (code %s): %s'
-                             % (operation, code, result['text']), code=code, text=result['text'], status=409)
+        if result['code']:
+            self._raise_for_simple_return(result, 409)
+        raise QualysApiError('Qualys blocked the %s call with HTTP 409 and no error code' % operation, status=409)
 
     def _raise_for_server_error(self, status, body, action, resend_safe):
         note = '' if resend_safe else '; the %s may or may not have been performed' % action

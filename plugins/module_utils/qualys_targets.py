@@ -14,6 +14,9 @@ import ipaddress
 from ansible_collections.roamscan.qualys.plugins.module_utils.presence import InvalidIp, normalize_ip
 
 
+MAX_REPORTED_ERRORS = 10
+
+
 class InvalidTarget(ValueError):
     """A target entry that is neither an IPv4 host address nor an ``a-b`` range of them."""
 
@@ -59,7 +62,8 @@ def parse_targets(entries):
         except InvalidTarget as exc:
             errors.append(str(exc))
     if errors:
-        raise InvalidTarget('; '.join(errors))
+        more = ' (and %d more)' % (len(errors) - MAX_REPORTED_ERRORS) if len(errors) > MAX_REPORTED_ERRORS else ''
+        raise InvalidTarget('; '.join(errors[:MAX_REPORTED_ERRORS]) + more)
     return merge(intervals)
 
 
