@@ -61,11 +61,11 @@ options:
     type: int
     default: 300
 notes:
-  - Qualys limits API calls per subscription and per API (Standard service: 300 calls per hour and
-    2 concurrent calls); parallel forks share them. The modules batch work to spend few calls and
-    report what they spent in RV(ignore:api_calls).
-  - Run these modules on the controller (C(hosts: localhost) or C(delegate_to: localhost)); the
-    credentials stay there.
+  - Qualys limits API calls per subscription and per API (the Standard service allows 300 calls per
+    hour and 2 concurrent calls); parallel forks share them. The modules batch work to spend few
+    calls and report what they spent in C(api_calls).
+  - Run these modules on the controller (a play on C(localhost), or C(delegate_to) C(localhost)), so
+    the credentials stay there.
 requirements:
   - requests
   - defusedxml

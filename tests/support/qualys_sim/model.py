@@ -86,9 +86,10 @@ def parse_ip_list(text):
 
 
 def format_ip_list(intervals, sep=','):
-    return sep.join(str(ipaddress.IPv4Address(s)) if s == e else '%s-%s' % (ipaddress.IPv4Address(s),
-                                                                             ipaddress.IPv4Address(e))
-                    for s, e in intervals)
+    def one(start, end):
+        first = str(ipaddress.IPv4Address(start))
+        return first if start == end else '%s-%s' % (first, ipaddress.IPv4Address(end))
+    return sep.join(one(start, end) for start, end in intervals)
 
 
 def format_values(values, sep=','):
@@ -360,12 +361,11 @@ class SimState:
                     400, '1903', 'Missing required parameter(s): X-Requested-With header'))
             limits = self._limits(api)
             running = self.running[api] + 1
-            if running > limits['concurrency']:
-                blocked = self._error(409, '1960', 'This API cannot be run again until %d currently running '
-                                      'instance%s finished.' % (running - limits['concurrency'],
-                                                               ' has' if running - limits['concurrency'] == 1
-                                                               else 's have'),
-                                      items=[('CALLS_TO_FINISH', running - limits['concurrency'])])
+            to_finish = running - limits['concurrency']
+            if to_finish > 0:
+                verb = 'instance has' if to_finish == 1 else 'instances have'
+                blocked = self._error(409, '1960', 'This API cannot be run again until %d currently running %s '
+                                      'finished.' % (to_finish, verb), items=[('CALLS_TO_FINISH', to_finish)])
                 blocked.headers.update({'X-Concurrency-Limit-Limit': str(limits['concurrency']),
                                         'X-Concurrency-Limit-Running': str(running)})
                 return self._finish(entry, blocked)

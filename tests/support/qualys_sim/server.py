@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
 def admin_call(state, method, route, payload):
     """Admin API; returns a JSON-able result, or None for an unknown route."""
     routes = {
-        ('GET', 'state'): lambda: state.snapshot(),
+        ('GET', 'state'): state.snapshot,
         ('POST', 'reset'): lambda: state.reset(payload.get('config')) or {'now': state.snapshot()['now']},
         ('POST', 'clock'): lambda: {'now': state.advance(payload.get('advance'), payload.get('set'))},
         ('POST', 'alive'): lambda: state.set_alive(payload.get('ips'), payload.get('all', False)) or {

@@ -54,8 +54,8 @@ def test_covers():
 
 
 def test_parse_target_text_tolerates_spaces_refuses_uuids():
-    assert t.format_targets(t.parse_target_text('10.0.0.1, 10.0.0.3-10.0.0.4\n')) == ['10.0.0.1',
-                                                                                        '10.0.0.3-10.0.0.4']
+    parsed = t.parse_target_text('10.0.0.1, 10.0.0.3-10.0.0.4\n')
+    assert t.format_targets(parsed) == ['10.0.0.1', '10.0.0.3-10.0.0.4']
     assert t.parse_target_text('65188eb1-02b7-405e-861c-fb44c98a20d7') is None
 
 
