@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """API calls per scanned laptop: roamscan's batched cycle vs one call per host (the 2014 script's way).
 

@@ -17,8 +17,9 @@ description:
     is still active is returned instead of launching again, so re-running the task after a lost
     answer does not start a second scan.
 author:
-  - roamscan.qualys contributors
+  - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - roamscan.qualys.qualys
   - roamscan.qualys.qualys.actiongroup_qualys
 attributes:
@@ -29,8 +30,6 @@ attributes:
     support: none
   platform:
     platforms: posix
-    description: Runs on the controller.
-    support: full
 options:
   targets:
     description:

@@ -19,8 +19,9 @@ description:
     A target counts as scanned only when the results show it alive.
   - Read-only; it runs in check mode as well.
 author:
-  - roamscan.qualys contributors
+  - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - roamscan.qualys.qualys
   - roamscan.qualys.qualys.actiongroup_qualys
 attributes:
@@ -31,8 +32,6 @@ attributes:
     support: none
   platform:
     platforms: posix
-    description: Runs on the controller.
-    support: full
 options:
   scan_refs:
     description:

@@ -6,7 +6,8 @@ import json
 
 import requests
 
-from qualys_fixtures import admin_task, api_calls, qualys_play, qualys_sim, qualys_sim_server  # noqa: F401
+from qualys_fixtures import admin_task, api_calls
+
 
 LAUNCH = {'option_profile': 'Laptop Light Scan', 'scanner': ['laptop_scanner_1']}
 

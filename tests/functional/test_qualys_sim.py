@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from qualys_fixtures import qualys_collection_import, qualys_sim, qualys_sim_server  # noqa: F401
 
 SAMPLES = Path(__file__).resolve().parents[1] / 'unit' / 'plugins' / 'module_utils' / 'fixtures' / 'qualys'
 HEADERS = {'X-Requested-With': 'sim test'}
 
 
-def call(sim, path, action=None, method='POST', auth=True, headers=HEADERS, **params):
+def call(sim, path, action=None, method='POST', auth=True, requested_with=True, **params):
     query = {'action': action} if action else {}
-    return requests.request(method, sim.url + path, params=query, data=params or None, headers=headers,
+    return requests.request(method, sim.url + path, params=query, data=params or None,
+                            headers=HEADERS if requested_with else {},
                             auth=(sim.username, sim.password) if auth else None, timeout=10, allow_redirects=False)
 
 
@@ -111,7 +111,7 @@ def test_fetch_results_split_alive_and_dead(qualys_sim, lib):
     (dict(path='/api/2.0/fo/scan', action='list'), 301, None),                     # trailing slash rule
     (dict(path='/api/9.0/fo/scan/', action='list'), 404, None),
     (dict(path='/api/2.0/fo/scan/', action='launch', method='GET'), 400, '1908'),  # launch is POST only
-    (dict(path='/api/3.0/fo/scan/', action='list', headers={}), 400, '1903'),       # no X-Requested-With
+    (dict(path='/api/3.0/fo/scan/', action='list', requested_with=False), 400, '1903'),       # no X-Requested-With
     (dict(path='/api/3.0/fo/scan/', action='list', colour='red'), 400, '1901'),
     (dict(path='/api/3.0/fo/scan/', action='list', state='Cancelled'), 400, '1905'),
     (dict(path='/api/2.0/fo/scan/', action='launch', ip='10.0.0.1', option_title='Initial Options',

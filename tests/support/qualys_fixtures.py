@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fixtures for suites that drive the Qualys modules against the simulator.
 
-Import them into a test module: ``from qualys_fixtures import qualys_sim, qualys_play  # noqa: F401``.
+Loaded as a pytest plugin by tests/pytest.ini (``-p qualys_fixtures``).
 Every play run through ``qualys_play`` is checked for the password in all its output and logs.
 """
 from __future__ import annotations
@@ -72,11 +72,11 @@ def qualys_play(qualys_sim, run_ansible, tmp_path):
             'hosts': 'localhost',
             'gather_facts': False,
             'vars': dict(extra_vars or {}, sim_url=qualys_sim.url),
-            'module_defaults': {'group/roamscan.qualys.qualys': {'api_url': qualys_sim.url,
-                                                                'username': qualys_sim.username}},
-            'tasks': [{'name': 'run and record', 'block': tasks, 'always': [
-                {'name': 'dump registered results', 'ansible.builtin.copy': {'content': content, 'dest': str(dump),
-                                                                             'mode': '0600'}}]}],
+            'module_defaults': {
+                'group/roamscan.qualys.qualys': {'api_url': qualys_sim.url, 'username': qualys_sim.username}},
+            'tasks': [{'name': 'run and record', 'block': tasks, 'always': [{
+                'name': 'dump registered results',
+                'ansible.builtin.copy': {'content': content, 'dest': str(dump), 'mode': '0600'}}]}],
         }]
         playbook = tmp_path / ('play-%d.yml' % counter['n'])
         playbook.write_text(json.dumps(play, indent=1))
