@@ -71,8 +71,8 @@ requirements:
   - defusedxml
 '''
 
-    # Attribute documenting membership of the qualys action group (module_defaults).
-    ACTIONGROUP_QUALYS = r'''
+    # Attributes shared by every Qualys module: action group membership, controller-only, no diff.
+    ATTRIBUTES = r'''
 options: {}
 attributes:
   action_group:
@@ -80,4 +80,17 @@ attributes:
     support: full
     membership:
       - roamscan.qualys.qualys
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+'''
+
+    # check_mode attribute of the modules that only read from Qualys.
+    READ_ONLY = r'''
+options: {}
+attributes:
+  check_mode:
+    description: Only reads from Qualys, so it runs normally in check mode.
+    support: full
 '''

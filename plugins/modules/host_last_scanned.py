@@ -17,21 +17,13 @@ description:
     C(LAST_VULN_SCAN_DATETIME) is credited to a laptop only when it is not earlier than
     O(hosts[].held_since), the moment this MAC began holding this IP, so a reused IP never credits
     another machine's scan.
-  - Read-only; it runs in check mode as well.
 author:
   - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
+  - roamscan.qualys.qualys.read_only
   - ansible.builtin.action_common_attributes
   - roamscan.qualys.qualys
-  - roamscan.qualys.qualys.actiongroup_qualys
-attributes:
-  check_mode:
-    description: Read-only; runs normally in check mode.
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - roamscan.qualys.qualys.attributes
 options:
   hosts:
     description:

@@ -21,15 +21,11 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - roamscan.qualys.qualys
-  - roamscan.qualys.qualys.actiongroup_qualys
+  - roamscan.qualys.qualys.attributes
 attributes:
   check_mode:
     description: Makes no API call and returns the planned launches (RV(scans) without references).
     support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   targets:
     description:

@@ -17,21 +17,13 @@ description:
   - Once a scan is C(Finished) and processed, its results are fetched once
     (C(action=fetch), JSON) to tell the targets that were alive and scanned from those that were not.
     A target counts as scanned only when the results show it alive.
-  - Read-only; it runs in check mode as well.
 author:
   - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
+  - roamscan.qualys.qualys.read_only
   - ansible.builtin.action_common_attributes
   - roamscan.qualys.qualys
-  - roamscan.qualys.qualys.actiongroup_qualys
-attributes:
-  check_mode:
-    description: Read-only; runs normally in check mode.
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - roamscan.qualys.qualys.attributes
 options:
   scan_refs:
     description:
