@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Cost of the roamscan lease hook, measured against baselines in the same run.
 
@@ -8,13 +7,12 @@
 4. (root) extra time ISC dhcpd takes to ACK a renewal with the hook installed vs without (goal < 5 ms),
    with a real dhcpd in a network namespace and raw DHCPREQUESTs from a client namespace.
 
-Usage: python3 bench/hook_cost.py [--events 2000] [--renewals 300] [--skip-dhcpd]
+Usage: /work/venvs/py312/bin/python bench/hook_cost.py [--events 2000] [--renewals 300] [--skip-dhcpd]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import signal
 import socket
@@ -61,7 +59,7 @@ def shell_loop(command, count, env=None):
 
 
 def best_of(runs, measure):
-    return min(measure() for _ in range(runs))
+    return min(measure() for _attempt in range(runs))
 
 
 def per_event(work, events):
@@ -188,7 +186,7 @@ def dhcpd_ack_latency(renewals):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--events', type=int, default=2000)
     parser.add_argument('--writers', type=int, default=8)
     parser.add_argument('--renewals', type=int, default=300)

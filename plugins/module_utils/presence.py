@@ -592,8 +592,7 @@ def follow_spool(spool_dir, interval=0.5, from_start=False, clock=None):
     follower = SpoolFollower(spool_dir, from_start=from_start, clock=clock)
     try:
         while True:
-            for event in follower.poll():
-                yield event
+            yield from follower.poll()
             time.sleep(interval)
     finally:
         follower.close()
@@ -624,7 +623,7 @@ def _mac_or_none(value):
 
 
 def _sorted_table(by_ip):
-    return [by_ip[ip] for ip in sorted(by_ip, key=lambda a: ipaddress.IPv4Address(a))]
+    return [by_ip[ip] for ip in sorted(by_ip, key=ipaddress.IPv4Address)]
 
 
 def parse_kea_leases(texts, now):

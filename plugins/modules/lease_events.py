@@ -15,7 +15,7 @@ description:
   - Returns the presence events the hook appended to the spool since the last acknowledged position,
     and the server's current lease table read from its own lease database, so that an event the hook
     lost (dnsmasq collapses queued events, a failing hook drops them) is recovered.
-  - Delivery is at-least-once. Pass the returned O(cursor) back as O(ack) once the controller has stored
+  - Delivery is at-least-once. Pass the returned RV(cursor) back as O(ack) once the controller has stored
     the events; acknowledged events are never returned again. Event RV(events[].id) values are stable, so
     a repeated delivery can be de-duplicated.
   - Each call moves the spool's C(current) file aside to a new numbered segment (an atomic rename); the
@@ -23,7 +23,9 @@ description:
   - Corrupt or partial spool lines are counted in RV(skipped_lines) and skipped; they never fail the module.
   - Python standard library only.
 author:
-  - roamscan maintainers
+  - roamscan maintainers (@roamscan)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 options:
   server:
     description:
@@ -44,7 +46,7 @@ options:
     type: path
   ack:
     description:
-      - A RV(cursor) returned by an earlier run on this server. Everything up to it is removed from the spool
+      - A cursor returned by an earlier run on this server. Everything up to it is removed from the spool
         before reading.
       - A cursor of another spool, or one pointing beyond the spool's data, fails the module and removes nothing.
     type: str
@@ -64,9 +66,11 @@ attributes:
     support: full
     details:
       - In check mode nothing is rotated, acknowledged or removed. Events still in C(current) are returned too,
-        but RV(cursor) only covers the already rotated segments, so acknowledging it never drops them.
+        but the returned cursor only covers the already rotated segments, so acknowledging it never drops them.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - Must run with privileges that can read the lease database and write the spool directory (usually C(become)).
   - Event times come from the record's boot id and uptime (the hook has no clock without forking C(date));

@@ -105,9 +105,8 @@ class Client(Process):
         return [line.split()[1] for line in text.splitlines() if line.startswith('EVENT ')]
 
     def wait_for(self, event, count=1, timeout=20):
-        wait_until(lambda: self.events().count(event) >= count, timeout,
-                   what='%s udhcpc event %r x%d (got %s; log: %s)' % (self.name, event, count, self.events(),
-                                                                     self.output()[-500:]))
+        what = '%s udhcpc event %r x%d (got %s; log: %s)' % (self.name, event, count, self.events(), self.output()[-500:])
+        wait_until(lambda: self.events().count(event) >= count, timeout, what=what)
 
     def address(self):
         for line in reversed(self.events_file.read_text().splitlines()):

@@ -47,9 +47,11 @@ def test_hex_hostname_is_kept_apart_and_never_returned_as_hostname():
     assert bytes.fromhex(event.hostname_hex).decode() == evil
 
 
-@pytest.mark.parametrize('expires, time_offset, kind', [(str(BTIME + 100), 101, 'expire'),
-                                                         (str(BTIME + 500), 101, 'release'),
-                                                         ('-', 101, 'release')])
+@pytest.mark.parametrize('expires, time_offset, kind', [
+    (str(BTIME + 100), 101, 'expire'),
+    (str(BTIME + 500), 101, 'release'),
+    ('-', 101, 'release'),
+])
 def test_dnsmasq_gone_is_expire_at_lease_end_else_release(expires, time_offset, kind):
     line = 'rs1 %s %d.00 1 dnsmasq gone 02:77:00:00:0a:01 10.77.0.100 - %s .' % (BOOT, time_offset, expires)
     assert parse_spool_line(line, clock=CLOCK).kind == kind
@@ -116,7 +118,7 @@ def test_read_ack_read_cycle(spool, tmp_path):
     assert [e.mac for e in first.events] == ['02:77:00:00:0a:01', '02:77:00:00:0a:02']
     assert (removed, changed) == (0, False)
     hook_append(tmp_path, record(3))
-    again, _, _ = spool.collect()  # not acknowledged yet: delivered again (at-least-once), plus the new one
+    again = spool.collect()[0]  # not acknowledged yet: delivered again (at-least-once), plus the new one
     assert [e.id for e in again.events][:2] == [e.id for e in first.events] and len(again.events) == 3
     after_ack, removed, changed = spool.collect(ack=again.cursor)
     assert after_ack.events == [] and removed == 2 and changed
@@ -124,7 +126,7 @@ def test_read_ack_read_cycle(spool, tmp_path):
 
 
 def test_empty_spool_gives_cursor_that_acks_nothing(spool):
-    batch, _, _ = spool.collect()
+    batch = spool.collect()[0]
     assert batch.events == [] and batch.cursor.endswith(':')
     assert spool.collect(ack=batch.cursor)[0].events == []
 
@@ -134,7 +136,7 @@ def test_corrupt_and_torn_lines_are_counted_never_fatal_and_do_not_swallow_the_n
         handle.write(b'\n' + record(1).encode() + b'\ngarbage line\n')
         handle.write(b'\n' + record(2).encode()[:30])  # disk full: torn write, no newline
     hook_append(tmp_path, record(3))
-    batch, _, _ = spool.collect()
+    batch = spool.collect()[0]
     assert [e.mac for e in batch.events] == ['02:77:00:00:0a:01', '02:77:00:00:0a:03']
     assert batch.skipped_summary() == {'count': 2, 'reasons': {'truncated': 1, 'unknown_version': 1}}
 
@@ -144,26 +146,26 @@ def test_late_append_to_a_rotated_segment_is_delivered_not_lost(tmp_path):
     hook_append(tmp_path, record(1))
     # a hook opened current just before lease_events renamed it, and writes after the read
     late_fd = os.open(os.path.join(tmp_path, 'current'), os.O_WRONLY | os.O_APPEND)
-    first, _, _ = spool.collect()
+    first = spool.collect()[0]
     os.write(late_fd, ('\n' + record(2)).encode())
     os.close(late_fd)
-    second, removed, _ = spool.collect(ack=first.cursor)
+    second, removed = spool.collect(ack=first.cursor)[:2]
     assert [e.mac for e in second.events] == ['02:77:00:00:0a:02'] and removed == 0
-    third, _, _ = spool.collect(ack=second.cursor)
+    third = spool.collect(ack=second.cursor)[0]
     assert third.events == []
 
 
 def test_fully_acked_segment_is_kept_during_grace(tmp_path):
     spool = Spool(str(tmp_path), clock=CLOCK, ack_grace=3600)
     hook_append(tmp_path, record(1))
-    batch, _, _ = spool.collect()
-    _, removed, changed = spool.collect(ack=batch.cursor)
+    batch = spool.collect()[0]
+    removed, changed = spool.collect(ack=batch.cursor)[1:]
     assert removed == 0 and changed and 'seg.0000000001' in os.listdir(tmp_path)
 
 
 def test_foreign_malformed_and_impossible_cursors_fail_and_remove_nothing(spool, tmp_path):
     hook_append(tmp_path, record(1))
-    batch, _, _ = spool.collect()
+    batch = spool.collect()[0]
     other = Spool(str(tmp_path / 'other'), clock=CLOCK)
     os.mkdir(other.path)
     with pytest.raises(SpoolError, match='belongs to spool'):
@@ -193,13 +195,13 @@ def test_check_mode_changes_nothing_and_its_cursor_never_drops_current(spool, tm
     spool.collect()  # creates state and seg 1
     hook_append(tmp_path, record(2))
     before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
-    batch, _, _ = spool.collect(check_mode=True)
+    batch = spool.collect(check_mode=True)[0]
     assert [e.mac for e in batch.events] == ['02:77:00:00:0a:01', '02:77:00:00:0a:02']
     assert {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)} == before
-    _, removed, changed = spool.collect(ack=batch.cursor, check_mode=True)
+    removed, changed = spool.collect(ack=batch.cursor, check_mode=True)[1:]
     assert removed == 1 and changed
     assert {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)} == before
-    after, _, _ = spool.collect(ack=batch.cursor)
+    after = spool.collect(ack=batch.cursor)[0]
     assert [e.mac for e in after.events] == ['02:77:00:00:0a:02']
 
 
@@ -208,8 +210,8 @@ def test_read_is_bounded_and_continues(tmp_path):
     hook_append(tmp_path, *[record(n) for n in range(1, 8)])
     seen = []
     cursor = None
-    for _ in range(4):
-        batch, _, _ = spool.collect(ack=cursor)
+    for _cycle in range(4):
+        batch = spool.collect(ack=cursor)[0]
         seen += [e.mac for e in batch.events]
         cursor = batch.cursor
     assert seen == ['02:77:00:00:0a:%02x' % n for n in range(1, 8)]
@@ -266,7 +268,7 @@ def run_with_crash_at(monkeypatch, crash_at, action):
 def controller_cycle(spool, state):
     """One scheduled run: read with the previous cursor as ack; 'store' the events."""
     acked_cursor = state['cursor']
-    batch, _, _ = spool.collect(ack=acked_cursor)
+    batch = spool.collect(ack=acked_cursor)[0]
     if acked_cursor is not None:
         state['acked'] |= state['in_flight']
     for event in batch.events:
@@ -286,7 +288,7 @@ def test_crash_at_every_mutation_loses_nothing_and_never_redelivers_acked(tmp_pa
     probe_dir.mkdir()
     probe = Spool(str(probe_dir), clock=CLOCK, ack_grace=0)
     probe_state = {'cursor': None, 'acked': set(), 'delivered': set(), 'in_flight': set()}
-    total, _ = run_with_crash_at(monkeypatch, 0, lambda: [scenario(probe, probe_dir, probe_state, s) for s in range(3)])
+    total = run_with_crash_at(monkeypatch, 0, lambda: [scenario(probe, probe_dir, probe_state, s) for s in range(3)])[0]
     assert total >= 10
 
     for crash_at in range(1, total + 1):
@@ -302,9 +304,9 @@ def test_crash_at_every_mutation_loses_nothing_and_never_redelivers_acked(tmp_pa
                 scenario(spool, directory, state, step)
                 continue
             # the crashed run returns nothing: the controller keeps its previous cursor
-            _, crashed = run_with_crash_at(monkeypatch, crash_at, lambda: scenario(spool, directory, state, step))
+            crashed = run_with_crash_at(monkeypatch, crash_at, lambda: scenario(spool, directory, state, step))[1]
         # drain without crashes: everything written is delivered; nothing acked comes back
-        for _ in range(3):
+        for _cycle in range(3):
             controller_cycle(spool, state)
         assert written <= state['delivered'], 'crash at mutation %d lost events' % crash_at
         assert not any(name.endswith('.tmp') for name in os.listdir(directory) if not name.startswith('.'))
