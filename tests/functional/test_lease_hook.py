@@ -4,6 +4,7 @@ back with presence.parse_spool_line. No root needed: the hook is a plain POSIX s
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -212,7 +213,7 @@ def test_hook_forks_nothing_and_writes_once(hook, tmp_path):
     env.update(kea_lease_env('LEASES4_AT0', '10.77.0.100', MAC1, EVIL.format(marker=hook.marker)))
     subprocess.run(['strace', '-f', '-o', str(trace), '-e', 'trace=process,write', str(hook.script),
                     'leases4_committed'], env=env, check=True, timeout=30)
-    syscalls = [line.split(' ', 1)[1].split('(', 1)[0] for line in trace.read_text().splitlines() if '(' in line]
+    syscalls = [m.group(1) for m in (re.match(r'^\d+\s+(\w+)\(', line) for line in trace.read_text().splitlines()) if m]
     assert [c for c in syscalls if c in ('clone', 'clone3', 'fork', 'vfork')] == []
     assert syscalls.count('execve') == 1
     assert syscalls.count('write') == 1
