@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Laptop records in Ansible's configured fact cache (controller side).
+
+Only Ansible's cache plugin API is used: ansible-core 2.19 changed the on-disk layout of the file
+caches (``s1_<host>`` files with a ``__payload__``), and the loader's plugin object hides that.
+One inventory host per laptop (``mac-027700000a01``), the record under the fact key ``roamscan``;
+other facts stored for that host are kept as they are.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible import constants as C
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.loader import cache_loader
+
+from ansible_collections.roamscan.qualys.plugins.module_utils.planner import InvalidRecord, validate_record
+from ansible_collections.roamscan.qualys.plugins.module_utils.presence import mac_host_name
+
+FACT_KEY = 'roamscan'
+HOST_PATTERN = re.compile(r'^mac-([0-9a-f]{12})$')
+MEMORY_PLUGINS = frozenset(('memory', 'ansible.builtin.memory', 'ansible.legacy.memory'))
+HOW_TO_FIX = ('roamscan keeps scan history in the fact cache. Configure a durable one that never expires, e.g. in '
+              'ansible.cfg [defaults]: fact_caching = ansible.builtin.jsonfile, fact_caching_connection = <directory>, '
+              'fact_caching_timeout = 0 (or ANSIBLE_CACHE_PLUGIN, ANSIBLE_CACHE_PLUGIN_CONNECTION, '
+              'ANSIBLE_CACHE_PLUGIN_TIMEOUT=0); for several controllers use community.general.redis with timeout 0.')
+
+
+class UnsafeFactCache(AnsibleError):
+    """The configured fact cache would forget scan history."""
+
+
+def open_fact_cache(require_durable=True):
+    """The configured fact cache plugin; refuses memory and expiring caches when ``require_durable``."""
+    name = C.CACHE_PLUGIN
+    if require_durable and name in MEMORY_PLUGINS:
+        raise UnsafeFactCache('The fact cache is %r: it lives only as long as one ansible-playbook run, so every '
+                              'laptop would look never scanned on the next run. %s' % (name, HOW_TO_FIX))
+    cache = cache_loader.get(name)
+    if cache is None:
+        raise AnsibleError('Cache plugin %r (fact_caching) could not be loaded.' % name)
+    _default_empty_prefix(cache)
+    if require_durable:
+        try:
+            timeout = float(cache.get_option('_timeout'))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise UnsafeFactCache('Cannot tell whether fact cache plugin %r expires entries (it has no _timeout option). %s'
+                                  % (name, HOW_TO_FIX)) from None
+        if timeout != 0:
+            raise UnsafeFactCache('The fact cache (%s) expires entries after %d seconds (fact_caching_timeout): a laptop '
+                                  'away for longer would lose its scan history. Set fact_caching_timeout = 0. %s'
+                                  % (name, timeout, HOW_TO_FIX))
+    return cache
+
+
+def _default_empty_prefix(cache):
+    """File caches list keys with len(prefix) although jsonfile's _prefix has no default (ansible/ansible#87395)."""
+    try:
+        if cache.get_option('_prefix') is None:
+            cache.set_option('_prefix', '')
+    except KeyError:
+        pass  # plugin without a prefix option
+
+
+def mac_from_host(host):
+    match = HOST_PATTERN.match(host)
+    if not match:
+        return None
+    bare = match.group(1)
+    return ':'.join(bare[i:i + 2] for i in range(0, 12, 2))
+
+
+def laptop_hosts(cache):
+    """Host names in the cache that are laptops (other hosts' facts share the cache)."""
+    hosts = []
+    for key in cache.keys():
+        host = to_text(key)
+        if HOST_PATTERN.match(host):
+            hosts.append(host)
+    return sorted(hosts)
+
+
+def load_records(cache):
+    """Read every laptop record.
+
+    Returns ``(records, facts, corrupt)``: ``records`` ``{mac: record}``, ``facts`` ``{mac: all facts of
+    that host}`` (to write back unchanged around the record) and ``corrupt`` ``[{host, error}]`` for
+    entries that could not be read or do not follow the record schema. Corrupt entries are left
+    alone: they are reported, not overwritten.
+    """
+    records, facts, corrupt = {}, {}, []
+    for host in laptop_hosts(cache):
+        mac = mac_from_host(host)
+        try:
+            host_facts = cache.get(host)
+        except KeyError:
+            continue  # removed since keys() was read
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # cache plugins raise what their backend raises (AnsibleError, ValueError, redis errors)
+            corrupt.append({'host': host, 'error': 'unreadable cache entry: %s' % to_text(exc)[:300]})
+            continue
+        if not isinstance(host_facts, dict):
+            corrupt.append({'host': host, 'error': 'cache entry is a %s, not a mapping of facts' % type(host_facts).__name__})
+            continue
+        if FACT_KEY not in host_facts:
+            facts[mac] = host_facts
+            continue
+        try:
+            records[mac] = validate_record(host_facts[FACT_KEY], mac)
+        except InvalidRecord as exc:
+            corrupt.append({'host': host, 'error': 'invalid %s record: %s' % (FACT_KEY, exc)})
+            continue
+        facts[mac] = host_facts
+    return records, facts, corrupt
+
+
+def save_records(cache, records, facts, macs):
+    """Write the records of ``macs`` back, keeping the host's other facts."""
+    for mac in sorted(macs):
+        host_facts = dict(facts.get(mac) or {})
+        host_facts[FACT_KEY] = records[mac]
+        cache.set(mac_host_name(mac), host_facts)
+    return len(macs)
