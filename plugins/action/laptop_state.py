@@ -18,6 +18,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.roamscan.qualys.plugins.module_utils import planner
 from ansible_collections.roamscan.qualys.plugins.plugin_utils.laptop_store import (
     UnsafeFactCache,
+    cache_name,
     load_records,
     mac_from_host,
     open_fact_cache,
@@ -25,13 +26,13 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils.laptop_store impor
 )
 
 ARGUMENT_SPEC = {
-    'observe': {'type': 'list', 'elements': 'dict', 'default': []},
+    'observe': {'type': 'dict', 'default': {}},
     'scan_status': {'type': 'list', 'elements': 'dict'},
     'last_scanned': {'type': 'list', 'elements': 'dict'},
     'intend': {'type': 'dict', 'options': {
         'title': {'type': 'str', 'required': True},
         'targets': {'type': 'list', 'elements': 'dict', 'required': True},
-        'leases': {'type': 'list', 'elements': 'dict', 'required': True},
+        'leases': {'type': 'dict', 'required': True},
     }},
     'launched': {'type': 'dict', 'options': {
         'title': {'type': 'str', 'required': True},
@@ -63,8 +64,13 @@ class ActionModule(ActionBase):
             if args[name] < 1:
                 result.update(failed=True, msg='%s must be at least 1, got %d' % (name, args[name]))
                 return result
+        requested = (args['observe'] or args['scan_status'] is not None or args['last_scanned'] is not None
+                     or args['intend'] or args['launched'] or args['plan'])
         try:
             cache = open_fact_cache()
+            if not requested:
+                result['fact_cache'] = cache_name()
+                return result
             records, facts, corrupt = load_records(cache)
         except UnsafeFactCache as exc:
             result.update(failed=True, msg=to_text(exc))
@@ -91,6 +97,15 @@ class ActionModule(ActionBase):
         return result
 
 
+def _named(reports):
+    """``{server name: lease_events result}`` as the planner's list, each result knowing its server."""
+    named = []
+    for name in sorted(reports):
+        report = reports[name]
+        named.append(dict(report, server_name=name) if isinstance(report, dict) else {'server_name': name})
+    return named
+
+
 class _Cycle:
     """One call's steps, in cycle order, over records loaded once."""
 
@@ -108,7 +123,7 @@ class _Cycle:
         self.plan = None
 
     def _fold(self, reports):
-        changed, skipped = planner.fold(self.records, reports)
+        changed, skipped = planner.fold(self.records, _named(reports))
         for mac in self.blocked & changed:
             # never overwrite an entry we could not read; it stays reported until someone fixes it
             self.records.pop(mac, None)
@@ -128,7 +143,7 @@ class _Cycle:
         if args['intend']:
             intend = args['intend']
             self._fold(intend['leases'])
-            holders = planner.lease_holders(intend['leases'])
+            holders = planner.lease_holders(_named(intend['leases']))
             changed, launch, dropped = planner.record_intent(self.records, intend['title'], intend['targets'], holders, self.now)
             self.changed |= changed
             self.launch = {'title': intend['title'], 'targets': launch, 'dropped': dropped}

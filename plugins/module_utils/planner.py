@@ -183,9 +183,13 @@ def _safe_id(entry, key='id'):
 def _observation(entry, kind, moment, order, server):
     expires = entry.get('lease_expires') if kind != 'table' else entry.get('expires')
     hostname = entry.get('hostname')
+    if entry.get('mac') is None and kind == 'table' and entry.get('state') != 'active':
+        mac = None  # Kea keeps a declined address without a MAC: it still ends whoever held the IP
+    else:
+        mac = normalize_mac(entry['mac'])
     return {
         'time': moment, 'order': order, 'kind': kind,
-        'mac': normalize_mac(entry['mac']), 'ip': normalize_ip(entry['ip']),
+        'mac': mac, 'ip': normalize_ip(entry['ip']),
         'hostname': hostname if isinstance(hostname, str) and hostname else None,
         'expires': normalize_time(expires) if expires else None,
         'server': server,
@@ -390,38 +394,20 @@ def _ip_in_entries(ip, entries):
     return False
 
 
-def _duration_seconds(value):
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return int(value)
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    parts = text.split(':')
-    if len(parts) == 3 and all(p.isdigit() for p in parts):
-        return int(parts[0]) * 3600 + int(parts[1]) * 60 + int(parts[2])
-    return None
-
-
 def scan_window(scan, pending, now):
-    """(start, end) the laptop must have held its IP: from our launch to the scan's end.
+    """(start, end) the laptop must have held its IP for its scan to count.
 
-    Start is the earlier of our recorded launch time and Qualys' own; without a duration the end
-    is ``now`` (the scan ended at the latest when we read its status).
+    Start is the earlier of our recorded launch time and Qualys' own. The end is ``now``, the moment
+    the scan was seen finished and processed: Qualys' DURATION may leave out the time a scan waited
+    for its appliance, so launch + duration is no safe bound on when the IP was probed.
     """
     start = pending['launched_at']
-    launched = None
     if scan.get('launched'):
         try:
-            launched = normalize_time(scan['launched'])
+            start = min(start, normalize_time(scan['launched']))
         except ValueError:
-            launched = None
-    if launched is not None:
-        start = min(start, launched)
-    seconds = _duration_seconds(scan.get('duration'))
-    end = shift(launched, seconds=seconds) if launched is not None and seconds is not None else now
-    return start, max(min(end, now), start)
+            pass
+    return start, max(now, start)
 
 
 def confirm(records, scans, now, abandon_after_hours):

@@ -17,6 +17,7 @@ description:
     R(roamscan.qualys.laptops,ansible_collections.roamscan.qualys.laptops_inventory) inventory plugin lists them.
   - Each call reads all records once, applies the steps given (in this order - O(observe), O(scan_status),
     O(last_scanned), O(intend), O(launched), O(plan)), and writes back only the records that changed.
+  - Without any step option it only checks the fact cache configuration (a cheap first task for a playbook).
   - Refuses to run when the fact cache lives in memory or expires entries (C(fact_caching_timeout) must be C(0)),
     because either would silently forget scan history.
   - Corrupt cache entries are reported in RV(corrupt) and as warnings, skipped and never overwritten; the rest proceeds.
@@ -40,13 +41,11 @@ attributes:
 options:
   observe:
     description:
-      - Results of M(roamscan.qualys.lease_events), one per DHCP server, folded into the records in time order.
-      - Add C(server_name) to each result to name the server in the records (C(dhcp_server)); otherwise the DHCP
-        server type is used.
+      - Results of M(roamscan.qualys.lease_events) by DHCP server name (the name goes into the records'
+        C(dhcp_server)), folded into the records in time order.
       - Safe to repeat with the same events - an event older than what a record already knows is ignored.
-    type: list
-    elements: dict
-    default: []
+    type: dict
+    default: {}
   scan_status:
     description:
       - RV(roamscan.qualys.qualys_scan_status#module:scans) of the pending scans.
@@ -79,9 +78,8 @@ options:
         elements: dict
         required: true
       leases:
-        description: Results of M(roamscan.qualys.lease_events) read just now (lease tables are enough).
-        type: list
-        elements: dict
+        description: Results of M(roamscan.qualys.lease_events) read just now, by DHCP server name (lease tables are enough).
+        type: dict
         required: true
   launched:
     description:
@@ -128,7 +126,7 @@ options:
 notes:
   - Configure the fact cache in C(ansible.cfg) C([defaults]) - C(fact_caching=ansible.builtin.jsonfile),
     C(fact_caching_connection=<directory>), C(fact_caching_timeout=0). The collection ships an example
-    C(playbooks/ansible.cfg.example).
+    C(docs/examples/ansible.cfg).
   - Several controllers (AWX with more than one execution node) must share the cache, for example
     C(community.general.redis) with C(fact_caching_timeout=0), and must not run the cycle at the same time.
 seealso:
@@ -141,7 +139,7 @@ seealso:
 EXAMPLES = r"""
 - name: Fold DHCP presence into the laptop records and list pending scans
   roamscan.qualys.laptop_state:
-    observe: "{{ groups['dhcp_servers'] | map('extract', hostvars, 'roamscan_collected') | list }}"
+    observe: "{{ dict(groups['dhcp_servers'] | zip(groups['dhcp_servers'] | map('extract', hostvars, 'roamscan_collected'))) }}"
   register: roamscan_state
 
 - name: Decide who to scan now
@@ -153,38 +151,43 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+fact_cache:
+  description: The fact cache plugin in use.
+  returned: when no step option was given
+  type: str
+  sample: ansible.builtin.jsonfile
 now:
   description: Controller time used for every decision of this call.
-  returned: always
+  returned: when a step option was given
   type: str
   sample: "2026-11-28T07:03:14Z"
 counts:
   description: Laptops known, present now, overdue (present or not) and with a pending scan, after this call.
-  returned: always
+  returned: when a step option was given
   type: dict
   sample: {known: 10000, present: 1000, overdue: 420, pending: 0}
 updated:
   description: Number of records changed by this call (written unless in check mode).
-  returned: always
+  returned: when a step option was given
   type: int
 stored:
   description: Number of records written to the fact cache.
-  returned: always
+  returned: when a step option was given
   type: int
 corrupt:
   description: Cache entries of laptop hosts that could not be read or do not follow the record schema; left untouched.
-  returned: always
+  returned: when a step option was given
   type: list
   elements: dict
   sample: [{host: mac-027700000a01, error: "invalid roamscan record: unknown record schema 7"}]
 unusable:
   description: DHCP events and lease rows that could not be used (bad MAC, IP, time or kind), with the reason.
-  returned: always
+  returned: when a step option was given
   type: list
   elements: dict
 pending_scan_refs:
   description: References of roamscan scans still pending, to pass to M(roamscan.qualys.qualys_scan_status).
-  returned: always
+  returned: when a step option was given
   type: list
   elements: str
   sample: ["scan/1795847908.12345"]
@@ -192,17 +195,17 @@ candidates:
   description:
     - Laptops present, overdue by the local records and not pending, most overdue first, shaped for the O(roamscan.qualys.host_last_scanned#module:hosts)
       option.
-  returned: always
+  returned: when a step option was given
   type: list
   elements: dict
   sample: [{ip: 10.77.0.100, mac: "02:77:00:00:0a:01", last_scanned: null, held_since: "2026-11-28T07:03:14Z"}]
 confirmed:
   description: Outcome of O(scan_status) - laptops C(credited), C(not_credited) and C(abandoned), each with mac, ip, scan_ref, reason.
-  returned: always
+  returned: when a step option was given
   type: dict
 merged:
   description: Laptops whose last scan date was taken from the Qualys host list.
-  returned: always
+  returned: when a step option was given
   type: list
   elements: dict
 plan:
@@ -210,7 +213,7 @@ plan:
     - With O(plan=true) - C(title) of the launch (null when nothing is due), C(targets) (C({mac, ip, overdue_since})),
       C(held) (why nothing is launched while scans are pending, else null) and C(resumed) (an unfinished launch of an
       earlier run is being completed).
-  returned: always
+  returned: when a step option was given
   type: dict
   sample: {title: roamscan 2026-11-28T07:03:14Z, targets: [{mac: "02:77:00:00:0a:01", ip: 10.77.0.100, overdue_since: ""}],
            held: null, resumed: false}
@@ -218,6 +221,6 @@ launch:
   description:
     - With O(intend) - C(title), C(targets) still leased to the same MAC (launch exactly these), C(dropped) with reasons.
     - With O(launched) - C(title), C(recorded) (mac, ip, scan_ref) and C(missing) (intents no scan carried).
-  returned: always
+  returned: when a step option was given
   type: dict
 """

@@ -34,6 +34,10 @@ class UnsafeFactCache(AnsibleError):
     """The configured fact cache would forget scan history."""
 
 
+def cache_name():
+    return C.CACHE_PLUGIN
+
+
 def open_fact_cache(require_durable=True):
     """The configured fact cache plugin; refuses memory and expiring caches when ``require_durable``."""
     name = C.CACHE_PLUGIN
@@ -74,10 +78,23 @@ def mac_from_host(host):
     return ':'.join(bare[i:i + 2] for i in range(0, 12, 2))
 
 
+def _cache_keys(cache):
+    try:
+        return cache.keys()
+    except TypeError:
+        # ansible-core 2.19+ wraps cache plugins to add a schema prefix to keys and strips it with a str
+        # comparison; community.general.redis returns its keys as bytes, which breaks that comparison.
+        wrapped = getattr(cache, '__wrapped__', None)
+        restore = getattr(cache, '_restore_key', None)
+        if wrapped is None or restore is None:
+            raise
+        return [key for key in (restore(to_text(raw)) for raw in wrapped.keys()) if key is not None]
+
+
 def laptop_hosts(cache):
     """Host names in the cache that are laptops (other hosts' facts share the cache)."""
     hosts = []
-    for key in cache.keys():
+    for key in _cache_keys(cache):
         host = to_text(key)
         if HOST_PATTERN.match(host):
             hosts.append(host)

@@ -15,14 +15,14 @@ def args(**given):
 
 
 def lease_report(*rows):
-    return {'server_name': 'dhcp1', 'now': NOW, 'events': [],
+    return {'now': NOW, 'events': [],
             'leases': [{'mac': mac, 'ip': ip, 'hostname': None, 'expires': '2026-11-28T13:00:00Z', 'state': 'active'} for mac, ip in rows]}
 
 
 def test_corrupt_laptop_is_never_overwritten_the_rest_proceeds():
     records = {}
     corrupt = [{'host': 'mac-027700000a01', 'error': 'invalid roamscan record: unknown record schema 99'}]
-    cycle = _Cycle(records, corrupt, args(observe=[lease_report((A, '10.77.0.100'), (B, '10.77.0.101'))], plan=True), NOW)
+    cycle = _Cycle(records, corrupt, args(observe={'dhcp1': lease_report((A, '10.77.0.100'), (B, '10.77.0.101'))}, plan=True), NOW)
     cycle.run()
     assert cycle.changed == {B} and A not in records
     report = cycle.report()
@@ -32,12 +32,13 @@ def test_corrupt_laptop_is_never_overwritten_the_rest_proceeds():
 
 def test_full_cycle_through_the_steps():
     records = {}
-    cycle = _Cycle(records, [], args(observe=[lease_report((A, '10.77.0.100'))], plan=True), NOW)
+    cycle = _Cycle(records, [], args(observe={'dhcp1': lease_report((A, '10.77.0.100'))}, plan=True), NOW)
     cycle.run()
+    assert records[A]['dhcp_server'] == 'dhcp1'
     plan = cycle.report()['plan']
     assert plan['title'] == 'roamscan %s' % NOW
     cycle = _Cycle(records, [], args(intend={'title': plan['title'], 'targets': plan['targets'],
-                                             'leases': [lease_report((A, '10.77.0.100'))]}), NOW)
+                                             'leases': {'dhcp1': lease_report((A, '10.77.0.100'))}}), NOW)
     cycle.run()
     assert cycle.report()['launch']['targets'] == [{'mac': A, 'ip': '10.77.0.100'}]
     cycle = _Cycle(records, [], args(launched={'title': plan['title'], 'scans': [{'ref': 'scan/1.2', 'targets': ['10.77.0.100']}]},

@@ -127,6 +127,12 @@ def test_table_row_of_newer_lease_by_other_mac_ends_remembered_holding():
     assert records[A]['lease_state'] == planner.REASSIGNED
 
 
+def test_kea_declined_address_without_mac_ends_the_holder():
+    records = folded(report('2026-11-28T07:10:00Z', leases=[lease(A, X, '2026-11-28T08:00:00Z')]))
+    changed, skipped = planner.fold(records, [report('2026-11-28T07:30:00Z', leases=[lease(None, X, '2026-11-28T07:20:00Z', state='declined')])])
+    assert skipped == [] and records[A]['lease_state'] == planner.REASSIGNED and None not in records
+
+
 def test_ip_history_is_bounded():
     events = []
     for hour in range(planner.IP_HISTORY_LIMIT + 5):
@@ -330,20 +336,28 @@ def test_ip_reuse_before_the_scan_never_credits_the_new_holder_as_the_old():
     assert records[B]['pending'] is None
 
 
-def test_release_after_scan_end_still_credits():
+def test_release_before_the_finished_status_was_read_is_not_credited():
+    """Qualys' launch + duration is no bound on when the IP was probed (queue time), so the holding must last
+    until the scan was seen finished."""
     records = {A: pending_on(present(A, X, since='2026-11-28T09:00:00Z', seen=LAUNCHED))}
     planner.fold(records, [report(NOW, events=[event('release', A, X, '2026-11-28T10:45:00Z')])])
     assert records[A]['lease_state'] == 'released'
     changed, outcome = planner.confirm(records, [finished('scan/1.1', '2026-11-28T10:05:00Z', '00:30:00', scanned=[X])], NOW, 24)
+    assert outcome['credited'] == [] and 'not proven' in outcome['not_credited'][0]['reason']
+
+
+def test_lease_valid_past_the_status_read_credits_without_a_new_sighting():
+    records = {A: pending_on(present(A, X, since='2026-11-28T09:00:00Z', seen=LAUNCHED))}
+    records[A]['lease_expires'] = '2026-11-28T12:30:00Z'
+    changed, outcome = planner.confirm(records, [finished('scan/1.1', '2026-11-28T10:05:00Z', '00:30:00', scanned=[X])], NOW, 24)
     assert [c['mac'] for c in outcome['credited']] == [A]
 
 
-def test_release_during_scan_is_not_credited():
+def test_scan_found_finished_after_the_lease_ran_out_is_not_credited():
     records = {A: pending_on(present(A, X, since='2026-11-28T09:00:00Z', seen=LAUNCHED))}
-    planner.fold(records, [report(NOW, events=[event('release', A, X, '2026-11-28T10:20:00Z')])])
-    assert records[A]['lease_state'] == 'released'
+    records[A]['lease_expires'] = '2026-11-28T11:00:00Z'
     changed, outcome = planner.confirm(records, [finished('scan/1.1', '2026-11-28T10:05:00Z', '00:30:00', scanned=[X])], NOW, 24)
-    assert outcome['credited'] == [] and 'not proven' in outcome['not_credited'][0]['reason']
+    assert outcome['credited'] == []
 
 
 # --- other schedules' scans -------------------------------------------------------------------
