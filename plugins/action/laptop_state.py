@@ -39,11 +39,18 @@ ARGUMENT_SPEC = {
         'scans': {'type': 'list', 'elements': 'dict', 'required': True},
     }},
     'plan': {'type': 'bool', 'default': False},
+    'coverage_days': {'type': 'int'},
     'rescan_days': {'type': 'int', 'default': 30},
     'max_hosts_per_cycle': {'type': 'int', 'default': 500},
     'max_active_scans': {'type': 'int', 'default': 1},
     'abandon_after_hours': {'type': 'int', 'default': 24},
     'title_prefix': {'type': 'str', 'default': 'roamscan'},
+    'fact_cache': {'type': 'dict', 'options': {
+        'plugin': {'type': 'str', 'required': True},
+        'connection': {'type': 'str'},
+        'timeout': {'type': 'int', 'default': 0},
+        'prefix': {'type': 'str'},
+    }},
 }
 
 
@@ -60,16 +67,16 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        for name in ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours'):
-            if args[name] < 1:
+        for name in ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'coverage_days'):
+            if args[name] is not None and args[name] < 1:
                 result.update(failed=True, msg='%s must be at least 1, got %d' % (name, args[name]))
                 return result
         requested = (args['observe'] or args['scan_status'] is not None or args['last_scanned'] is not None
-                     or args['intend'] or args['launched'] or args['plan'])
+                     or args['intend'] or args['launched'] or args['plan'] or args['coverage_days'])
         try:
-            cache = open_fact_cache()
+            cache = open_fact_cache(settings=args['fact_cache'])
             if not requested:
-                result['fact_cache'] = cache_name()
+                result['fact_cache'] = cache_name(args['fact_cache'])
                 return result
             records, facts, corrupt = load_records(cache)
         except UnsafeFactCache as exc:
@@ -121,6 +128,7 @@ class _Cycle:
         self.confirmed = {'credited': [], 'not_credited': [], 'abandoned': []}
         self.launch = None
         self.plan = None
+        self.coverage = None
 
     def _fold(self, reports):
         changed, skipped = planner.fold(self.records, _named(reports))
@@ -151,6 +159,8 @@ class _Cycle:
             changed, recorded, missing = planner.record_launch(self.records, args['launched']['title'], args['launched']['scans'])
             self.changed |= changed
             self.launch = {'title': args['launched']['title'], 'recorded': recorded, 'missing': missing}
+        if args['coverage_days']:
+            self.coverage = planner.coverage(self.records, self.now, args['coverage_days'], args['rescan_days'])
         if args['plan']:
             self.plan = planner.plan(self.records, self.now, args['rescan_days'], args['max_hosts_per_cycle'],
                                      args['max_active_scans'], args['title_prefix'])
@@ -171,4 +181,5 @@ class _Cycle:
             'merged': self.merged,
             'plan': self.plan,
             'launch': self.launch,
+            'coverage': self.coverage,
         }

@@ -36,6 +36,12 @@ options:
     description: Days after the last completed scan when a laptop is overdue again; use the value the cycle uses.
     type: int
     default: 30
+  fact_cache:
+    description:
+      - Read the laptop records from this cache plugin instead of Ansible's configured fact cache - the same settings
+        the cycle uses (its C(roamscan_fact_cache) variable), for example under ansible-runner or AWX.
+      - Keys C(plugin) (required), C(connection), C(timeout), C(prefix), as for M(roamscan.qualys.laptop_state).
+    type: dict
 notes:
   - The file must end in C(laptops.yml) or C(laptops.yaml).
   - The fact cache is configured as usual (C(fact_caching), C(fact_caching_connection), C(fact_caching_timeout=0)).
@@ -78,7 +84,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         try:
-            records, dummy, corrupt = load_records(open_fact_cache(require_durable=False))
+            records, dummy, corrupt = load_records(open_fact_cache(require_durable=False, settings=self.get_option('fact_cache')))
         except Exception as exc:  # pylint: disable=broad-exception-caught
             raise AnsibleParserError('roamscan.qualys.laptops: cannot read the fact cache: %s' % to_text(exc)) from exc
         for item in corrupt:

@@ -612,3 +612,24 @@ def summary(records, now, rescan_days):
         overdue += is_overdue(record, now, rescan_days)
         pending += bool(record.get('pending'))
     return {'known': len(records), 'present': present, 'overdue': overdue, 'pending': pending}
+
+
+def coverage(records, now, window_days, rescan_days):
+    """Share of laptops seen in the last ``window_days`` that were scanned within ``window_days``, and the overdue list.
+
+    The overdue list holds every overdue laptop (seen recently or not), most recently seen first.
+    """
+    since = shift(now, days=-window_days)
+    seen = scanned = 0
+    overdue = []
+    for mac, record in records.items():
+        recent = (record.get('last_seen') or '') >= since
+        seen += recent
+        scanned += recent and (record.get('last_scanned') or '') >= since
+        if is_overdue(record, now, rescan_days):
+            overdue.append({'mac': mac, 'ip': record.get('ip'), 'hostname': record.get('hostname'),
+                            'last_seen': record.get('last_seen'), 'last_scanned': record.get('last_scanned'),
+                            'present': is_present(record, now), 'pending': bool(record.get('pending'))})
+    overdue.sort(key=lambda item: (item['last_seen'] or '', item['mac']), reverse=True)
+    return {'window_days': window_days, 'since': since, 'seen': seen, 'scanned': scanned,
+            'share': round(scanned / seen, 4) if seen else None, 'overdue': overdue}

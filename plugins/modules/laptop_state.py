@@ -103,6 +103,11 @@ options:
         O(max_active_scans) roamscan scans are pending. An unresolved launch intent is resumed first.
     type: bool
     default: false
+  coverage_days:
+    description:
+      - Return RV(coverage) for this window - the share of laptops seen in the last O(coverage_days) days that were
+        scanned within them, and every overdue laptop with its last-seen time. Reads only.
+    type: int
   rescan_days:
     description: A laptop is due this many days after its last completed scan.
     type: int
@@ -123,12 +128,35 @@ options:
     description: Start of the launch title; the plan appends the cycle time.
     type: str
     default: roamscan
+  fact_cache:
+    description:
+      - Use this cache plugin for the laptop records instead of Ansible's configured fact cache.
+      - Needed under ansible-runner and AWX, which point Ansible's fact cache at a directory of each job; the module
+        refuses such a per-job directory. Give the R(roamscan.qualys.laptops,ansible_collections.roamscan.qualys.laptops_inventory)
+        inventory plugin the same settings.
+    type: dict
+    suboptions:
+      plugin:
+        description: Cache plugin name, for example C(community.general.redis) or C(ansible.builtin.jsonfile).
+        type: str
+        required: true
+      connection:
+        description: The plugin's connection (C(_uri)) - a directory for file caches, C(host:port:db) for Redis.
+        type: str
+      timeout:
+        description: Expiry of entries in seconds; must be C(0) (never).
+        type: int
+        default: 0
+      prefix:
+        description: Key prefix (C(_prefix)).
+        type: str
 notes:
   - Configure the fact cache in C(ansible.cfg) C([defaults]) - C(fact_caching=ansible.builtin.jsonfile),
     C(fact_caching_connection=<directory>), C(fact_caching_timeout=0). The collection ships an example
     C(docs/examples/ansible.cfg).
   - Several controllers (AWX with more than one execution node) must share the cache, for example
     C(community.general.redis) with C(fact_caching_timeout=0), and must not run the cycle at the same time.
+  - Under ansible-runner or AWX set O(fact_cache) (the playbooks take it from the C(roamscan_fact_cache) variable).
 seealso:
   - module: roamscan.qualys.lease_events
   - module: roamscan.qualys.qualys_scan_launch
@@ -217,6 +245,14 @@ plan:
   type: dict
   sample: {title: roamscan 2026-11-28T07:03:14Z, targets: [{mac: "02:77:00:00:0a:01", ip: 10.77.0.100, overdue_since: ""}],
            held: null, resumed: false}
+coverage:
+  description:
+    - With O(coverage_days) - C(window_days), C(since), C(seen) (laptops seen since then), C(scanned) (of those,
+      scanned since then), C(share) (scanned / seen, null when none was seen) and C(overdue) (C({mac, ip, hostname,
+      last_seen, last_scanned, present, pending}), most recently seen first).
+  returned: when a step option was given
+  type: dict
+  sample: {window_days: 30, since: "2026-10-29T07:03:14Z", seen: 812, scanned: 790, share: 0.9729, overdue: []}
 launch:
   description:
     - With O(intend) - C(title), C(targets) still leased to the same MAC (launch exactly these), C(dropped) with reasons.

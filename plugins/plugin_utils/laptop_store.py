@@ -11,6 +11,7 @@ other facts stored for that host are kept as they are.
 
 from __future__ import annotations
 
+import os
 import re
 
 from ansible import constants as C
@@ -27,38 +28,63 @@ MEMORY_PLUGINS = frozenset(('memory', 'ansible.builtin.memory', 'ansible.legacy.
 HOW_TO_FIX = ('roamscan keeps scan history in the fact cache. Configure a durable one that never expires, e.g. in '
               'ansible.cfg [defaults]: fact_caching = ansible.builtin.jsonfile, fact_caching_connection = <directory>, '
               'fact_caching_timeout = 0 (or ANSIBLE_CACHE_PLUGIN, ANSIBLE_CACHE_PLUGIN_CONNECTION, '
-              'ANSIBLE_CACHE_PLUGIN_TIMEOUT=0); for several controllers use community.general.redis with timeout 0.')
+              'ANSIBLE_CACHE_PLUGIN_TIMEOUT=0); for several controllers use community.general.redis with timeout 0. '
+              'The roamscan_fact_cache variable ({plugin, connection, timeout: 0}) overrides this for roamscan alone.')
 
 
 class UnsafeFactCache(AnsibleError):
     """The configured fact cache would forget scan history."""
 
 
-def cache_name():
-    return C.CACHE_PLUGIN
+def cache_name(settings=None):
+    return (settings or {}).get('plugin') or C.CACHE_PLUGIN
 
 
-def open_fact_cache(require_durable=True):
-    """The configured fact cache plugin; refuses memory and expiring caches when ``require_durable``."""
-    name = C.CACHE_PLUGIN
+def open_fact_cache(require_durable=True, settings=None):
+    """The fact cache plugin: Ansible's configured one, or the one ``settings`` name.
+
+    ``settings`` (``{plugin, connection, timeout, prefix}``) replaces Ansible's fact cache configuration for the
+    laptop records; ansible-runner and AWX point Ansible's own at a per-job directory. With ``require_durable``,
+    memory caches, caches that expire entries and that per-job directory are refused.
+    """
+    settings = settings or {}
+    name = cache_name(settings)
     if require_durable and name in MEMORY_PLUGINS:
         raise UnsafeFactCache('The fact cache is %r: it lives only as long as one ansible-playbook run, so every '
                               'laptop would look never scanned on the next run. %s' % (name, HOW_TO_FIX))
-    cache = cache_loader.get(name)
+    options = {key: settings[field] for field, key in (('connection', '_uri'), ('timeout', '_timeout'), ('prefix', '_prefix'))
+               if settings.get(field) is not None}
+    cache = cache_loader.get(name, **options)
     if cache is None:
         raise AnsibleError('Cache plugin %r (fact_caching) could not be loaded.' % name)
     _default_empty_prefix(cache)
     if require_durable:
-        try:
-            timeout = float(cache.get_option('_timeout'))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise UnsafeFactCache('Cannot tell whether fact cache plugin %r expires entries (it has no _timeout option). %s'
-                                  % (name, HOW_TO_FIX)) from None
-        if timeout != 0:
-            raise UnsafeFactCache('The fact cache (%s) expires entries after %d seconds (fact_caching_timeout): a laptop '
-                                  'away for longer would lose its scan history. Set fact_caching_timeout = 0. %s'
-                                  % (name, timeout, HOW_TO_FIX))
+        _refuse_forgetful(cache, name)
     return cache
+
+
+def _refuse_forgetful(cache, name):
+    job_dir = os.environ.get('AWX_ISOLATED_DATA_DIR')
+    try:
+        location = cache.get_option('_uri')
+    except KeyError:
+        location = None
+    if job_dir and isinstance(location, str) and os.path.realpath(os.path.expanduser(location)).startswith(os.path.realpath(job_dir) + os.sep):
+        raise UnsafeFactCache('The fact cache is %s, inside this job\'s artifacts directory (%s): ansible-runner and AWX '
+                              'point Ansible\'s fact cache there for each job, so scan history would be gone by the next '
+                              'job. Give roamscan its own store with the roamscan_fact_cache variable, e.g. '
+                              '{plugin: community.general.redis, connection: "redis.example.net:6379:0", timeout: 0} or '
+                              '{plugin: ansible.builtin.jsonfile, connection: /var/lib/roamscan/facts, timeout: 0}.'
+                              % (location, job_dir))
+    try:
+        timeout = float(cache.get_option('_timeout'))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise UnsafeFactCache('Cannot tell whether fact cache plugin %r expires entries (it has no _timeout option). %s'
+                              % (name, HOW_TO_FIX)) from None
+    if timeout != 0:
+        raise UnsafeFactCache('The fact cache (%s) expires entries after %d seconds (fact_caching_timeout): a laptop '
+                              'away for longer would lose its scan history. Set fact_caching_timeout = 0. %s'
+                              % (name, timeout, HOW_TO_FIX))
 
 
 def _default_empty_prefix(cache):

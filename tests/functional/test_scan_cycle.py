@@ -173,3 +173,19 @@ def test_unsafe_fact_cache_stops_before_anything_happens(tmp_path, ansible_env, 
     assert proc.returncode != 0 and expected in proc.stdout
     assert sim.state.calls == []
     assert (lab.spool_dir('dhcp1') / 'current').exists()  # lease_events never ran
+
+
+def test_coverage_report_page_and_summary(lab, sim):
+    lab.write_leases('dhcp1', [('10.77.0.100', A, 3600, 'alice-lt'), ('10.77.0.101', B, 3600, 'bob-lt')])
+    lab.run(sim)
+    sim.state.set_alive(['10.77.0.100'])
+    sim.state.scan_action('*', 'process')
+    lab.run(sim)
+    page = lab.root / 'coverage.html'
+    proc = lab.run(playbook='roamscan.qualys.coverage_report', extra_vars={'roamscan_report_path': str(page)})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert '1/2 laptops seen in the last 30 days were scanned within them (50.0%); 1 overdue (1 present now)' in proc.stdout
+    html = page.read_text()
+    assert '<strong>50.0%</strong>' in html
+    overdue_table = html[html.index('<table id="overdue">'):]
+    assert 'bob-lt' in overdue_table and 'alice-lt' not in overdue_table

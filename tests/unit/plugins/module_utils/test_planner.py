@@ -416,3 +416,15 @@ def test_normalize_time_accepts_offsets_and_fractions():
     assert planner.normalize_time('2026-11-28T08:03:14+01:00') == '2026-11-28T07:03:14Z'
     with pytest.raises(ValueError):
         planner.normalize_time('2026-11-28T07:03:14')
+
+
+def test_coverage_counts_recently_seen_and_lists_overdue():
+    recent_scanned = present(A, X, last_scanned='2026-11-20T00:00:00Z')
+    recent_unscanned = present(B, Y)
+    long_gone = present(C, '10.77.0.102', seen='2026-09-01T00:00:00Z', first_seen='2026-08-01T00:00:00Z')
+    long_gone['lease_state'] = 'expired'
+    result = planner.coverage({A: recent_scanned, B: recent_unscanned, C: long_gone}, NOW, 30, 30)
+    assert (result['seen'], result['scanned'], result['share']) == (2, 1, 0.5)
+    assert [item['mac'] for item in result['overdue']] == [B, C]
+    assert result['overdue'][0]['present'] and not result['overdue'][1]['present']
+    assert planner.coverage({}, NOW, 30, 30)['share'] is None

@@ -107,3 +107,24 @@ def test_prefix_is_respected(jsonfile, monkeypatch):
 @pytest.mark.parametrize('host, mac', [('mac-027700000a01', A), ('mac-027700000A01', None), ('localhost', None), ('mac-0277', None)])
 def test_mac_from_host(host, mac):
     assert laptop_store.mac_from_host(host) == mac
+
+
+def test_explicit_settings_replace_the_configured_cache(jsonfile, tmp_path, monkeypatch):
+    monkeypatch.setattr(C, 'CACHE_PLUGIN', 'memory')   # what a bare controller would have
+    own = tmp_path / 'roamscan-facts'
+    settings = {'plugin': 'jsonfile', 'connection': str(own), 'timeout': 0, 'prefix': None}
+    cache = laptop_store.open_fact_cache(settings=settings)
+    laptop_store.save_records(cache, {A: record(A, '10.77.0.100')}, {}, {A})
+    assert [name for name in os.listdir(own) if name.endswith('mac-027700000a01')]
+    assert list(laptop_store.load_records(laptop_store.open_fact_cache(settings=settings))[0]) == [A]
+
+
+def test_per_job_cache_of_ansible_runner_is_refused(jsonfile, monkeypatch):
+    """ansible-runner / AWX set ANSIBLE_CACHE_PLUGIN_CONNECTION to <artifacts>/<job>/fact_cache."""
+    job = jsonfile / 'artifacts' / 'job-7'
+    monkeypatch.setenv('AWX_ISOLATED_DATA_DIR', str(job))
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(job / 'fact_cache'))
+    with pytest.raises(laptop_store.UnsafeFactCache, match="inside this job's artifacts directory.*roamscan_fact_cache"):
+        laptop_store.open_fact_cache()
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(jsonfile / 'durable'))
+    assert laptop_store.open_fact_cache() is not None
