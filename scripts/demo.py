@@ -65,8 +65,8 @@ def main():
         print('  %-16s %s' % (group, ' '.join(sorted(groups.get(group, ())))))
     for host in sorted(records):
         record = records[host]
-        print('  %s %-13s last_scanned=%s pending=%s' % (host, record['ip'], record['last_scanned'],
-                                                          (record['pending'] or {}).get('scan_ref')))
+        pending = (record['pending'] or {}).get('scan_ref')
+        print('  %s %-13s last_scanned=%s pending=%s' % (host, record['ip'], record['last_scanned'], pending))
     return 0
 
 

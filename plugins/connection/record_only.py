@@ -15,7 +15,7 @@ description:
     another machine. A play that targets them fails for each host with a message instead of connecting anywhere.
   - "Use laptop hosts from C(hosts: localhost) plays through C(groups) and C(hostvars)."
 author:
-  - roamscan maintainers
+  - roamscan maintainers (@roamscan)
 """
 
 from ansible.errors import AnsibleConnectionFailure

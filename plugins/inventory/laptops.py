@@ -23,7 +23,7 @@ description:
     Add your own with O(compose), O(groups) and O(keyed_groups)."
   - Corrupt cache entries are skipped with a warning.
 author:
-  - roamscan maintainers
+  - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
   - ansible.builtin.constructed
 options:

@@ -26,11 +26,17 @@ description:
     and later and of older releases alike, and with any durable cache plugin such as C(community.general.redis).
   - Used by the C(roamscan.qualys.scan_overdue) playbook; see its steps for how the results connect.
 author:
-  - roamscan maintainers
+  - roamscan maintainers (@roamscan)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
     support: full
-    details: Runs on the controller only; the target host is not contacted.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Computes and returns everything, writes nothing.
@@ -38,6 +44,7 @@ attributes:
     support: none
   platform:
     platforms: all
+    details: Runs on the controller only; the target host is not contacted.
 options:
   observe:
     description:

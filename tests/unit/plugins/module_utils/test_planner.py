@@ -155,10 +155,11 @@ def test_redelivered_events_change_nothing():
 
 
 def test_events_from_two_servers_are_merged_in_time_order():
-    records = folded(
-        report('2026-11-28T09:00:00Z', name='dhcp2', events=[event('lease', B, X, '2026-11-28T08:00:00Z', expires='2026-11-28T10:00:00Z')]),
-        report('2026-11-28T09:00:00Z', name='dhcp1', events=[event('lease', A, X, '2026-11-28T07:00:00Z', expires='2026-11-28T07:30:00Z'),
-                                                              event('release', A, X, '2026-11-28T07:10:00Z')]))
+    second = report('2026-11-28T09:00:00Z', name='dhcp2', events=[event('lease', B, X, '2026-11-28T08:00:00Z', expires='2026-11-28T10:00:00Z')])
+    first = report('2026-11-28T09:00:00Z', name='dhcp1', events=[
+        event('lease', A, X, '2026-11-28T07:00:00Z', expires='2026-11-28T07:30:00Z'),
+        event('release', A, X, '2026-11-28T07:10:00Z')])
+    records = folded(second, first)
     assert records[B]['lease_state'] == 'active' and records[B]['dhcp_server'] == 'dhcp2'
     assert records[A]['lease_state'] == 'released'
 
