@@ -1,10 +1,9 @@
-#!/usr/bin/env python
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Wall time of one scan cycle (playbook roamscan.qualys.scan_overdue) for 1k / 10k / 50k known laptops,
 10 % of them present and overdue, on the jsonfile fact cache, against a naive per-host play that makes the
 same decision from the same records (inventory plugin + set_fact per laptop), measured in the same run.
 
-    bench/cycle.py [--sizes 1000,10000,50000] [--naive-timeout 900]
+    python bench/cycle.py [--sizes 1000,10000,50000] [--naive-timeout 900]
 
 Runs ansible-playbook from this interpreter's environment with the collection from this tree, a Qualys
 simulator on 127.0.0.1 and a local "DHCP server" whose Kea lease file lists the present laptops.

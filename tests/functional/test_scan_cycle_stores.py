@@ -15,16 +15,9 @@ from pathlib import Path
 import pytest
 
 from cycle_lab import CycleLab, SCAN_SETTINGS, launch_calls, summary_of
-from qualys_sim import QualysSimulator
 
 A, B = '02:77:00:00:0a:01', '02:77:00:00:0b:02'
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def sim():
-    with QualysSimulator() as simulator:
-        yield simulator
 
 
 def free_port():
@@ -55,18 +48,18 @@ def redis_server(tmp_path):
         proc.wait(timeout=10)
 
 
-def launch_then_credit(lab, sim):
+def launch_then_credit(lab, qualys_sim):
     lab.write_leases('dhcp1', [('10.77.0.100', A), ('10.77.0.101', B)])
-    first = summary_of(lab.run(sim))
-    assert len(launch_calls(sim)) == 1 and sorted(first['launched_targets']) == ['10.77.0.100', '10.77.0.101']
-    sim.state.scan_action('*', 'process')
-    second = summary_of(lab.run(sim))
-    assert sorted(second['credited']) == [A, B] and second['launched'] == [] and len(launch_calls(sim)) == 1
+    first = summary_of(lab.run(qualys_sim))
+    assert len(launch_calls(qualys_sim)) == 1 and sorted(first['launched_targets']) == ['10.77.0.100', '10.77.0.101']
+    qualys_sim.state.scan_action('*', 'process')
+    second = summary_of(lab.run(qualys_sim))
+    assert sorted(second['credited']) == [A, B] and second['launched'] == [] and len(launch_calls(qualys_sim)) == 1
     records, groups = lab.inventory()
     assert all(record['last_scanned'] for record in records.values()) and len(records) == 2
 
 
-def test_cycle_on_redis_shared_by_two_controllers(tmp_path, ansible_env, sim, redis_server):
+def test_cycle_on_redis_shared_by_two_controllers(tmp_path, ansible_env, qualys_sim, redis_server):
     """Controller 1 launches, controller 2 (its own directory, same Redis) confirms and credits."""
     env = dict(ansible_env, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='true')   # community.general from the ansible package
     connection = '127.0.0.1:%d:0' % redis_server
@@ -74,18 +67,18 @@ def test_cycle_on_redis_shared_by_two_controllers(tmp_path, ansible_env, sim, re
     second = CycleLab(tmp_path / 'controller2', env, cache='community.general.redis', cache_connection=connection)
     for lab in (first, second):
         lab.write_leases('dhcp1', [('10.77.0.100', A), ('10.77.0.101', B)])
-    assert sorted(summary_of(first.run(sim))['launched_targets']) == ['10.77.0.100', '10.77.0.101']
-    sim.state.scan_action('*', 'process')
-    summary = summary_of(second.run(sim))
-    assert sorted(summary['credited']) == [A, B] and summary['launched'] == [] and len(launch_calls(sim)) == 1
+    assert sorted(summary_of(first.run(qualys_sim))['launched_targets']) == ['10.77.0.100', '10.77.0.101']
+    qualys_sim.state.scan_action('*', 'process')
+    summary = summary_of(second.run(qualys_sim))
+    assert sorted(summary['credited']) == [A, B] and summary['launched'] == [] and len(launch_calls(qualys_sim)) == 1
 
 
-def test_redis_with_expiry_is_refused(tmp_path, ansible_env, sim, redis_server):
+def test_redis_with_expiry_is_refused(tmp_path, ansible_env, qualys_sim, redis_server):
     env = dict(ansible_env, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='true')
     lab = CycleLab(tmp_path / 'lab', env, cache='community.general.redis', cache_connection='127.0.0.1:%d:0' % redis_server,
                    cache_timeout=86400)
-    proc = lab.run(sim)
-    assert proc.returncode != 0 and 'Set fact_caching_timeout = 0' in proc.stdout and sim.state.calls == []
+    proc = lab.run(qualys_sim)
+    assert proc.returncode != 0 and 'Set fact_caching_timeout = 0' in proc.stdout and qualys_sim.state.calls == []
 
 
 def compat_venv_bin():
@@ -94,14 +87,14 @@ def compat_venv_bin():
 
 
 @pytest.mark.skipif(not (compat_venv_bin() / 'ansible-playbook').exists(), reason='no py311 (ansible-core 2.19) environment')
-def test_cycle_on_ansible_core_2_19(tmp_path, ansible_env, sim):
+def test_cycle_on_ansible_core_2_19(tmp_path, ansible_env, qualys_sim):
     lab = CycleLab(tmp_path / 'lab', ansible_env, venv_bin=compat_venv_bin())
     version = subprocess.run([str(compat_venv_bin() / 'ansible'), '--version'], capture_output=True, text=True, check=True)
     assert 'core 2.19' in version.stdout
-    launch_then_credit(lab, sim)
+    launch_then_credit(lab, qualys_sim)
 
 
-def test_cycle_driven_by_ansible_runner_like_awx(tmp_path, collections_dir, sim):
+def test_cycle_driven_by_ansible_runner_like_awx(tmp_path, collections_dir, qualys_sim):
     """Private data dir as AWX builds it: project with ansible.cfg and a playbook importing the collection's, inventory,
     credentials only as environment variables (env/envvars), survey answers as extra vars, artifacts per job."""
     runner = shutil.which('ansible-runner', path=str(Path(os.sys.executable).parent))
@@ -121,7 +114,7 @@ def test_cycle_driven_by_ansible_runner_like_awx(tmp_path, collections_dir, sim)
                     'ansible_connection': 'local', 'ansible_python_interpreter': python, 'roamscan_dhcp_server': 'kea',
                     'roamscan_spool_dir': str(spool), 'roamscan_lease_file': str(leases)}}}}}}))
     (data / 'env' / 'envvars').write_text(json.dumps({
-        'QUALYS_API_URL': sim.url, 'QUALYS_USERNAME': sim.username, 'QUALYS_PASSWORD': sim.password,
+        'QUALYS_API_URL': qualys_sim.url, 'QUALYS_USERNAME': qualys_sim.username, 'QUALYS_PASSWORD': qualys_sim.password,
         'ANSIBLE_COLLECTIONS_PATH': str(collections_dir), 'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false'}))
     survey = dict(SCAN_SETTINGS, roamscan_rescan_days=14)
     (data / 'env' / 'extravars').write_text(json.dumps(survey))
@@ -140,17 +133,17 @@ def test_cycle_driven_by_ansible_runner_like_awx(tmp_path, collections_dir, sim)
             return (artifacts / 'stdout').read_text()
         stats = [json.loads(p.read_text()) for p in (artifacts / 'job_events').glob('*.json')]
         final = [e for e in stats if e.get('event') == 'playbook_on_stats']
-        assert sim.password not in (artifacts / 'stdout').read_text()
+        assert qualys_sim.password not in (artifacts / 'stdout').read_text()
         return final[0]['event_data']['artifact_data']['roamscan_cycle']
 
     # runner (like AWX) points Ansible's fact cache at the job's artifacts: refused, nothing launched
     refused = job('job-0', expect='failed')
     assert "inside this job's artifacts directory" in refused and 'roamscan_fact_cache' in refused
-    assert sim.state.calls == []
+    assert qualys_sim.state.calls == []
     survey['roamscan_fact_cache'] = {'plugin': 'ansible.builtin.jsonfile', 'connection': str(facts), 'timeout': 0}
     (data / 'env' / 'extravars').write_text(json.dumps(survey))
     first = job('job-1')
-    assert sorted(first['launched_targets']) == ['10.77.0.100', '10.77.0.101'] and len(launch_calls(sim)) == 1
-    sim.state.scan_action('*', 'process')
+    assert sorted(first['launched_targets']) == ['10.77.0.100', '10.77.0.101'] and len(launch_calls(qualys_sim)) == 1
+    qualys_sim.state.scan_action('*', 'process')
     second = job('job-2')
-    assert sorted(second['credited']) == [A, B] and second['launched'] == [] and len(launch_calls(sim)) == 1
+    assert sorted(second['credited']) == [A, B] and second['launched'] == [] and len(launch_calls(qualys_sim)) == 1
