@@ -30,7 +30,7 @@ def show(title, summary):
 
 def main():
     parser = argparse.ArgumentParser(description='Run the roamscan cycle twice on embedded defaults.')
-    parser.add_argument('--dir', default=os.environ.get('ROAMSCAN_DEMO_DIR', str(Path.cwd() / 'demo')))
+    parser.add_argument('--dir', default=os.environ.get('ROAMSCAN_DEMO_DIR', os.path.join(os.environ.get('TMPDIR', '/tmp'), 'roamscan-demo')))
     args = parser.parse_args()
     base = Path(args.dir).resolve()
     shutil.rmtree(base, ignore_errors=True)
@@ -58,7 +58,7 @@ def main():
         report = base / 'coverage.html'
         proc = lab.run(playbook='roamscan.qualys.coverage_report', extra_vars={'roamscan_report_path': str(report)})
         line = [text for text in proc.stdout.splitlines() if 'roamscan coverage' in text]
-        print('\n=== coverage\n  %s' % (line[0].strip().strip('"') if line else proc.stdout[-2000:]))
+        print('\n=== coverage\n  %s' % (line[0][line[0].index('roamscan coverage'):].rstrip('"') if line else proc.stdout[-2000:]))
     records, groups = lab.inventory()
     print('\n=== inventory plugin roamscan.qualys.laptops (ansible-inventory -i %s --graph)' % (lab.root / 'roamscan.laptops.yml'))
     for group in ('roaming_clients', 'roaming_present', 'roaming_overdue', 'roaming_pending'):
