@@ -1,0 +1,155 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Wall time of one scan cycle (playbook roamscan.qualys.scan_overdue) for 1k / 10k / 50k known laptops,
+10 % of them present and overdue, on the jsonfile fact cache, against a naive per-host play that makes the
+same decision from the same records (inventory plugin + set_fact per laptop), measured in the same run.
+
+    python bench/cycle.py [--sizes 1000,10000,50000] [--naive-timeout 900]
+
+Runs ansible-playbook from this interpreter's environment with the collection from this tree, a Qualys
+simulator on 127.0.0.1 and a local "DHCP server" whose Kea lease file lists the present laptops.
+Goal (issue 5): 10k known / 1k present within 30 s on a 2-core machine, growth no worse than linear.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'tests' / 'support'))
+
+from cycle_lab import CycleLab  # noqa: E402  pylint: disable=wrong-import-position
+from qualys_sim import QualysSimulator  # noqa: E402  pylint: disable=wrong-import-position
+
+NAIVE_PLAY = """---
+- name: Naive decision, one host per laptop
+  hosts: roaming_clients
+  gather_facts: false
+  tasks:
+    - name: Decide per laptop
+      ansible.builtin.set_fact:
+        due: >-
+          {{ roamscan.lease_state == 'active' and roamscan.lease_expires > now_iso
+             and roamscan.pending is none
+             and (roamscan.last_scanned is none or roamscan.last_scanned < cutoff_iso) }}
+      vars:
+        now_iso: "{{ now(utc=true, fmt='%Y-%m-%dT%H:%M:%SZ') }}"
+        cutoff_iso: "{{ '%sZ' % (now(utc=true) - timedelta(days=30)).isoformat(timespec='seconds') }}"
+
+- name: Collect the targets
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Targets
+      ansible.builtin.debug:
+        msg: "{{ groups['roaming_clients'] | map('extract', hostvars) | selectattr('due') | map(attribute='roamscan.ip') | list | length }}"
+"""
+
+
+def environment(root):
+    home = root / 'ansible-home'
+    collections = root / 'collections' / 'ansible_collections' / 'roamscan'
+    collections.mkdir(parents=True)
+    (collections / 'qualys').symlink_to(ROOT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('ANSIBLE_', 'QUALYS_'))}
+    env.update({'ANSIBLE_COLLECTIONS_PATH': str(root / 'collections'), 'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false',
+                'ANSIBLE_HOME': str(home), 'ANSIBLE_LOCAL_TEMP': str(home / 'tmp'), 'ANSIBLE_NOCOLOR': '1'})
+    return env
+
+
+def seed(lab, known, present):
+    """Records straight into the configured cache through the plugin API (as earlier cycles would have left them)."""
+    code = r'''
+import datetime, sys
+sys.path.insert(0, sys.argv[3])
+from ansible_collections.roamscan.qualys.plugins.module_utils import planner
+from ansible_collections.roamscan.qualys.plugins.plugin_utils.laptop_store import open_fact_cache, save_records
+known, present = int(sys.argv[1]), int(sys.argv[2])
+now = datetime.datetime.now(datetime.timezone.utc)
+t = lambda **d: planner.format_time(now + datetime.timedelta(**d))
+records = {}
+for i in range(known):
+    mac = '02:%02x:%02x:%02x:%02x:%02x' % (i >> 32 & 255, i >> 24 & 255, i >> 16 & 255, i >> 8 & 255, i & 255)
+    rec = planner.new_record(mac, t(days=-90))
+    ip = '10.%d.%d.%d' % (100 + (i >> 16 & 63), i >> 8 & 255, i & 255)
+    if i < present:   # here now, last scanned 40 days ago: due
+        rec.update(ip=ip, held_since=t(hours=-1), last_seen=t(minutes=-15), lease_state='active', lease_expires=t(hours=1),
+                   last_scanned=t(days=-40), dhcp_server='dhcp1')
+    else:             # away; some scanned recently, some overdue
+        rec.update(ip=ip, held_since=t(days=-20), last_seen=t(days=-19), lease_state='expired', lease_expires=t(days=-19),
+                   last_scanned=t(days=-(i % 60)), dhcp_server='dhcp1',
+                   ip_history=[{'ip': ip, 'from': t(days=-20), 'to': t(days=-19)}])
+    records[mac] = rec
+save_records(open_fact_cache(), records, {}, records)
+print(','.join('%s %s' % (records[m]['ip'], m) for m in list(records)[:present]))
+'''
+    env = dict(lab.env, PATH='%s:%s' % (lab.venv_bin, os.environ.get('PATH', '')))
+    out = subprocess.run([lab.python, '-c', code, str(known), str(present), str(lab.root.parent / 'collections')],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    return [tuple(item.split(' ')) for item in out.split(',')] if out else []
+
+
+def timed(run):
+    start = time.monotonic()
+    proc = run()
+    elapsed = time.monotonic() - start
+    if proc.returncode != 0:
+        raise SystemExit('run failed (rc=%s):\n%s\n%s' % (proc.returncode, proc.stdout[-4000:], proc.stderr[-2000:]))
+    return elapsed, proc
+
+
+def naive(lab, timeout):
+    play = lab.root / 'naive.yml'
+    play.write_text(NAIVE_PLAY)
+    env = dict(lab.env, PATH='%s:%s' % (lab.venv_bin, os.environ.get('PATH', '')),
+               ANSIBLE_INVENTORY_ENABLED='roamscan.qualys.laptops', ANSIBLE_FORKS='10')
+    command = [str(lab.venv_bin / 'ansible-playbook'), '-i', str(lab.root / 'roamscan.laptops.yml'), str(play)]
+    try:
+        return timed(lambda: subprocess.run(command, env=env, cwd=str(lab.root), capture_output=True, text=True,
+                                            timeout=timeout, check=False))[0]
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--sizes', default='1000,10000,50000')
+    parser.add_argument('--naive-timeout', type=float, default=900)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(',')]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix='roamscan-bench-') as tmp, QualysSimulator() as sim:
+        for known in sizes:
+            present = known // 10
+            base = Path(tmp) / str(known)
+            env = environment(base)
+            lab = CycleLab(base / 'lab', env)
+            leases = seed(lab, known, present)
+            lab.write_leases('dhcp1', [(ip, mac, 3600) for ip, mac in leases])
+            sim.state.reset()
+            cycle, proc = timed(lambda: lab.run(sim, extra_vars={'roamscan_max_hosts_per_cycle': present,
+                                                                 'roamscan_use_qualys_host_list': False}))
+            launches = [c for c in sim.state.calls if c['params'].get('action') == 'launch']
+            assert len(launches) == 1, 'expected exactly one launch call'
+            baseline = naive(lab, args.naive_timeout)
+            rows.append((known, present, cycle, baseline))
+            print('known=%6d present=%5d cycle=%7.2fs naive_per_host=%s ratio(naive/cycle)=%s' % (
+                known, present, cycle, '%.2fs' % baseline if baseline else 'timeout',
+                '%.1fx' % (baseline / cycle) if baseline else '-'), flush=True)
+    first = rows[0]
+    print('\ngrowth relative to %d known (linear would be the size ratio):' % first[0])
+    for known, present, cycle, baseline in rows:
+        print('  %6d known: size x%.0f  cycle x%.2f  naive %s' % (
+            known, known / first[0], cycle / first[2], 'x%.2f' % (baseline / first[3]) if baseline and first[3] else '-'))
+    goal = [r for r in rows if r[0] == 10000]
+    if goal:
+        print('goal 10k known / 1k present within 30 s: %.1f s -> %s' % (goal[0][2], 'met' if goal[0][2] <= 30 else 'NOT met'))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: laptops
+short_description: Roaming laptops remembered by roamscan, from the Ansible fact cache
+version_added: 0.1.0
+description:
+  - Lists one host per laptop recorded by the C(roamscan.qualys.scan_overdue) cycle, named like C(mac-027700000a01),
+    read from the configured Ansible fact cache (the same cache the cycle writes through
+    M(roamscan.qualys.laptop_state)).
+  - Each host carries its record in the host variable C(roamscan) (C(ip), C(hostname), C(last_seen), C(last_scanned),
+    C(pending), ...), so reports and your own plays can use C(hostvars).
+  - "Laptops are never connected to - their C(ansible_connection) is
+    R(roamscan.qualys.record_only,ansible_collections.roamscan.qualys.record_only_connection), which refuses every
+    connection. Use them from C(hosts: localhost) plays through C(groups) and C(hostvars)."
+  - "Groups: C(roaming_clients) (all), C(roaming_present) (lease active now), C(roaming_overdue) (never scanned or last
+    scanned more than O(rescan_days) ago, and no scan pending), C(roaming_pending) (a roamscan scan is pending).
+    Add your own with O(compose), O(groups) and O(keyed_groups)."
+  - Corrupt cache entries are skipped with a warning.
+author:
+  - roamscan maintainers (@roamscan)
+extends_documentation_fragment:
+  - ansible.builtin.constructed
+options:
+  plugin:
+    description: Marks this file as configuration for this plugin.
+    type: str
+    required: true
+    choices: [roamscan.qualys.laptops]
+  rescan_days:
+    description: Days after the last completed scan when a laptop is overdue again; use the value the cycle uses.
+    type: int
+    default: 30
+  fact_cache:
+    description:
+      - Read the laptop records from this cache plugin instead of Ansible's configured fact cache - the same settings
+        the cycle uses (its C(roamscan_fact_cache) variable), for example under ansible-runner or AWX.
+      - Keys C(plugin) (required), C(connection), C(timeout), C(prefix), as for M(roamscan.qualys.laptop_state).
+    type: dict
+notes:
+  - The file must end in C(laptops.yml) or C(laptops.yaml).
+  - The fact cache is configured as usual (C(fact_caching), C(fact_caching_connection), C(fact_caching_timeout=0)).
+"""
+
+EXAMPLES = r"""
+# inventory/roamscan.laptops.yml
+plugin: roamscan.qualys.laptops
+rescan_days: 14
+keyed_groups:
+  - key: roamscan.dhcp_server
+    prefix: served_by
+groups:
+  roaming_never_scanned: roamscan.last_scanned is none
+compose:
+  roamscan_days_since_seen: ((now(utc=true) - (roamscan.last_seen | to_datetime('%Y-%m-%dT%H:%M:%SZ'))).days) if roamscan.last_seen else none
+"""
+
+import datetime
+
+from ansible.errors import AnsibleParserError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+
+from ansible_collections.roamscan.qualys.plugins.module_utils import planner
+from ansible_collections.roamscan.qualys.plugins.module_utils.presence import mac_host_name
+from ansible_collections.roamscan.qualys.plugins.plugin_utils.laptop_store import load_records, open_fact_cache
+
+CONNECTION = 'roamscan.qualys.record_only'
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable):
+
+    NAME = 'roamscan.qualys.laptops'
+
+    def verify_file(self, path):
+        return super().verify_file(path) and path.endswith(('laptops.yml', 'laptops.yaml'))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        try:
+            records, dummy, corrupt = load_records(open_fact_cache(require_durable=False, settings=self.get_option('fact_cache')))
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            raise AnsibleParserError('roamscan.qualys.laptops: cannot read the fact cache: %s' % to_text(exc)) from exc
+        for item in corrupt:
+            self.display.warning('roamscan.qualys.laptops: skipped corrupt fact cache entry %s: %s' % (item['host'], item['error']))
+        self.populate(records, planner.format_time(datetime.datetime.now(datetime.timezone.utc)))
+
+    def populate(self, records, now):
+        rescan_days = self.get_option('rescan_days')
+        strict = self.get_option('strict')
+        for group in ('roaming_clients', 'roaming_present', 'roaming_overdue', 'roaming_pending'):
+            self.inventory.add_group(group)
+        for mac in sorted(records):
+            record = records[mac]
+            host = mac_host_name(mac)
+            self.inventory.add_host(host, group='roaming_clients')
+            self.inventory.set_variable(host, 'roamscan', record)
+            self.inventory.set_variable(host, 'ansible_connection', CONNECTION)
+            if planner.is_present(record, now):
+                self.inventory.add_child('roaming_present', host)
+            if record.get('pending'):
+                self.inventory.add_child('roaming_pending', host)
+            elif planner.is_overdue(record, now, rescan_days):
+                self.inventory.add_child('roaming_overdue', host)
+            variables = {'roamscan': record, 'inventory_hostname': host}
+            self._set_composite_vars(self.get_option('compose'), variables, host, strict=strict)
+            self._add_host_to_composed_groups(self.get_option('groups'), variables, host, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, host, strict=strict)

@@ -1,0 +1,175 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A scan-cycle lab for tests, benchmarks and the demo: a controller directory with ansible.cfg
+(jsonfile fact cache, or any other), an inventory of DHCP servers, and helpers that write what
+a real DHCP server would leave behind (a Kea memfile lease CSV, hook spool records) and run the
+cycle with ansible-playbook against a Qualys API (the simulator on loopback in tests)."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+KEA_HEADER = 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context'
+SCAN_SETTINGS = {'roamscan_option_profile': 'Laptop Light Scan', 'roamscan_scanner': ['laptop_scanner_1']}
+
+
+def kea_lease_row(ip, mac, expire, valid_lifetime=3600, hostname='', state=0):
+    """One Kea 2.2 memfile row (expire: epoch seconds; valid_lifetime 0 = released; state 1 declined, 2 expired)."""
+    return '%s,%s,,%d,%d,1,0,0,%s,%d,' % (ip, mac, valid_lifetime, int(expire), hostname, state)
+
+
+def _unwrap_unsafe(value):
+    # ansible-inventory marks values that must never be templated (they came from DHCP clients)
+    return value['__ansible_unsafe'] if list(value) == ['__ansible_unsafe'] else value
+
+
+class CycleLab:
+    """One controller + fake DHCP servers (lease_events runs locally on files this lab writes)."""
+
+    def __init__(self, root, ansible_env, servers=('dhcp1',), cache='jsonfile', cache_connection=None,
+                 cache_timeout=0, venv_bin=None):
+        self.root = Path(root)
+        self.env = dict(ansible_env)
+        self.venv_bin = Path(venv_bin) if venv_bin else Path(sys.executable).parent
+        self.python = str(self.venv_bin / 'python')
+        self.servers = list(servers)
+        self.cache_dir = self.root / 'facts'
+        (self.root / 'tmp').mkdir(parents=True, exist_ok=True)
+        for name in self.servers:
+            self.spool_dir(name).mkdir(parents=True, exist_ok=True)
+            self.write_leases(name, [])
+        self.write_config(cache, cache_connection or str(self.cache_dir), cache_timeout)
+        self.write_inventory()
+
+    # -- files a controller and DHCP servers would have -------------------------------------
+    def spool_dir(self, server):
+        return self.root / server / 'spool'
+
+    def lease_file(self, server):
+        return self.root / server / 'kea-leases4.csv'
+
+    def write_config(self, cache, connection, timeout):
+        lines = ['[defaults]', 'fact_caching = %s' % cache]
+        if connection is not None:
+            lines.append('fact_caching_connection = %s' % connection)
+        if timeout is not None:
+            lines.append('fact_caching_timeout = %s' % timeout)
+        lines += ['inventory = %s' % (self.root / 'inventory.yml'), 'forks = 10', '']
+        (self.root / 'ansible.cfg').write_text('\n'.join(lines))
+        self.env['ANSIBLE_CONFIG'] = str(self.root / 'ansible.cfg')
+        self.env['ANSIBLE_CALLBACK_RESULT_FORMAT'] = 'json'
+        self.env.pop('ANSIBLE_PYTHON_INTERPRETER', None)
+
+    def write_inventory(self):
+        hosts = {name: {'ansible_connection': 'local', 'ansible_python_interpreter': self.python,
+                        'roamscan_dhcp_server': 'kea', 'roamscan_spool_dir': str(self.spool_dir(name)),
+                        'roamscan_lease_file': str(self.lease_file(name))} for name in self.servers}
+        inventory = {'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}},
+                             'children': {'dhcp_servers': {'hosts': hosts}}}}
+        (self.root / 'inventory.yml').write_text(json.dumps(inventory, indent=1))
+        (self.root / 'roamscan.laptops.yml').write_text('plugin: roamscan.qualys.laptops\n')
+
+    def write_leases(self, server, leases):
+        """leases: (ip, mac[, seconds_left[, hostname]]) active now; seconds_left <= 0 writes an expired lease."""
+        rows = [KEA_HEADER]
+        now = time.time()
+        for lease in leases:
+            ip, mac = lease[0], lease[1]
+            left = lease[2] if len(lease) > 2 else 3600
+            hostname = lease[3] if len(lease) > 3 else ''
+            rows.append(kea_lease_row(ip, mac, now + left, hostname=hostname, state=0 if left > 0 else 2))
+        path = self.lease_file(server)
+        path.write_text('\n'.join(rows) + '\n')
+
+    def append_spool(self, server, line):
+        with open(self.spool_dir(server) / 'current', 'a', encoding='utf-8') as handle:
+            handle.write(line)
+
+    # -- running ---------------------------------------------------------------------------
+    def qualys_env(self, sim):
+        return {'QUALYS_API_URL': sim.url, 'QUALYS_USERNAME': sim.username, 'QUALYS_PASSWORD': sim.password}
+
+    def playbook_command(self, extra_vars=None, playbook='roamscan.qualys.scan_overdue'):
+        variables = dict(SCAN_SETTINGS)
+        variables.update(extra_vars or {})
+        vars_file = self.root / 'tmp' / 'extra-vars.json'
+        vars_file.write_text(json.dumps(variables))
+        return [str(self.venv_bin / 'ansible-playbook'), playbook, '-e', '@%s' % vars_file]
+
+    def run(self, sim=None, extra_vars=None, env=None, playbook='roamscan.qualys.scan_overdue', timeout=600):
+        full_env = dict(self.env)
+        full_env['PATH'] = '%s:%s' % (self.venv_bin, full_env.get('PATH', '/usr/bin:/bin'))
+        if sim is not None:
+            full_env.update(self.qualys_env(sim))
+        full_env.update(env or {})
+        return subprocess.run(self.playbook_command(extra_vars, playbook), env=full_env, cwd=str(self.root),
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def spawn(self, sim, extra_vars=None):
+        """Start the cycle in its own process group (to kill it mid-way)."""
+        full_env = dict(self.env)
+        full_env['PATH'] = '%s:%s' % (self.venv_bin, full_env.get('PATH', '/usr/bin:/bin'))
+        full_env.update(self.qualys_env(sim))
+        return subprocess.Popen(self.playbook_command(extra_vars), env=full_env, cwd=str(self.root),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+    def inventory(self):
+        """The laptops as users see them: ansible-inventory with the roamscan.qualys.laptops plugin."""
+        full_env = dict(self.env)
+        full_env['ANSIBLE_INVENTORY_ENABLED'] = 'roamscan.qualys.laptops'
+        proc = subprocess.run([str(self.venv_bin / 'ansible-inventory'), '-i', str(self.root / 'roamscan.laptops.yml'), '--list'],
+                              env=full_env, cwd=str(self.root), capture_output=True, text=True, timeout=300, check=False)
+        if proc.returncode != 0:
+            raise AssertionError('ansible-inventory failed:\n%s\n%s' % (proc.stdout, proc.stderr))
+        data = json.loads(proc.stdout, object_hook=_unwrap_unsafe)
+        hostvars = data.get('_meta', {}).get('hostvars', {})
+        groups = {name: set(value.get('hosts', [])) for name, value in data.items() if name != '_meta'}
+        return {host: values['roamscan'] for host, values in hostvars.items() if 'roamscan' in values}, groups
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _json_after(text, index):
+    start = text.index('{', index)
+    depth = 0
+    in_string = escaped = False
+    for position in range(start, len(text)):
+        char = text[position]
+        if in_string:
+            escaped = char == '\\' and not escaped
+            if char == '"' and not escaped:
+                in_string = False
+            elif char != '\\':
+                escaped = False
+        elif char == '"':
+            in_string = True
+        elif char == '{':
+            depth += 1
+        elif char == '}':
+            depth -= 1
+            if depth == 0:
+                return json.loads(text[start:position + 1])
+    raise ValueError('unterminated JSON object')
+
+
+def summary_of(proc_or_output):
+    """What the cycle reported in its summary task (default callback, JSON result format)."""
+    output = proc_or_output if isinstance(proc_or_output, str) else proc_or_output.stdout + proc_or_output.stderr
+    marker = 'TASK [Show what this cycle did]'
+    index = output.rfind(marker)
+    if index < 0:
+        raise AssertionError('cycle did not reach its summary:\n%s' % output[-8000:])
+    return _json_after(output, index)['msg']
+
+
+def warnings_of(proc):
+    """Every [WARNING] Ansible printed."""
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if '[WARNING]' in line]
+
+
+def launch_calls(sim):
+    return [call for call in sim.state.calls if call.get('params', {}).get('action') == 'launch']
