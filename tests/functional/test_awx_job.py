@@ -47,8 +47,8 @@ def project_fixture(tmp_path, lab):
 
 @pytest.fixture(name='awx_job')
 def awx_job_fixture(tmp_path, ansible_env, lab, sim, project):
-    credential_env, dummy = inject_env(load_credential_type(), {'url': sim.url, 'username': sim.username,
-                                                               'password': sim.password})
+    inputs = {'url': sim.url, 'username': sim.username, 'password': sim.password}
+    credential_env, dummy = inject_env(load_credential_type(), inputs)
     inventory = (lab.root / 'inventory.yml').read_text()
     runs = []
 

@@ -183,4 +183,3 @@ def write_runner_envvars(private_data_dir, env):
     target.write_text(yaml.safe_dump(env, default_flow_style=False))
     target.chmod(0o600)
     return target
-

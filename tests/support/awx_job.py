@@ -35,8 +35,8 @@ class AwxJob:
         self.artifacts = self.private_data_dir / 'artifacts' / str(ident)
         self.status = status
         self.rc = rc
-        self.events = [json.loads(p.read_text()) for p in sorted((self.artifacts / 'job_events').glob('*.json'),
-                                                                  key=lambda p: int(p.name.split('-')[0]))]
+        event_files = sorted((self.artifacts / 'job_events').glob('*.json'), key=lambda p: int(p.name.split('-')[0]))
+        self.events = [json.loads(p.read_text()) for p in event_files]
         self.stdout = '\n'.join(e.get('stdout', '') for e in self.events if e.get('stdout'))
         self.events_text = json.dumps(self.events)
 
