@@ -1,0 +1,116 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""API calls per scanned laptop: roamscan's batched cycle vs one call per host (the 2014 script's way).
+
+Both run in the same process against the Qualys simulator on 127.0.0.1, through the collection's
+own client. roamscan's cycle for N present, overdue laptops:
+  host_last_scanned (host list, paginated by 1000) -> qualys_scan_launch (reuse lookup + ONE launch)
+  -> qualys_scan_status once per 15-minute cycle until done (one call per poll) + one result fetch.
+The baseline launches one scan per laptop (one call per host) and is not even charged for polling.
+
+    python bench/api_calls.py [--sizes 1,10,100,500,1000,2000]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CYCLE_SEC = 900
+STANDARD_CALLS_PER_HOUR = 300
+
+
+def _import_paths():
+    collections = tempfile.mkdtemp(prefix='roamscan-bench-')
+    os.makedirs(os.path.join(collections, 'ansible_collections', 'roamscan'))
+    os.symlink(ROOT, os.path.join(collections, 'ansible_collections', 'roamscan', 'qualys'))
+    sys.path[:0] = [collections, os.path.join(ROOT, 'tests', 'support')]
+
+
+_import_paths()
+
+# pylint: disable=wrong-import-position
+from qualys_sim import QualysSimulator  # noqa: E402
+
+from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_client import QualysClient  # noqa: E402
+from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_hosts import (  # noqa: E402
+    assess,
+    host_list_params,
+    normalize_hosts,
+)
+from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_scans import (  # noqa: E402
+    launch_plan,
+    plan_launches,
+    read_status,
+)
+
+LAUNCH_OPTIONS = {'option_title': 'Laptop Light Scan', 'iscanner_name': 'laptop_scanner_1'}
+
+
+def laptops(count):
+    """Scattered DHCP addresses (every third IP of a /16), as laptops hold them."""
+    return ['10.%d.%d.%d' % (80 + i // 20000, (i * 3) // 250 % 250, (i * 3) % 250 + 1) for i in range(count)]
+
+
+def fresh_sim():
+    sim = QualysSimulator(config={'limits': {'*': {'limit': 100000, 'window_sec': 3600, 'concurrency': 2}}})
+    return sim.start()
+
+
+def roamscan_cycle(count):
+    """Calls spent and laptops credited as scanned by one batched cycle."""
+    import datetime
+    sim = fresh_sim()
+    try:
+        client = QualysClient(sim.url, sim.username, sim.password)
+        ips = laptops(count)
+        hosts = normalize_hosts(ips)
+        records = client.list_hosts(host_list_params(ips))['hosts']
+        now = datetime.datetime.now(datetime.timezone.utc)
+        overdue = [h['ip'] for h in assess(hosts, records, now, 30) if h['overdue']]
+        scans = launch_plan(client, plan_launches(overdue, 'roamscan bench'), LAUNCH_OPTIONS, sim.username)
+        refs = [scan['ref'] for scan in scans]
+        cache = {}
+        while True:
+            sim.state.advance(CYCLE_SEC)          # the next scheduled run
+            report = read_status(client, refs, cache)
+            if all(scan['done'] for scan in report):
+                break
+        scanned = sum(len(scan['scanned']) for scan in report)
+        return client.api_calls, scanned
+    finally:
+        sim.stop()
+
+
+def one_call_per_host(count):
+    """The 2014 script's way: one launch per laptop (its status polling is not even counted)."""
+    sim = fresh_sim()
+    try:
+        client = QualysClient(sim.url, sim.username, sim.password)
+        for ip in laptops(count):
+            client.launch_scan(dict(LAUNCH_OPTIONS, scan_title='single %s' % ip, ip=ip))
+        return client.api_calls
+    finally:
+        sim.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--sizes', default='1,10,100,500,1000,2000')
+    sizes = [int(size) for size in parser.parse_args().sizes.split(',')]
+    print('%8s %11s %12s %15s %16s %9s %22s' % ('laptops', 'calls', 'calls/laptop', 'baseline calls',
+                                                'baseline/laptop', 'ratio', 'baseline h @300/h'))
+    for count in sizes:
+        calls, scanned = roamscan_cycle(count)
+        if scanned != count:
+            raise SystemExit('only %d of %d laptops were credited as scanned' % (scanned, count))
+        baseline = one_call_per_host(count)
+        print('%8d %11d %12.4f %15d %16.4f %8.1fx %22.1f' % (
+            count, calls, calls / scanned, baseline, baseline / count, (baseline / count) / (calls / scanned),
+            math.ceil(baseline / STANDARD_CALLS_PER_HOUR * 10) / 10))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Launch planning, safe (re)launch and status of VM scans, on top of QualysClient."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from ansible_collections.roamscan.qualys.plugins.module_utils import qualys_targets as targets_lib
+from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import (
+    QualysError,
+    QualysParseError,
+    QualysTransportError,
+)
+from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_xml import ACTIVE_STATES, TERMINAL_STATES
+
+SCAN_REF = re.compile(r'^scan/([0-9]+)\.[0-9]+$')
+# Margin before the oldest ref's epoch when listing scans by launch time: the epoch in a ref is
+# the platform's clock at launch, which may differ a little from LAUNCH_DATETIME.
+LIST_MARGIN_SEC = 86400
+
+
+class LaunchIncomplete(QualysError):
+    """A launch failed; .scans holds the scans launched (or reused) before it, .cause the error."""
+
+    def __init__(self, message, scans, cause):
+        super().__init__(message)
+        self.scans = scans
+        self.cause = cause
+
+
+def plan_launches(targets, title, max_targets_per_scan=None):
+    """Validate and split targets into the fewest launches; raises InvalidTarget before any call."""
+    chunks = targets_lib.split(targets_lib.parse_targets(targets), max_targets_per_scan)
+    plan = []
+    for number, chunk in enumerate(chunks, 1):
+        plan.append({
+            'title': title if len(chunks) == 1 else '%s [%d/%d]' % (title, number, len(chunks)),
+            'targets': targets_lib.format_targets(chunk),
+            'intervals': chunk,
+        })
+    return plan
+
+
+def _active_scans(client, username):
+    """One scan-list call: this user's scans that are still Queued/Loading/Running."""
+    return client.list_scans({'state': ','.join(ACTIVE_STATES), 'user_login': username})
+
+
+def _matching_active(active, item):
+    """An active scan with the same title whose targets cover this launch's targets."""
+    for scan in active:
+        covered = targets_lib.parse_target_text(scan['target'])
+        if scan['title'] == item['title'] and covered is not None and targets_lib.covers(covered, item['intervals']):
+            return scan
+    return None
+
+
+def _result(item, ref, scan_id, reused):
+    return {'ref': ref, 'id': scan_id, 'title': item['title'], 'targets': item['targets'], 'reused': reused}
+
+
+def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=None):
+    """Launch every plan item (reusing matching active scans); returns the scans.
+
+    A launch whose answer is lost is never re-sent. With reuse_active, one more scan-list call
+    looks for the scan Qualys may have started; otherwise the error says so and a re-run with
+    reuse_active finds it.
+    """
+    active = _active_scans(client, username) if reuse_active else []
+    done = []
+    for item in plan:
+        found = _matching_active(active, item)
+        if found:
+            done.append(_result(item, found['ref'], None, True))
+            continue
+        params = dict(launch_options, scan_title=item['title'], ip=','.join(item['targets']))
+        try:
+            launched = client.launch_scan(params)
+        except QualysTransportError as exc:
+            recovered = _recover_lost_launch(client, item, username, exc, reuse_active, warn)
+            if recovered is None:
+                if reuse_active:
+                    hint = ('No active scan titled "%s" was found afterwards, so it was most likely not launched; '
+                            're-running is safe.' % item['title'])
+                else:
+                    hint = 'Re-running with reuse_active=true returns that scan instead of launching a second one.'
+                raise LaunchIncomplete('%s. %s' % (exc, hint), done, exc) from None
+            done.append(recovered)
+            continue
+        except QualysError as exc:
+            raise LaunchIncomplete(str(exc), done, exc) from None
+        done.append(_result(item, launched['ref'], launched['id'], False))
+    return done
+
+
+def _recover_lost_launch(client, item, username, exc, reuse_active, warn):
+    if not reuse_active:
+        return None
+    try:
+        found = _matching_active(_active_scans(client, username), item)
+    except QualysError:
+        return None
+    if found is None:
+        return None
+    if warn:
+        warn('the answer to launching "%s" was lost (%s); found the scan Qualys started: %s'
+             % (item['title'], type(exc).__name__, found['ref']))
+    return _result(item, found['ref'], None, True)
+
+
+def _ref_epoch(ref):
+    match = SCAN_REF.match(ref)
+    return int(match.group(1)) if match else None
+
+
+def validate_refs(refs):
+    bad = [ref for ref in refs if _ref_epoch(ref) is None]
+    if bad:
+        raise ValueError('not Qualys scan references (scan/<digits>.<digits>): %s' % ', '.join(bad[:10]))
+
+
+def list_params_for(refs):
+    """Scan-list filter that returns all refs in ONE call.
+
+    The API filters by a single scan_ref only, so several refs are read as "scans launched since
+    the oldest ref's epoch minus a day" and matched here (reference 4.2: REFERENCE carries the
+    launch epoch; 5.1: launched_after_datetime).
+    """
+    if len(refs) == 1:
+        return {'scan_ref': refs[0]}
+    oldest = min(_ref_epoch(ref) for ref in refs) - LIST_MARGIN_SEC
+    return {'launched_after_datetime': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(oldest))}
+
+
+def _ip_sort_key(ip):
+    return tuple(int(part) for part in ip.split('.'))
+
+
+def classify_results(target_text, results):
+    """(scanned, not_scanned) for one finished scan from its fetch JSON.
+
+    A target counts as scanned only with positive evidence it was alive: a finding for its IP or a
+    listing under "no vulnerabilities match". Everything else is not_scanned with the reason Qualys
+    gave, or 'no_result' when Qualys said nothing about it.
+    """
+    intervals = targets_lib.parse_target_text(target_text)
+    if intervals is None:
+        raise QualysParseError('scan TARGET is not a list of IPs/ranges: %.200s' % target_text)
+    target_ips = targets_lib.expand(intervals)
+    alive = set(results['finding_ips'])
+    for text in results['no_vuln']:
+        alive.update(targets_lib.expand(targets_lib.parse_target_text(text) or []))
+    reasons = {}
+    for reason, texts in results['not_scanned'].items():
+        for text in texts:
+            for ip in targets_lib.expand(targets_lib.parse_target_text(text) or []):
+                reasons.setdefault(ip, reason)
+    scanned = [ip for ip in target_ips if ip in alive and ip not in reasons]
+    not_scanned = [{'ip': ip, 'reason': reasons.get(ip, 'no_result')} for ip in target_ips
+                   if ip not in alive or ip in reasons]
+    return sorted(scanned, key=_ip_sort_key), sorted(not_scanned, key=lambda e: _ip_sort_key(e['ip']))
+
+
+def read_status(client, refs, results_cache):
+    """One scan-list call for all refs, plus one fetch per scan newly Finished and processed.
+
+    results_cache (ref -> (scanned, not_scanned)) keeps fetched results across polls.
+    """
+    listed = {scan['ref']: scan for scan in client.list_scans(list_params_for(refs))}
+    report = []
+    for ref in refs:
+        scan = listed.get(ref)
+        if scan is None:
+            report.append({'ref': ref, 'title': None, 'state': None, 'sub_state': None, 'processed': False,
+                           'launched': None, 'duration': None, 'targets': [], 'done': True, 'scanned': [],
+                           'not_scanned': [], 'found': False})
+            continue
+        state = scan['state']
+        done = state in TERMINAL_STATES and (state != 'Finished' or scan['processed'])
+        scanned, not_scanned = [], []
+        if done and state == 'Finished':
+            if ref not in results_cache:
+                results_cache[ref] = classify_results(scan['target'], client.fetch_scan_results(ref))
+            scanned, not_scanned = results_cache[ref]
+        intervals = targets_lib.parse_target_text(scan['target'])
+        report.append({
+            'ref': ref, 'title': scan['title'], 'state': state, 'sub_state': scan['sub_state'],
+            'processed': scan['processed'], 'launched': scan['launched'], 'duration': scan['duration'],
+            'targets': targets_lib.format_targets(intervals) if intervals is not None
+            else [t.strip() for t in (scan['target'] or '').split(',') if t.strip()],
+            'done': done, 'scanned': scanned, 'not_scanned': not_scanned, 'found': True,
+        })
+    return report
+
+
+def poll_until_done(client, refs, wait, wait_timeout, poll_interval, sleep=time.sleep, monotonic=time.monotonic):
+    """Poll (one list call per poll) until every scan is done or wait_timeout passes.
+
+    Returns (report, timed_out).
+    """
+    deadline = monotonic() + wait_timeout
+    cache = {}
+    while True:
+        report = read_status(client, refs, cache)
+        if not wait or all(scan['done'] for scan in report):
+            return report, False
+        if monotonic() + poll_interval > deadline:
+            return report, True
+        sleep(poll_interval)
