@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Lease-to-launch latency of event-driven roamscan (root): from the moment a laptop (busybox udhcpc
 in a network namespace) is bound by a real dnsmasq carrying the roamscan hook, to the moment the
@@ -8,7 +7,7 @@ rulebook roamscan.qualys.scan_arriving_laptops. Goal (issue 6): <= 10 s.
 Baseline in the same run: the same cycle run by hand (ansible-playbook roamscan.qualys.scan_overdue
 started the moment the laptop is bound), i.e. the part of the latency that is the cycle itself.
 
-    sudo bench/lease_to_launch.py [--laptops 3]
+    sudo /work/venvs/py312/bin/python bench/lease_to_launch.py [--laptops 3]
 """
 from __future__ import annotations
 

@@ -12,18 +12,11 @@ import pytest
 from awx_credential import inject_env, load_credential_type
 from awx_job import run_awx_job
 from cycle_lab import SCAN_SETTINGS, CycleLab, launch_calls
-from qualys_sim import QualysSimulator
 from roamscan_fixtures import COLLECTION_ROOT
 
 A, B = '02:77:00:00:0a:01', '02:77:00:00:0b:02'
 HOSTS = {'mac-027700000a01', 'mac-027700000b02'}
 SHIPPED_CACHE_LINE = 'fact_caching_connection = /var/lib/roamscan/facts'
-
-
-@pytest.fixture(name='sim')
-def sim_fixture():
-    with QualysSimulator() as simulator:
-        yield simulator
 
 
 @pytest.fixture(name='lab')
@@ -46,8 +39,8 @@ def project_fixture(tmp_path, lab):
 
 
 @pytest.fixture(name='awx_job')
-def awx_job_fixture(tmp_path, ansible_env, lab, sim, project):
-    inputs = {'url': sim.url, 'username': sim.username, 'password': sim.password}
+def awx_job_fixture(tmp_path, ansible_env, lab, qualys_sim, project):
+    inputs = {'url': qualys_sim.url, 'username': qualys_sim.username, 'password': qualys_sim.password}
     credential_env, dummy = inject_env(load_credential_type(), inputs)
     inventory = (lab.root / 'inventory.yml').read_text()
     runs = []
@@ -65,21 +58,21 @@ def job_stats(job):
     return stats[-1]['event_data'].get('artifact_data', {}) if stats else {}
 
 
-def test_cycle_as_awx_job_launches_then_credits(awx_job, lab, sim):
+def test_cycle_as_awx_job_launches_then_credits(awx_job, lab, qualys_sim):
     first = awx_job()
     assert first.status == 'successful', first.stdout[-4000:]
-    calls = launch_calls(sim)
+    calls = launch_calls(qualys_sim)
     assert len(calls) == 1 and calls[0]['params']['ip'] == '10.77.0.100-10.77.0.101'
-    assert sim.password not in first.stdout and sim.password not in first.events_text
+    assert qualys_sim.password not in first.stdout and qualys_sim.password not in first.events_text
     assert job_stats(first), 'the cycle published no artifacts for AWX'
     records, groups = lab.inventory()  # the durable cache of the project's ansible.cfg
     assert groups['roaming_pending'] == HOSTS
     assert {record['pending']['ip'] for record in records.values()} == {'10.77.0.100', '10.77.0.101'}
 
-    sim.state.scan_action('*', 'process')
+    qualys_sim.state.scan_action('*', 'process')
     second = awx_job()
     assert second.status == 'successful', second.stdout[-4000:]
-    assert len(launch_calls(sim)) == 1
+    assert len(launch_calls(qualys_sim)) == 1
     records, dummy = lab.inventory()
     assert all(record['last_scanned'] and record['pending'] is None for record in records.values())
 
