@@ -130,11 +130,3 @@ async def main(queue, args):
     finally:
         follower.close()
 
-
-if __name__ == '__main__':
-    # Print events as they arrive: python dhcp_leases.py [SPOOL_DIR]
-    class _PrintQueue:
-        async def put(self, event):
-            print(event, flush=True)
-
-    asyncio.run(main(_PrintQueue(), {'spool_dir': sys.argv[1]} if len(sys.argv) > 1 else {}))
