@@ -129,4 +129,3 @@ async def main(queue, args):
             await asyncio.sleep(interval)
     finally:
         follower.close()
-
