@@ -99,6 +99,9 @@ class ActionModule(ActionBase):
                      for item in cycle.confirmed['abandoned']]
         if cycle.skipped:
             warnings.append('Skipped %d unusable DHCP event(s) or lease(s); see "unusable".' % len(cycle.skipped))
+        warnings += ['DHCP server %s: lease_events skipped %d corrupt spool line(s) (%s)'
+                     % (server, lines['count'], ', '.join('%s: %s' % item for item in sorted(lines['reasons'].items())))
+                     for server, lines in sorted(cycle.corrupt_spool_lines.items())]
         if warnings:
             result['warnings'] = warnings
         return result
@@ -113,6 +116,16 @@ def _named(reports):
     return named
 
 
+def _corrupt_spool_lines(reports):
+    """``{server: skipped_lines}`` of the lease_events results that skipped corrupt spool lines."""
+    found = {}
+    for name, report in reports.items():
+        lines = report.get('skipped_lines') if isinstance(report, dict) else None
+        if isinstance(lines, dict) and lines.get('count'):
+            found[name] = {'count': lines['count'], 'reasons': dict(lines.get('reasons') or {})}
+    return found
+
+
 class _Cycle:
     """One call's steps, in cycle order, over records loaded once."""
 
@@ -124,6 +137,7 @@ class _Cycle:
         self.now = now
         self.changed = set()
         self.skipped = []
+        self.corrupt_spool_lines = {}
         self.merged = []
         self.confirmed = {'credited': [], 'not_credited': [], 'abandoned': []}
         self.launch = None
@@ -142,6 +156,7 @@ class _Cycle:
         args = self.args
         if args['observe']:
             self._fold(args['observe'])
+            self.corrupt_spool_lines = _corrupt_spool_lines(args['observe'])
         if args['scan_status'] is not None:
             changed, self.confirmed = planner.confirm(self.records, args['scan_status'], self.now, args['abandon_after_hours'])
             self.changed |= changed
@@ -174,6 +189,7 @@ class _Cycle:
             'counts': planner.summary(self.records, self.now, self.args['rescan_days']),
             'corrupt': self.corrupt,
             'unusable': self.skipped,
+            'corrupt_spool_lines': self.corrupt_spool_lines,
             'updated': len(self.changed),
             'pending_scan_refs': pending_refs,
             'candidates': candidates,

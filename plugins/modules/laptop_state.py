@@ -220,6 +220,13 @@ unusable:
   returned: when a step option was given
   type: list
   elements: dict
+corrupt_spool_lines:
+  description:
+    - With O(observe) - per DHCP server whose C(lease_events) result counted corrupt or partial spool lines in C(skipped_lines),
+      that C(count) and its C(reasons); also reported as a warning. The other events of that server are used.
+  returned: when a step option was given
+  type: dict
+  sample: {dhcp1: {count: 1, reasons: {truncated: 1}}}
 pending_scan_refs:
   description: References of roamscan scans still pending, to pass to M(roamscan.qualys.qualys_scan_status).
   returned: when a step option was given

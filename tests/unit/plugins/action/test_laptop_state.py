@@ -47,3 +47,13 @@ def test_full_cycle_through_the_steps():
     report = cycle.report()
     assert report['pending_scan_refs'] == ['scan/1.2'] and report['candidates'] == []
     assert report['plan']['targets'] == [] and 'scan/1.2' in report['plan']['held']
+
+
+def test_corrupt_spool_lines_are_reported_per_server_and_the_events_still_fold():
+    records = {}
+    clean = dict(lease_report((A, '10.77.0.100')), skipped_lines={'count': 0, 'reasons': {}})
+    torn = dict(lease_report((B, '10.77.0.101')), skipped_lines={'count': 2, 'reasons': {'truncated': 1, 'bad_mac': 1}})
+    cycle = _Cycle(records, [], args(observe={'dhcp1': clean, 'dhcp2': torn}), NOW)
+    cycle.run()
+    assert cycle.report()['corrupt_spool_lines'] == {'dhcp2': {'count': 2, 'reasons': {'truncated': 1, 'bad_mac': 1}}}
+    assert set(records) == {A, B}
