@@ -2,15 +2,21 @@
 """A scan-cycle lab for tests, benchmarks and the demo: a controller directory with ansible.cfg
 (jsonfile fact cache, or any other), an inventory of DHCP servers, and helpers that write what
 a real DHCP server would leave behind (a Kea memfile lease CSV, hook spool records) and run the
-cycle with ansible-playbook against a Qualys API (the simulator on loopback in tests)."""
+cycle with ansible-playbook against a Qualys API (the simulator on loopback in tests).
+
+As root, ``RealKea`` turns one of those DHCP servers into a real Kea with the roamscan hook in a
+network namespace, serving real udhcpc laptops."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from netns import DhcpLab, kea_dhcp4_config, run as run_command
 
 KEA_HEADER = 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context'
 SCAN_SETTINGS = {'roamscan_option_profile': 'Laptop Light Scan', 'roamscan_scanner': ['laptop_scanner_1']}
@@ -36,6 +42,7 @@ class CycleLab:
         self.venv_bin = Path(venv_bin) if venv_bin else Path(sys.executable).parent
         self.python = str(self.venv_bin / 'python')
         self.servers = list(servers)
+        self.server_vars = {name: {} for name in self.servers}
         self.cache_dir = self.root / 'facts'
         (self.root / 'tmp').mkdir(parents=True, exist_ok=True)
         for name in self.servers:
@@ -64,9 +71,10 @@ class CycleLab:
         self.env.pop('ANSIBLE_PYTHON_INTERPRETER', None)
 
     def write_inventory(self):
-        hosts = {name: {'ansible_connection': 'local', 'ansible_python_interpreter': self.python,
-                        'roamscan_dhcp_server': 'kea', 'roamscan_spool_dir': str(self.spool_dir(name)),
-                        'roamscan_lease_file': str(self.lease_file(name))} for name in self.servers}
+        hosts = {name: dict({'ansible_connection': 'local', 'ansible_python_interpreter': self.python,
+                             'roamscan_dhcp_server': 'kea', 'roamscan_spool_dir': str(self.spool_dir(name)),
+                             'roamscan_lease_file': str(self.lease_file(name))}, **self.server_vars[name])
+                 for name in self.servers}
         inventory = {'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}},
                              'children': {'dhcp_servers': {'hosts': hosts}}}}
         (self.root / 'inventory.yml').write_text(json.dumps(inventory, indent=1))
@@ -83,6 +91,11 @@ class CycleLab:
             rows.append(kea_lease_row(ip, mac, now + left, hostname=hostname, state=0 if left > 0 else 2))
         path = self.lease_file(server)
         path.write_text('\n'.join(rows) + '\n')
+
+    def set_server_vars(self, server, **hostvars):
+        """Override inventory variables of DHCP server ``server`` (e.g. where a real server keeps its files)."""
+        self.server_vars[server].update(hostvars)
+        self.write_inventory()
 
     def append_spool(self, server, line):
         with open(self.spool_dir(server) / 'current', 'a', encoding='utf-8') as handle:
@@ -131,6 +144,83 @@ class CycleLab:
 
     def cleanup(self):
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class RealKea:
+    """DHCP server ``server`` of a CycleLab played by a real Kea in a network namespace (root only).
+
+    The hook is deployed by the dhcp_hook role (real ansible-playbook, under a path prefix, Kea
+    configuration written by the role); the cycle runs lease_events inside the server namespace.
+    Laptops are busybox udhcpc clients (``connect``); ``answering`` pings from the server side,
+    which is what a scanner on that network would see. Leaving the ``with`` block (also on an
+    exception or Ctrl-C) stops every process by PID and deletes the namespaces.
+    """
+
+    SPOOL_DIR = '/var/spool/roamscan'   # the role's default, under the prefix
+    CONFIG_FILE = '/etc/kea/kea-dhcp4.conf'
+
+    def __init__(self, lab, workdir, clients=3, valid_lifetime=3600, server='dhcp1'):
+        self.lab = lab
+        self.server = server
+        self.net = DhcpLab(Path(workdir) / 'net', clients=clients)
+        self.prefix_dir = Path(workdir) / 'root'
+        self.lease_file = self.net.workdir / 'kea-leases4.csv'
+        self.valid_lifetime = valid_lifetime
+        self.kea = None
+
+    def __enter__(self):
+        self.net.__enter__()
+        try:
+            shutil.chown(self.net.workdir, user='_kea')   # Kea writes its lease file, lock and pid files there
+            (self.prefix_dir / self.CONFIG_FILE.lstrip('/')).parent.mkdir(parents=True)
+            self.lab.set_server_vars(
+                self.server, ansible_python_interpreter=str(self.net.python_wrapper(self.lab.python)),
+                roamscan_dhcp_server='kea', roamscan_spool_dir=str(self.prefix_dir) + self.SPOOL_DIR,
+                roamscan_lease_file=str(self.lease_file))
+            self.deploy_hook()
+            self.kea = self.net.start_kea(str(self.prefix_dir) + self.CONFIG_FILE)
+        except BaseException:
+            self.net.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.net.close()
+
+    def deploy_hook(self):
+        """The dhcp_hook role on this server, as a DHCP administrator's play would include it."""
+        playbook = self.lab.root / 'tmp' / 'deploy-hook.yml'
+        playbook.write_text(json.dumps([{'name': 'Deploy the roamscan hook', 'hosts': self.server, 'gather_facts': False,
+                                         'roles': [{'role': 'roamscan.qualys.dhcp_hook'}]}]))
+        variables = {'dhcp_hook_server': 'kea', 'dhcp_hook_root': str(self.prefix_dir), 'dhcp_hook_manage_service': False,
+                     'dhcp_hook_manage_server_config': True,
+                     'dhcp_hook_kea_config': kea_dhcp4_config(self.net, self.lease_file, valid_lifetime=self.valid_lifetime)}
+        proc = self.lab.run(playbook=str(playbook), extra_vars=variables)
+        if proc.returncode != 0:
+            raise AssertionError('dhcp_hook role failed:\n%s' % (proc.stdout + proc.stderr)[-4000:])
+
+    def connect(self, index, hostname=None, *extra, name=None):
+        """Laptop ``index`` asks for a lease; returns the bound netns.Client."""
+        laptop = self.net.run_udhcpc(index, hostname, *extra, name=name)
+        laptop.wait_for('bound')
+        return laptop
+
+    def answering(self, ips):
+        """The addresses among ``ips`` that answer a ping from the DHCP server's network. The server's
+        ARP cache is dropped first: a scanner is another machine, it does not know who held an IP before."""
+        run_command('ip', '-n', self.net.server_ns, 'neigh', 'flush', 'dev', self.net.interface)
+        return [ip for ip in ips if run_command('ip', 'netns', 'exec', self.net.server_ns, 'busybox', 'ping', '-c', '1',
+                                                '-W', '2', ip, check=False).returncode == 0]
+
+
+def launch_call_ips(call):
+    """The IPs of a launch call, with the ranges the client compresses consecutive addresses into expanded."""
+    found = []
+    for part in call['params']['ip'].split(','):
+        first, dummy, last = part.partition('-')
+        start, end = ipaddress.IPv4Address(first), ipaddress.IPv4Address(last or first)
+        found += [str(ipaddress.IPv4Address(number)) for number in range(int(start), int(end) + 1)]
+    return found
 
 
 def _json_after(text, index):
