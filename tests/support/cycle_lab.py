@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from netns import DhcpLab, kea_dhcp4_config, run as run_command
 
+COLLECTION_ROOT = Path(__file__).resolve().parents[2]
 KEA_HEADER = 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context'
 SCAN_SETTINGS = {'roamscan_option_profile': 'Laptop Light Scan', 'roamscan_scanner': ['laptop_scanner_1']}
 
@@ -263,3 +266,31 @@ def warnings_of(proc):
 
 def launch_calls(sim):
     return [call for call in sim.state.calls if call.get('params', {}).get('action') == 'launch']
+
+
+def run_demo(workdir, *args, timeout=600):
+    """``scripts/demo`` as the README runs it, with this Python's venv and ``workdir`` as its work directory."""
+    env = dict(os.environ, ROAMSCAN_VENV=str(Path(sys.executable).parents[1]), ROAMSCAN_DEMO_DIR=str(workdir))
+    return subprocess.run(['scripts/demo', *args], cwd=str(COLLECTION_ROOT), env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def demo_cycles(output):
+    """What scripts/demo printed per cycle: ``[{summary key: value, 'launch_calls': [(ip, count)], 'total': n}]``."""
+    cycles = []
+    for section in output.split('\n=== ')[1:]:
+        if not section.startswith('cycle '):
+            continue
+        found = {'launch_calls': [], 'total': None}
+        for line in section.splitlines()[1:]:
+            call = re.match(r'  Qualys launch call: ip=(\S+) \((\d+) IPs?\)', line)
+            total = re.match(r'  Qualys launch calls in total: (\d+)$', line)
+            if call:
+                found['launch_calls'].append((call.group(1), int(call.group(2))))
+            elif total:
+                found['total'] = int(total.group(1))
+            elif re.match(r'  [a-z_]+ +[\[\]"{}0-9n]', line):
+                key, value = line.split(None, 1)
+                found[key] = json.loads(value)
+        cycles.append(found)
+    return cycles
