@@ -107,6 +107,15 @@ def test_max_active_scans_holds_new_launches(lab, qualys_sim):
     assert summary['launched_targets'] == ['10.77.0.101']
 
 
+def test_settings_from_inventory_group_vars_are_honoured(lab, qualys_sim):
+    (lab.root / 'group_vars').mkdir()
+    (lab.root / 'group_vars' / 'all.yml').write_text('roamscan_max_hosts_per_cycle: 1\nroamscan_scan_title_prefix: laptops\n')
+    lab.write_leases('dhcp1', [('10.77.0.100', A), ('10.77.0.101', B)])
+    summary = summary_of(lab.run(qualys_sim))
+    assert len(summary['launched_targets']) == 1
+    assert launch_calls(qualys_sim)[0]['params']['scan_title'].startswith('laptops ')
+
+
 def test_killed_between_launch_and_record_makes_no_second_scan(lab, qualys_sim):
     lab.write_leases('dhcp1', [('10.77.0.100', A), ('10.77.0.101', B)])
     qualys_sim.state.add_fault('slow', api='scan:launch', count=1, seconds=2)   # a slow answer gives time to kill
