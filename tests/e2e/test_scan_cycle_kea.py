@@ -87,7 +87,7 @@ def test_three_real_laptops_one_launch_then_all_credited_and_nothing_more(kea, q
     for laptop in laptops:
         record = records[host(laptop.mac)]
         assert record['last_scanned'] and record['pending'] is None and record['ip'] == laptop.address()
-        assert record['hostname'] == 'laptop-%d' % laptops.index(laptop)   # from the hook's events
+        assert record['hostname'] == 'laptop-%d' % laptops.index(laptop)   # option 12, as Kea reported it
     assert groups['roaming_present'] == {host(laptop.mac) for laptop in laptops}
     assert not groups.get('roaming_overdue') and not groups.get('roaming_pending')
 
