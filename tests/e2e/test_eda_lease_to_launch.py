@@ -20,13 +20,6 @@ from eda_lab import EdaLab
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
-# Found with this suite; fixed on the cycle's side (its store must not follow ansible-runner's
-# managed fact cache), then these turn into XPASS and fail until the marker is removed.
-DURABLE_CACHE_DEFECT = pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    'ansible-rulebook runs playbooks through ansible-runner with fact_cache_type jsonfile, which forces '
-    'ANSIBLE_CACHE_PLUGIN(_CONNECTION) to a temporary per-run directory: the cycle keeps its records there, so '
-    'they are lost after each event-driven run (docs/awx.md, Event-Driven Ansible)'))
-
 # Long enough for a (wrongly) triggered second cycle to start and finish on this machine.
 QUIET_SECONDS = 25
 
@@ -63,7 +56,6 @@ def test_new_lease_launches_once_and_renewals_or_reconnects_run_nothing(lab):
     assert len(lab.launches()) == 1
 
 
-@DURABLE_CACHE_DEFECT
 def test_each_arriving_laptop_gets_its_own_run_and_a_pending_one_is_not_launched_again(lab):
     first = lab.dhcp.run_udhcpc(0, hostname='laptop-1')
     first.wait_for('bound')
@@ -76,7 +68,6 @@ def test_each_arriving_laptop_gets_its_own_run_and_a_pending_one_is_not_launched
     lab.wait_for_cycle_runs(2)
 
 
-@DURABLE_CACHE_DEFECT
 def test_event_driven_run_keeps_the_laptop_in_the_durable_fact_cache(lab, run_ansible):
     laptop = lab.dhcp.run_udhcpc(0, hostname='laptop-1')
     laptop.wait_for('bound')

@@ -30,7 +30,7 @@ def kea_lease_row(ip, mac, expire, valid_lifetime=3600, hostname='', state=0):
     return '%s,%s,,%d,%d,1,0,0,%s,%d,' % (ip, mac, valid_lifetime, int(expire), hostname, state)
 
 
-def _unwrap_unsafe(value):
+def unwrap_unsafe(value):
     # ansible-inventory marks values that must never be templated (they came from DHCP clients)
     return value['__ansible_unsafe'] if list(value) == ['__ansible_unsafe'] else value
 
@@ -140,7 +140,7 @@ class CycleLab:
                               env=full_env, cwd=str(self.root), capture_output=True, text=True, timeout=300, check=False)
         if proc.returncode != 0:
             raise AssertionError('ansible-inventory failed:\n%s\n%s' % (proc.stdout, proc.stderr))
-        data = json.loads(proc.stdout, object_hook=_unwrap_unsafe)
+        data = json.loads(proc.stdout, object_hook=unwrap_unsafe)
         hostvars = data.get('_meta', {}).get('hostvars', {})
         groups = {name: set(value.get('hosts', [])) for name, value in data.items() if name != '_meta'}
         return {host: values['roamscan'] for host, values in hostvars.items() if 'roamscan' in values}, groups

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+import cycle_lab
 from hook import render_hook
 from netns import DhcpLab, wait_until
 from qualys_sim import QualysSimulator
@@ -34,7 +35,9 @@ RULEBOOK = 'roamscan.qualys.scan_arriving_laptops'
 _SPEC = importlib.util.spec_from_file_location('eda_lab_presence', COLLECTION_ROOT / 'plugins' / 'module_utils' / 'presence.py')
 presence = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(presence)
-SCAN_SETTINGS = {'roamscan_option_profile': 'Laptop Light Scan', 'roamscan_scanner': ['laptop_scanner_1']}
+# Inventory variables, as an EDA user sets them (ansible-rulebook passes -i to the cycle). Each arrival is its own
+# launch while the earlier scans still run (the simulator's clock stands still), hence room for several.
+SCAN_SETTINGS = dict(cycle_lab.SCAN_SETTINGS, roamscan_max_active_scans=10)
 
 
 class EdaLab:
@@ -88,7 +91,10 @@ class EdaLab:
                 roamscan_lease_file=str(self.lease_file))}}}}}
         (self.workdir / 'inventory.yml').write_text(yaml.safe_dump(inventory))
         (self.workdir / 'roamscan.laptops.yml').write_text('plugin: roamscan.qualys.laptops\n')
-        (self.workdir / 'eda-vars.yml').write_text(yaml.safe_dump({'roamscan_spool_dir': str(self.spool_dir)}))
+        # The store of ansible.cfg above (scheduled runs, laptops inventory): run_playbook's own is per run.
+        (self.workdir / 'eda-vars.yml').write_text(yaml.safe_dump({
+            'roamscan_spool_dir': str(self.spool_dir),
+            'roamscan_fact_cache': {'plugin': 'ansible.builtin.jsonfile', 'connection': str(self.facts_dir), 'timeout': 0}}))
         self.env.update({
             'ANSIBLE_CONFIG': str(self.workdir / 'ansible.cfg'), 'JAVA_HOME': JAVA_HOME,
             'QUALYS_API_URL': self.sim.url, 'QUALYS_USERNAME': self.sim.username, 'QUALYS_PASSWORD': self.sim.password,
@@ -165,5 +171,5 @@ class EdaLab:
         """Hosts and records of the durable fact cache, as the laptops inventory plugin lists them."""
         proc = run_ansible('ansible-inventory', '-i', str(self.workdir / 'roamscan.laptops.yml'), '--list',
                            env={'ANSIBLE_CONFIG': self.env['ANSIBLE_CONFIG']}, check=True)
-        hostvars = json.loads(proc.stdout).get('_meta', {}).get('hostvars', {})
+        hostvars = json.loads(proc.stdout, object_hook=cycle_lab.unwrap_unsafe).get('_meta', {}).get('hostvars', {})
         return {host: variables.get('roamscan') for host, variables in hostvars.items()}

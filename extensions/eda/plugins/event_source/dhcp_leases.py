@@ -32,9 +32,11 @@ options:
     choices: [lease, renew, release, expire, decline]
     default: [lease, renew, release, expire, decline]
   interval:
-    description: Seconds between two looks at the spool.
+    description:
+      - Seconds between two looks at the spool; half of it is the average wait before an event leaves. A look is a read
+        and a stat of one file, so the default costs well under 1% of a core.
     type: float
-    default: 1.0
+    default: 0.25
 """
 
 EXAMPLES = r"""
@@ -58,6 +60,7 @@ import os
 import sys
 
 LOGGER = logging.getLogger(__name__)
+DEFAULT_INTERVAL = 0.25
 
 
 def _presence():
@@ -101,7 +104,7 @@ def _settings(args, presence):
         raise ValueError('roamscan.qualys.dhcp_leases: kinds must be a list of %s, got %r'
                          % (', '.join(presence.EVENT_KINDS), kinds))
     try:
-        interval = float(args.get('interval', 1.0))
+        interval = float(args.get('interval', DEFAULT_INTERVAL))
     except (TypeError, ValueError):
         interval = 0
     if not 0 < interval <= 3600:
