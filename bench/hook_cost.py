@@ -7,7 +7,7 @@
 4. (root) extra time ISC dhcpd takes to ACK a renewal with the hook installed vs without (goal < 5 ms),
    with a real dhcpd in a network namespace and raw DHCPREQUESTs from a client namespace.
 
-Usage: /work/venvs/py312/bin/python bench/hook_cost.py [--events 2000] [--renewals 300] [--skip-dhcpd]
+Usage: .venv/py312/bin/python bench/hook_cost.py [--events 2000] [--renewals 300] [--skip-dhcpd]
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ rulebook roamscan.qualys.scan_arriving_laptops. Goal (issue 6): <= 10 s.
 Baseline in the same run: the same cycle run by hand (ansible-playbook roamscan.qualys.scan_overdue
 started the moment the laptop is bound), i.e. the part of the latency that is the cycle itself.
 
-    sudo /work/venvs/py312/bin/python bench/lease_to_launch.py [--laptops 3]
+    sudo .venv/py312/bin/python bench/lease_to_launch.py [--laptops 3]
 """
 from __future__ import annotations
 

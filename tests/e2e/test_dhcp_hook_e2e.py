@@ -3,7 +3,7 @@
 network namespace, real udhcpc clients get, renew, release, decline and abandon leases, and
 lease_events (run by ansible inside the server namespace) reports the right events.
 
-Run: /work/venvs/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e -n 3   (root)
+Run: .venv/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e -n 3   (root)
 """
 from __future__ import annotations
 

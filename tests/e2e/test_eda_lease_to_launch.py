@@ -5,7 +5,7 @@ rulebook sees it through the dhcp_leases source and runs roamscan.qualys.scan_ov
 launches the scan in the Qualys simulator. Renewals and a reconnect inside the throttle window
 run nothing more.
 
-Run: /work/venvs/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e/test_eda_lease_to_launch.py   (root)
+Run: .venv/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e/test_eda_lease_to_launch.py   (root)
 """
 from __future__ import annotations
 

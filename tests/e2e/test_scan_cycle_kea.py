@@ -5,7 +5,7 @@ roamscan.qualys.scan_overdue running lease_events inside the server namespace, a
 simulator on 127.0.0.1 driven through its admin API. Who is "alive" for the scan is what answers a
 ping from the DHCP server's network when the scan finishes.
 
-Run: /work/venvs/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e/test_scan_cycle_kea.py   (root)
+Run: .venv/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e/test_scan_cycle_kea.py   (root)
 """
 from __future__ import annotations
 
