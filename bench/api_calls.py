@@ -34,13 +34,13 @@ _import_paths()
 # pylint: disable=wrong-import-position
 from qualys_sim import QualysSimulator  # noqa: E402
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_client import QualysClient  # noqa: E402
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_hosts import (  # noqa: E402
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_client import QualysClient  # noqa: E402
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_hosts import (  # noqa: E402
     assess,
     host_list_params,
     normalize_hosts,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_scans import (  # noqa: E402
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_scans import (  # noqa: E402
     launch_plan,
     plan_launches,
     read_status,

@@ -67,10 +67,11 @@ def seed(lab, known, present):
 import datetime, sys
 sys.path.insert(0, sys.argv[3])
 from ansible_collections.roamscan.qualys.plugins.module_utils import planner
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import format_time
 from ansible_collections.roamscan.qualys.plugins.plugin_utils.laptop_store import open_fact_cache, save_records
 known, present = int(sys.argv[1]), int(sys.argv[2])
 now = datetime.datetime.now(datetime.timezone.utc)
-t = lambda **d: planner.format_time(now + datetime.timedelta(**d))
+t = lambda **d: format_time(now + datetime.timedelta(**d))
 records = {}
 for i in range(known):
     mac = '02:%02x:%02x:%02x:%02x:%02x' % (i >> 32 & 255, i >> 24 & 255, i >> 16 & 255, i >> 8 & 255, i & 255)

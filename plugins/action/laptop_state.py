@@ -9,18 +9,17 @@ plugins/modules/laptop_state.py.
 
 from __future__ import annotations
 
-import datetime
-
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.roamscan.qualys.plugins.module_utils import planner
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_from_host
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
 from ansible_collections.roamscan.qualys.plugins.plugin_utils.laptop_store import (
     UnsafeFactCache,
     cache_name,
     load_records,
-    mac_from_host,
     open_fact_cache,
     save_records,
 )
@@ -54,10 +53,6 @@ ARGUMENT_SPEC = {
 }
 
 
-def _now():
-    return planner.format_time(datetime.datetime.now(datetime.timezone.utc))
-
-
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
@@ -86,7 +81,7 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg='Cannot read laptop records from the fact cache: %s' % to_text(exc))
             return result
 
-        cycle = _Cycle(records, corrupt, args, _now())
+        cycle = _Cycle(records, corrupt, args, time_now())
         cycle.run()
         stored = 0
         if cycle.changed and not self._task.check_mode:

@@ -60,14 +60,14 @@ compose:
   roamscan_days_since_seen: ((now(utc=true) - (roamscan.last_seen | to_datetime('%Y-%m-%dT%H:%M:%SZ'))).days) if roamscan.last_seen else none
 """
 
-import datetime
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 from ansible_collections.roamscan.qualys.plugins.module_utils import planner
-from ansible_collections.roamscan.qualys.plugins.module_utils.presence import mac_host_name
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
 from ansible_collections.roamscan.qualys.plugins.plugin_utils.laptop_store import load_records, open_fact_cache
 
 CONNECTION = 'roamscan.qualys.record_only'
@@ -89,7 +89,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             raise AnsibleParserError('roamscan.qualys.laptops: cannot read the fact cache: %s' % to_text(exc)) from exc
         for item in corrupt:
             self.display.warning('roamscan.qualys.laptops: skipped corrupt fact cache entry %s: %s' % (item['host'], item['error']))
-        self.populate(records, planner.format_time(datetime.datetime.now(datetime.timezone.utc)))
+        self.populate(records, time_now())
 
     def populate(self, records, now):
         rescan_days = self.get_option('rescan_days')

@@ -25,13 +25,13 @@ Every time is an ISO-8601 UTC string with second precision and ``Z``; they compa
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.presence import (
-    PresenceError,
-    normalize_ip,
-    normalize_mac,
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import (
+    normalize_time,
+    parse_time,
+    shift,
 )
 
 SCHEMA = 1
@@ -41,7 +41,6 @@ ENDING_KINDS = frozenset(('release', 'expire', 'decline'))
 LEASE_TABLE_STATES = frozenset(('active', 'released', 'expired', 'declined', 'free'))
 # lease_state of a record whose IP was seen leased to another MAC.
 REASSIGNED = 'reassigned'
-TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 
 
 class InvalidRecord(ValueError):
@@ -50,39 +49,6 @@ class InvalidRecord(ValueError):
 
 class InvalidObservation(ValueError):
     """An event or lease-table row that cannot be used."""
-
-
-def format_time(moment):
-    """ISO-8601 UTC string with ``Z`` for an aware datetime."""
-    return moment.astimezone(datetime.timezone.utc).strftime(TIME_FORMAT)
-
-
-def parse_time(text):
-    """Aware datetime from an ISO-8601 UTC string; raises ValueError on anything else."""
-    if not isinstance(text, str):
-        raise ValueError('time must be a string, got %s' % type(text).__name__)
-    return datetime.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
-
-
-def normalize_time(value):
-    """Canonical time string (accepts ``+00:00`` offsets and fractions, drops the fraction)."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith('Z'):
-            text = text[:-1] + '+00:00'
-        try:
-            moment = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError('not an ISO-8601 time: %r' % value[:40]) from None
-        if moment.tzinfo is None:
-            raise ValueError('time without a time zone: %r' % value[:40])
-        return format_time(moment.replace(microsecond=0))
-    raise ValueError('time must be a string, got %s' % type(value).__name__)
-
-
-def shift(text, **delta):
-    """``text`` moved by a timedelta given as keyword arguments."""
-    return format_time(parse_time(text) + datetime.timedelta(**delta))
 
 
 def new_record(mac, seen_at):
@@ -159,7 +125,7 @@ def observations_from_report(report, fallback_server=None):
             if kind not in PRESENCE_KINDS and kind not in ENDING_KINDS:
                 raise InvalidObservation('unknown event kind %r' % (kind,))
             observations.append(_observation(event, kind, normalize_time(event['time']), (0, index), server))
-        except (InvalidObservation, PresenceError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        except (InvalidObservation, InvalidAddress, ValueError, KeyError, AttributeError, TypeError) as exc:
             skipped.append({'server': server, 'entry': 'event', 'id': _safe_id(event), 'reason': str(exc)[:200]})
 
     for index, lease in enumerate(report.get('leases') or []):
@@ -170,7 +136,7 @@ def observations_from_report(report, fallback_server=None):
             observation = _observation(lease, 'table', read_at, (1, index), server)
             observation['state'] = state
             observations.append(observation)
-        except (InvalidObservation, PresenceError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        except (InvalidObservation, InvalidAddress, ValueError, KeyError, AttributeError, TypeError) as exc:
             skipped.append({'server': server, 'entry': 'lease', 'ip': _safe_id(lease, 'ip'), 'reason': str(exc)[:200]})
     return observations, skipped
 
@@ -485,7 +451,7 @@ def merge_last_scanned(records, hosts, now):
             mac = normalize_mac(host.get('mac') or '')
             ip = normalize_ip(host.get('ip') or '')
             scanned_at = normalize_time(host['last_scanned'])
-        except (PresenceError, ValueError):
+        except (InvalidAddress, ValueError):
             continue
         record = records.get(mac)
         if record is None or scanned_at > now or not held_at(record, ip, scanned_at):

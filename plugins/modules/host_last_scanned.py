@@ -147,14 +147,14 @@ api_calls:
 
 import datetime
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import QualysError
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_hosts import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import QualysError
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_hosts import (
     InvalidHost,
     assess,
     host_list_params,
     normalize_hosts,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_module import QualysModule
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_module import QualysModule
 
 
 def main():

@@ -197,14 +197,14 @@ rate_limit:
       sample: 3600
 '''
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import QualysError
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_module import QualysModule
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_scans import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import QualysError
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_module import QualysModule
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_scans import (
     LaunchIncomplete,
     launch_plan,
     plan_launches,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_targets import InvalidTarget
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_targets import InvalidTarget
 
 SCANNER_SELECTORS = ('scanner', 'scanner_ids', 'default_scanner', 'scanners_in_ag')
 

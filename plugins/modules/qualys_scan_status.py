@@ -154,9 +154,9 @@ api_calls:
 
 import time
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import QualysError
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_module import QualysModule
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_scans import poll_until_done, validate_refs
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import QualysError
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_module import QualysModule
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_scans import poll_until_done, validate_refs
 
 MIN_POLL_INTERVAL = 30
 

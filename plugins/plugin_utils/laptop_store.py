@@ -12,7 +12,6 @@ other facts stored for that host are kept as they are.
 from __future__ import annotations
 
 import os
-import re
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
@@ -20,10 +19,9 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.loader import cache_loader
 
 from ansible_collections.roamscan.qualys.plugins.module_utils.planner import InvalidRecord, validate_record
-from ansible_collections.roamscan.qualys.plugins.module_utils.presence import mac_host_name
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import MAC_HOST_PATTERN, mac_from_host, mac_host_name
 
 FACT_KEY = 'roamscan'
-HOST_PATTERN = re.compile(r'^mac-([0-9a-f]{12})$')
 MEMORY_PLUGINS = frozenset(('memory', 'ansible.builtin.memory', 'ansible.legacy.memory'))
 HOW_TO_FIX = ('roamscan keeps scan history in the fact cache. Configure a durable one that never expires, e.g. in '
               'ansible.cfg [defaults]: fact_caching = ansible.builtin.jsonfile, fact_caching_connection = <directory>, '
@@ -96,14 +94,6 @@ def _default_empty_prefix(cache):
         pass  # plugin without a prefix option
 
 
-def mac_from_host(host):
-    match = HOST_PATTERN.match(host)
-    if not match:
-        return None
-    bare = match.group(1)
-    return ':'.join(bare[i:i + 2] for i in range(0, 12, 2))
-
-
 def _cache_keys(cache):
     try:
         return cache.keys()
@@ -122,7 +112,7 @@ def laptop_hosts(cache):
     hosts = []
     for key in _cache_keys(cache):
         host = to_text(key)
-        if HOST_PATTERN.match(host):
+        if MAC_HOST_PATTERN.match(host):
             hosts.append(host)
     return sorted(hosts)
 

@@ -40,8 +40,8 @@ def paths(element, prefix=''):
 
 @pytest.fixture
 def lib(qualys_collection_import):
-    from ansible_collections.roamscan.qualys.plugins.module_utils import qualys_xml
-    return qualys_xml
+    from ansible_collections.roamscan.qualys.plugins.module_utils import _qualys_xml
+    return _qualys_xml
 
 
 def test_answers_have_the_structure_of_the_real_samples(qualys_sim, lib):
@@ -169,7 +169,7 @@ def test_concurrency_block_takes_precedence_and_has_no_rate_headers(qualys_sim, 
 
 def test_client_waits_out_a_genuine_rate_window(qualys_sim, lib):
     """Our client against the simulator's own rolling window (not an injected fault): it sleeps ToWait."""
-    from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_client import QualysClient
+    from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_client import QualysClient
     qualys_sim.state.set_limits('scan:list', limit=1, window_sec=2)
     client = QualysClient(qualys_sim.url, qualys_sim.username, qualys_sim.password, max_wait=10)
     client.list_scans({})

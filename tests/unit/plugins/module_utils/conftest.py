@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_client import QualysClient
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_client import QualysClient
 from ansible_collections.roamscan.qualys.tests.unit.plugins.module_utils.qualys_fakes import PASSWORD, FakeSession
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_client import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_client import (
     PLATFORMS,
     QualysClient,
     describe_seconds,
     resolve_base_url,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import (
     QualysApiError,
     QualysAuthError,
     QualysConcurrencyError,

@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_hosts import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_hosts import (
     InvalidHost,
     assess,
     host_list_params,

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import (
     QualysApiError,
     QualysLaunchOutcomeUnknown,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_scans import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_scans import (
     LaunchIncomplete,
     classify_results,
     launch_plan,
@@ -16,7 +16,7 @@ from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_scans impor
     poll_until_done,
     validate_refs,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_targets import InvalidTarget
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_targets import InvalidTarget
 
 
 class FakeClient:

@@ -5,7 +5,7 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.roamscan.qualys.plugins.module_utils import qualys_targets as t
+from ansible_collections.roamscan.qualys.plugins.module_utils import _qualys_targets as t
 
 
 def ips(n, first='10.1.0.1', step=1):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import (
     QualysParseError,
     QualysUnsafeXmlError,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_xml import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_xml import (
     parse_host_list,
     parse_scan_list,
     parse_scan_results_json,

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_client import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_client import (
     HAS_REQUESTS,
     PLATFORMS,
     REQUESTS_IMPORT_ERROR,
     QualysClient,
     resolve_base_url,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import QualysError
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_xml import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import QualysError
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_xml import (
     DEFUSEDXML_IMPORT_ERROR,
     HAS_DEFUSEDXML,
 )

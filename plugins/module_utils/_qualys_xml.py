@@ -13,7 +13,7 @@ import json
 import re
 import traceback
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import (
     QualysParseError,
     QualysUnsafeXmlError,
 )

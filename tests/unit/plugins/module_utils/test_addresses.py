@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.presence import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import (
     InvalidIp,
     InvalidMac,
+    mac_from_host,
     mac_host_name,
     normalize_ip,
     normalize_mac,
@@ -46,3 +47,13 @@ def test_normalize_ip_rejects(raw):
 
 def test_mac_host_name_is_inventory_safe():
     assert mac_host_name('2:77:0:0:a:1') == 'mac-027700000a01'
+
+
+@pytest.mark.parametrize('host, mac', [
+    ('mac-027700000a01', '02:77:00:00:0a:01'),
+    ('mac-027700000A01', None),
+    ('laptop1', None),
+    ('mac-027700000a01x', None),
+])
+def test_mac_from_host_inverts_mac_host_name(host, mac):
+    assert mac_from_host(host) == mac

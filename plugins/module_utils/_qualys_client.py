@@ -20,7 +20,7 @@ import time
 import traceback
 from urllib.parse import urlsplit
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import (
     QualysApiError,
     QualysAuthError,
     QualysConcurrencyError,
@@ -32,7 +32,7 @@ from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors impo
     QualysTransportError,
     QualysUnavailableError,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_xml import (
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_xml import (
     parse_host_list,
     parse_scan_list,
     parse_scan_results_json,

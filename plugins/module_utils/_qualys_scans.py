@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.roamscan.qualys.plugins.module_utils import qualys_targets as targets_lib
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_errors import (
+from ansible_collections.roamscan.qualys.plugins.module_utils import _qualys_targets as targets_lib
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import (
     QualysError,
     QualysParseError,
     QualysTransportError,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils.qualys_xml import ACTIVE_STATES, TERMINAL_STATES
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_xml import ACTIVE_STATES, TERMINAL_STATES
 
 SCAN_REF = re.compile(r'^scan/([0-9]+)\.[0-9]+$')
 # Margin before the oldest ref's epoch when listing scans by launch time: the epoch in a ref is

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime
 
-from ansible_collections.roamscan.qualys.plugins.module_utils import qualys_targets as targets_lib
-from ansible_collections.roamscan.qualys.plugins.module_utils.presence import (
-    PresenceError,
+from ansible_collections.roamscan.qualys.plugins.module_utils import _qualys_targets as targets_lib
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import (
+    InvalidAddress,
     normalize_ip,
     normalize_mac,
 )
@@ -60,7 +60,7 @@ def normalize_hosts(entries):
                 'last_scanned': parse_time(record.get('last_scanned'), 'last_scanned'),
                 'held_since': parse_time(record.get('held_since'), 'held_since'),
             })
-        except (InvalidHost, PresenceError) as exc:
+        except (InvalidHost, InvalidAddress) as exc:
             errors.append('hosts[%d]: %s' % (index, exc))
     if errors:
         raise InvalidHost('; '.join(errors))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.presence import InvalidIp, normalize_ip
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidIp, normalize_ip
 
 
 MAX_REPORTED_ERRORS = 10

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""MAC and IPv4 normalisation, and the MAC <-> inventory host name mapping.
+
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+Standard library only: modules that run on DHCP servers import it, and so does the Qualys code,
+without pulling in spool or lease-file code.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+
+class InvalidAddress(ValueError):
+    """Base class for a MAC or IP address that cannot be used."""
+
+
+class InvalidMac(InvalidAddress):
+    """A MAC address that cannot be normalised."""
+
+
+class InvalidIp(InvalidAddress):
+    """An IPv4 address that is not a valid unicast host address."""
+
+
+_MAC_PART = re.compile(r'^[0-9a-fA-F]{1,2}$')
+_MAC_BARE = re.compile(r'^[0-9a-fA-F]{12}$')
+_DOTTED_QUAD = re.compile(r'^[0-9]{1,3}(\.[0-9]{1,3}){3}$')
+MAC_HOST_PATTERN = re.compile(r'^mac-([0-9a-f]{12})$')
+
+
+def normalize_mac(value):
+    """Return a MAC as lower-case, colon-separated, zero-padded octets.
+
+    Accepts ISC dhcpd's unpadded form (``2:77:0:0:a:1``), dashes (Windows),
+    Cisco dotted (``0277.0000.0a01``) and bare hex.
+    """
+    if not isinstance(value, str):
+        raise InvalidMac('MAC address must be a string, got %s' % type(value).__name__)
+    text = value.strip()
+    if _MAC_BARE.match(text.replace('.', '')) and text.count('.') in (0, 2):
+        bare = text.replace('.', '')
+        parts = [bare[i:i + 2] for i in range(0, 12, 2)]
+    else:
+        parts = re.split(r'[:-]', text)
+        if len(parts) != 6 or not all(_MAC_PART.match(p) for p in parts):
+            raise InvalidMac('not a MAC address: %r' % value[:64])
+    return ':'.join(p.zfill(2).lower() for p in parts)
+
+
+def normalize_ip(value):
+    """Return a dotted-quad IPv4 host address, or raise InvalidIp."""
+    if not isinstance(value, str):
+        raise InvalidIp('IP address must be a string, got %s' % type(value).__name__)
+    text = value.strip()
+    if not _DOTTED_QUAD.match(text):
+        raise InvalidIp('not an IPv4 address: %r' % value[:64])
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        raise InvalidIp('not an IPv4 address: %r' % value[:64]) from None
+    if address.is_multicast or address.is_unspecified or text == '255.255.255.255':
+        raise InvalidIp('not a unicast host address: %s' % text)
+    return str(address)
+
+
+def mac_host_name(mac):
+    """Inventory host name of the laptop with this MAC (``mac-027700000a01``)."""
+    return 'mac-' + normalize_mac(mac).replace(':', '')
+
+
+def mac_from_host(host):
+    """The MAC of a laptop inventory host name, or None if ``host`` is not one."""
+    match = MAC_HOST_PATTERN.match(host)
+    if not match:
+        return None
+    bare = match.group(1)
+    return ':'.join(bare[i:i + 2] for i in range(0, 12, 2))
