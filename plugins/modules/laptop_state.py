@@ -73,7 +73,7 @@ options:
         fresh lease tables given in O(intend.leases) (read just before); the others are dropped.
       - The intent carries the launch's title, so a run stopped before the launch was recorded is resumed with the same
         title on the next run (see O(plan)); the launch module's C(resume) option, given that title and the intent's time
-        (RV(plan.intended_at)), returns the scan that already exists in whatever state it is now.
+        (C(intended_at) of RV(plan)), returns the scan that already exists in whatever state it is now.
     type: dict
     suboptions:
       title:
