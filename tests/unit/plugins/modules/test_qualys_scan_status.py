@@ -12,7 +12,8 @@ from ansible_collections.roamscan.qualys.tests.unit.plugins.module_utils.qualys_
 
 CONNECTION = {'api_url': 'https://qualysapi.qualys.eu', 'username': 'Thomas', 'password': PASSWORD}
 # Two scans of scan_list_output_real_eu_2017.xml: one ended in Error, one Finished and processed.
-ERROR_REF, FINISHED_REF = 'scan/1512633905.79357', 'scan/1512633883.79354'
+ERROR_REF = 'scan/1512633905.79357'
+FINISHED_REF = 'scan/1512633883.79354'
 FETCH_JSON = (Path(__file__).parent / 'fixtures' / 'scan_fetch_brief_47.69.112.62.json').read_text(encoding='utf-8')
 
 
