@@ -59,6 +59,7 @@ NOT_LAPTOPS = {
     'dhcp1': {'ansible_facts_of_a_server': True},                               # another host's facts share the cache
     'mac-027700000e05': {'roamscan': {'schema': 99, 'mac': '02:77:00:00:0e:05'}},  # corrupt record: skipped
 }
+# The plugin's documented example, read from a durable jsonfile cache of our own.
 CONFIG = '''plugin: roamscan.qualys.laptops
 rescan_days: 36500
 fact_cache:

@@ -45,3 +45,13 @@ def module_warnings(monkeypatch):
     warnings = []
     monkeypatch.setattr(AnsibleModule, 'warn', lambda module, message: warnings.append(message))
     return warnings
+
+
+@pytest.fixture
+def fails_without_calls(qualys_api, run_module):
+    """fails_without_calls(main, message): main() fails saying ``message`` and never called Qualys."""
+    def _check(main, message):
+        failed, result = run_module(main)
+        assert failed and message in result['msg'], result
+        assert qualys_api.requests == []
+    return _check

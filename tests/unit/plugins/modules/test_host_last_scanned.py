@@ -26,10 +26,8 @@ def hosts_args(hosts, **options):
     (hosts_args([{'ip': '11.11.1.111', 'owner': 'alice'}]), 'unknown keys owner'),
     (hosts_args(['11.11.1.111'], max_age_days=-1), 'max_age_days must be zero or more'),
 ], indirect=['patch_ansible_module'])
-def test_bad_hosts_fail_before_any_api_call(patch_ansible_module, message, qualys_api, run_module):
-    failed, result = run_module(host_last_scanned.main)
-    assert failed and message in result['msg']
-    assert qualys_api.requests == []
+def test_bad_hosts_fail_before_any_api_call(patch_ansible_module, message, fails_without_calls):
+    fails_without_calls(host_last_scanned.main, message)
 
 
 @pytest.mark.parametrize('patch_ansible_module', [

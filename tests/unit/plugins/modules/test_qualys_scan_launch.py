@@ -32,10 +32,8 @@ def launch_args(**changes):
     (launch_args(resume={'title': 'roamscan cycle', 'since': 'yesterday'}), 'resume.since: not an ISO-8601 time'),
     (launch_args(title=None), 'one of the following is required: title, resume'),
 ], indirect=['patch_ansible_module'])
-def test_bad_arguments_fail_before_any_api_call(patch_ansible_module, message, qualys_api, run_module):
-    failed, result = run_module(qualys_scan_launch.main)
-    assert failed and message in result['msg']
-    assert qualys_api.requests == []
+def test_bad_arguments_fail_before_any_api_call(patch_ansible_module, message, fails_without_calls):
+    fails_without_calls(qualys_scan_launch.main, message)
 
 
 @pytest.mark.parametrize('patch_ansible_module', [

@@ -24,10 +24,8 @@ FETCH_JSON = (Path(__file__).parent / 'fixtures' / 'scan_fetch_brief_47.69.112.6
     (dict(CONNECTION, scan_refs=[FINISHED_REF], wait_timeout=-1), 'wait_timeout must be zero or more'),
     (dict(CONNECTION, scan_refs=[FINISHED_REF], timeout=0), 'timeout must be at least 1 second'),
 ], indirect=['patch_ansible_module'])
-def test_bad_arguments_fail_before_any_api_call(patch_ansible_module, message, qualys_api, run_module):
-    failed, result = run_module(qualys_scan_status.main)
-    assert failed and message in result['msg']
-    assert qualys_api.requests == []
+def test_bad_arguments_fail_before_any_api_call(patch_ansible_module, message, fails_without_calls):
+    fails_without_calls(qualys_scan_status.main, message)
 
 
 @pytest.mark.parametrize('patch_ansible_module', [
