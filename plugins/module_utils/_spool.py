@@ -376,4 +376,3 @@ class SpoolFollower:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-

@@ -41,7 +41,7 @@ options:
     choices: [kea, dhcpd, dnsmasq]
   source_host:
     description:
-      - The name given as RV(observations[].source.host).
+      - The name given as the C(host) of each observation's RV(observations[].source).
       - Defaults to this server's host name.
     type: str
   table_path:
@@ -116,9 +116,16 @@ observations:
       type: str
       sample: 80870f0c8371c815724d
     source:
-      description: C(kind) (the software that saw it, e.g. C(kea), C(openvpn)) and C(host) (O(source_host)).
+      description: Who saw it.
       type: dict
       sample: {kind: kea, host: dhcp1}
+      contains:
+        kind:
+          description: The software that saw it (C(kea), C(dhcpd), C(dnsmasq), C(openvpn), C(syslog), ...).
+          type: str
+        host:
+          description: The server it runs on (O(source_host)).
+          type: str
     event:
       description: C(start) (a lease or session began), C(seen) (renewed or still there), C(end).
       type: str
@@ -131,12 +138,18 @@ observations:
       type: str
       sample: lease
     identity:
-      description:
-        - C(kind) (C(mac), C(vpn_cert), C(vpn_user), C(wg_key), C(ad_machine), C(ad_user), C(imported)) and C(value).
-        - A MAC is normalized; any other value is as the source wrote it, or C(%) and the hex of its first
-          128 bytes when it holds other characters than C([A-Za-z0-9._@$+=/:-]).
+      description: The identity the source vouches for.
       type: dict
       sample: {kind: mac, value: '02:77:00:00:0a:01'}
+      contains:
+        kind:
+          description: C(mac), C(vpn_cert), C(vpn_user), C(wg_key), C(ad_machine), C(ad_user) or C(imported).
+          type: str
+        value:
+          description:
+            - A MAC is normalized; any other value is as the source wrote it, or C(%) and the hex of its first
+              128 bytes when it holds other characters than C([A-Za-z0-9._@$+=/:-]).
+          type: str
     ip:
       description: The IPv4 address the identity holds (the tunnel address for a VPN).
       type: str
@@ -164,9 +177,9 @@ observations:
 table:
   description:
     - The source's live table as observations, one per address, sorted by address; empty with O(include_table=false).
-    - A lease that is active is C(seen) with RV(table[].why) C(active); a released, expired, declined or free one is
-      C(end) with that state as RV(table[].why). Rows that name no MAC (a Kea declined address) are left out.
-      RV(table[].id) is null and RV(table[].time) is the time of the read.
+    - A lease that is active is C(seen) with C(why) C(active); a released, expired, declined or free one is
+      C(end) with that state as its C(why). Rows that name no MAC (a Kea declined address) are left out.
+      Their C(id) is null and their C(time) is the time of the read.
   returned: always
   type: list
   elements: dict

@@ -35,9 +35,11 @@ def test_a_log_record_keeps_its_aliases_and_has_log_authority():
     assert observation['aliases'] == {'platform': 'win'} and observation['until'] is None
 
 
-@pytest.mark.parametrize('source, authority', [(s, 'table') for s in ('kea', 'dhcpd', 'dnsmasq', 'openvpn', 'ocserv',
-                                                                       'strongswan', 'wireguard')]
-                         + [(s, 'log') for s in ('receiver', 'syslog', 'samba', 'windows', 'neighbor', 'probe')])
+TABLE_KINDS = ('kea', 'dhcpd', 'dnsmasq', 'openvpn', 'ocserv', 'strongswan', 'wireguard')
+LOG_KINDS = ('receiver', 'syslog', 'samba', 'windows', 'neighbor', 'probe')
+
+
+@pytest.mark.parametrize('source, authority', [(s, 'table') for s in TABLE_KINDS] + [(s, 'log') for s in LOG_KINDS])
 def test_authority_is_a_property_of_the_source_kind(source, authority):
     assert source in SOURCES and authority_of(source) == authority
 
