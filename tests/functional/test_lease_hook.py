@@ -210,6 +210,19 @@ def test_long_hostname_is_capped_and_record_stays_small(hook, server):
     assert len((hook.spool / 'current').read_bytes()) < 400
 
 
+@pytest.mark.parametrize('server', SERVERS)
+def test_host_names_at_the_edges_of_safe_and_of_each_hex_round(hook, server):
+    # 63 bytes is the longest safe name; the hex encoder takes four bytes a round, then the rest
+    names = ['a' * 63, 'a' * 64, '-a', 'a_b', '.'] + [';' * n for n in range(1, 10)]
+    for n, name in enumerate(names):
+        argv, env = new_lease(server, '10.77.0.%d' % (n + 1), MAC1, name)
+        hook(server, *argv, env=env)
+    got = hook.records()
+    assert [r.ip for r in got] == ['10.77.0.%d' % (n + 1) for n in range(len(names))]
+    assert got[0].hostname == 'a' * 63 and got[0].hostname_hex is None
+    assert [bytes.fromhex(r.hostname_hex).decode() for r in got[1:]] == names[1:]
+
+
 @pytest.mark.parametrize('server, argv, env', [
     ('dhcpd', ('dhcpd', 'commit', '10.77.0.256', '2:77:0:0:a:1', '', '30', '0.0.0.0'), None),
     ('dhcpd', ('dhcpd', 'commit', '010.77.0.1', '2:77:0:0:a:1', '', '30', '0.0.0.0'), None),
