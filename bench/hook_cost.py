@@ -148,8 +148,8 @@ def print_per_event(results):
         print('  %-52s %8.1f us %6.2fx   cpu %8.1f us %6.2fx /bin/true'
               % (name, wall * 1e6, wall / true_wall, cpu * 1e6, cpu / true_cpu))
     print('== where the time goes (CPU us per event; each step over the one before)')
-    print('  %-8s %14s %12s %10s %14s %16s' % ('server', 'dash start-up', 'parse hook', 'run hook', 'hook/true',
-                                              'hostile/true'))
+    columns = ('server', 'dash start-up', 'parse hook', 'run hook', 'hook/true', 'hostile/true')
+    print('  %-8s %14s %12s %10s %14s %16s' % columns)
     empty = results['empty #!/bin/sh script'][1]
     for server in SERVERS:
         hook, parsed, hostile = (results[name][1] for name in (COMMON_PATH[server], PARSED[server], HOSTILE_PATH[server]))
