@@ -20,6 +20,23 @@ from ansible.plugins.loader import cache_loader
 
 from ansible_collections.roamscan.qualys.plugins.module_utils.planner import InvalidRecord, validate_record
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import MAC_HOST_PATTERN, mac_from_host, mac_host_name
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_backend import (  # noqa: F401 pylint: disable=unused-import
+    StoreError,  # the errors are part of this module's API
+    StoreWriteError,
+    Unreadable,
+    open_backend,
+)
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index import (
+    CATALOG_KEY,
+    COMPACT_AFTER,
+    INDEX_KEY,
+    Index,
+    IndexUnusable,
+    compact,
+    digest,
+    digest_as_record,
+    parse_catalog,
+)
 
 FACT_KEY = 'roamscan'
 MEMORY_PLUGINS = frozenset(('memory', 'ansible.builtin.memory', 'ansible.legacy.memory'))
@@ -30,16 +47,8 @@ HOW_TO_FIX = ('roamscan keeps scan history in the fact cache. Configure a durabl
               'The roamscan_fact_cache variable ({plugin, connection, timeout: 0}) overrides this for roamscan alone.')
 
 
-class StoreError(Exception):
-    """The laptop store cannot be used; the message names the store and the reason."""
-
-
 class UnsafeFactCache(StoreError):
     """The configured fact cache would forget scan history."""
-
-
-class StoreWriteError(StoreError):
-    """A record write that failed or did not read back."""
 
 
 def open_store(settings=None, require_durable=True):
@@ -67,7 +76,16 @@ def open_store(settings=None, require_durable=True):
     _default_empty_prefix(cache)
     if require_durable:
         _refuse_forgetful(cache, name)
-    return LaptopStore(cache, name)
+    return LaptopStore(_backend_of(cache, name), name)
+
+
+def _backend_of(cache, name):
+    try:
+        return open_backend(cache, name)
+    except StoreError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        raise StoreError('Cache plugin %r (fact_caching) could not be opened: %s' % (name, to_text(exc))) from exc
 
 
 def _option(cache, name):
@@ -107,96 +125,88 @@ def _default_empty_prefix(cache):
         pass  # plugin without a prefix option
 
 
-def _cache_keys(cache):
-    try:
-        return cache.keys()
-    except TypeError:
-        # ansible-core 2.19+ wraps cache plugins to add a schema prefix to keys and strips it with a str
-        # comparison; community.general.redis returns its keys as bytes, which breaks that comparison.
-        wrapped = getattr(cache, '__wrapped__', None)
-        restore = getattr(cache, '_restore_key', None)
-        if wrapped is None or restore is None:
-            raise
-        return [key for key in (restore(to_text(raw)) for raw in wrapped.keys()) if key is not None]
+def _in_working_set(record):
+    return record.get('lease_state') == 'active' or bool(record.get('pending'))
 
 
 class LaptopStore:
-    """The laptop records of one fact cache; each record is read at most once per store object."""
+    """The laptop records of one fact cache; each record is read at most once per store object.
 
-    def __init__(self, cache, name):
+    ``index_state`` says how the index was found on first use: ``fresh``, ``repaired`` (some records written
+    behind its back were re-read), ``rebuilt: <why>`` (every record read) or ``none`` (a cache plugin that cannot
+    tell what changed: every cycle reads every record).
+    """
+
+    def __init__(self, backend, name):
         self.name = name
         self.corrupt = []
-        self._cache = cache
+        self.index_state = None
+        self._backend = backend
+        self._records = {}    # mac: record
         self._facts = {}      # mac: every fact of that host as read (written back around the record)
-        self._records = {}    # mac: record, for the macs read so far
-        self._missing = set()
+        self._entries = {}    # cache key: index entry of what was read or written
+        self._absent = set()  # macs without a cache entry
+        self._index = None
+        self._catalog = None
         self._all_read = False
 
-    def _laptop_macs(self):
-        macs = []
-        for key in self._call('list the laptops', _cache_keys, self._cache):
-            mac = mac_from_host(to_text(key))
-            if mac:
-                macs.append(mac)
-        return sorted(macs)
+    # -- reading ---------------------------------------------------------------------------
+    def _read(self, macs, again=False):
+        keys = {mac_host_name(mac): mac for mac in macs
+                if again or (mac_host_name(mac) not in self._entries and mac not in self._absent)}
+        if not keys:
+            return
+        found = self._backend.read_many(sorted(keys))
+        for key, mac in keys.items():
+            self._records.pop(mac, None)
+            self._facts.pop(mac, None)
+            if key in found:
+                self._absent.discard(mac)
+                self._entries[key] = self._classify(mac, key, *found[key])
+            else:
+                self._entries.pop(key, None)
+                self._absent.add(mac)
 
-    def _call(self, what, function, *args):
-        try:
-            return function(*args)
-        except StoreError:
-            raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            # cache plugins raise what their backend raises (AnsibleError, OSError, redis errors)
-            raise StoreError('Cannot %s in the fact cache (%s): %s' % (what, self.name, to_text(exc)[:300])) from exc
-
-    def _read(self, mac):
-        """Read one entry into the memo (records, facts, corrupt)."""
-        host = mac_host_name(mac)
-        try:
-            host_facts = self._cache.get(host)
-        except KeyError:
-            self._missing.add(mac)
-            return
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            self.corrupt.append({'host': host, 'error': 'unreadable cache entry: %s' % to_text(exc)[:300]})
-            self._missing.add(mac)
-            return
-        if not isinstance(host_facts, dict):
-            self.corrupt.append({'host': host, 'error': 'cache entry is a %s, not a mapping of facts' % type(host_facts).__name__})
-            self._missing.add(mac)
-            return
-        self._facts[mac] = host_facts
-        if FACT_KEY not in host_facts:
-            self._missing.add(mac)
-            return
-        try:
-            self._records[mac] = validate_record(host_facts[FACT_KEY], mac)
-        except InvalidRecord as exc:
-            del self._facts[mac]
-            self.corrupt.append({'host': host, 'error': 'invalid %s record: %s' % (FACT_KEY, exc)})
-            self._missing.add(mac)
+    def _classify(self, mac, key, value, version):
+        if isinstance(value, Unreadable):
+            error = 'unreadable cache entry: %s' % value.reason
+        elif not isinstance(value, dict):
+            error = 'cache entry is a %s, not a mapping of facts' % type(value).__name__
+        elif FACT_KEY not in value:
+            self._facts[mac] = value
+            return [version, None, None]
+        else:
+            try:
+                record = validate_record(value[FACT_KEY], mac)
+            except InvalidRecord as exc:
+                error = 'invalid %s record: %s' % (FACT_KEY, exc)
+            else:
+                self._facts[mac] = value
+                self._records[mac] = record
+                return [version, digest(record), None]
+        self.corrupt = [item for item in self.corrupt if item['host'] != key] + [{'host': key, 'error': error}]
+        return [version, None, error]
 
     def get(self, macs):
         """``{mac: record}`` for those of ``macs`` that have a record."""
-        found = {}
-        for mac in macs:
-            if mac not in self._records and mac not in self._missing:
-                self._read(mac)
-            if mac in self._records:
-                found[mac] = self._records[mac]
-        return found
+        macs = list(macs)
+        self._read(macs)
+        return {mac: self._records[mac] for mac in macs if mac in self._records}
 
     def all(self):
         """Every record (coverage report, inventory plugin)."""
         if not self._all_read:
-            self.get(self._laptop_macs())
+            self._read([mac_from_host(key) for key in self._backend.keys(MAC_HOST_PATTERN)])
             self._all_read = True
         return dict(self._records)
 
     def working_set(self):
         """``{mac: record}`` a cycle may act on: open holdings and pending scans or intents."""
-        return {mac: record for mac, record in self.all().items()
-                if record.get('lease_state') == 'active' or record.get('pending')}
+        index = self._fresh_index()
+        if index is None:
+            return {mac: record for mac, record in self.all().items() if _in_working_set(record)}
+        found = self.get(mac_from_host(key) for key in index.working_keys())
+        return {mac: record for mac, record in found.items() if _in_working_set(record)}
 
     def holders(self, ips):
         """``{ip: mac}`` of records with an open holding of one of ``ips``."""
@@ -204,33 +214,130 @@ class LaptopStore:
         return {record['ip']: mac for mac, record in self.working_set().items()
                 if record.get('lease_state') == 'active' and record.get('ip') in wanted}
 
+    def digests(self):
+        """``{mac: partial record}`` of every laptop, enough for planner.summary (known / present / overdue / pending)."""
+        index = self._fresh_index()
+        if index is None:
+            return {mac: digest_as_record(digest(record)) for mac, record in self.all().items()}
+        entries = dict(self._load_catalog(index))
+        entries.update(index.overlay)
+        return {mac_from_host(key): digest_as_record(entry[1]) for key, entry in entries.items() if entry[1] is not None}
+
+    # -- the index -------------------------------------------------------------------------
+    def _fresh_index(self):
+        """The index, true for the records as they are now (re-reading what changed behind its back), or None."""
+        if self._index is not None or not self._backend.supports_versions:
+            if self.index_state is None:
+                self.index_state = 'none'
+            return self._index
+        try:
+            index = self._stored_index()
+        except IndexUnusable as exc:
+            return self._rebuild(str(exc))
+        if self._backend.unchanged(INDEX_KEY):
+            self.index_state = 'fresh'
+            self._index = index
+            return index
+        versions = self._backend.versions(MAC_HOST_PATTERN)
+        stale, needs_catalog = index.stale_keys(versions, self._backend.CLOCK_SKEW_NS)
+        if needs_catalog:
+            try:
+                entries = dict(self._load_catalog(index))
+            except IndexUnusable as exc:
+                return self._rebuild(str(exc))
+            entries.update(index.overlay)
+            stale = [key for key, version in versions.items() if key not in entries or entries[key][0] != version]
+            self._read([mac_from_host(key) for key in stale], again=True)
+            entries = {key: self._entries.get(key, entries.get(key)) for key in versions}
+            index, self._catalog = compact({key: entry for key, entry in entries.items() if entry is not None},
+                                           self._backend.CLOCK_SKEW_NS)
+            self._index = index
+            self.index_state = 'repaired'
+            self._save_index(catalog=True, best_effort=True)
+            return index
+        self._read([mac_from_host(key) for key in stale], again=True)
+        for key in stale:
+            if key in self._entries:
+                index.overlay[key] = self._entries[key]
+        self._index = index
+        self.index_state = 'repaired' if stale else 'fresh'
+        if stale or self._backend.sealable:
+            self._save_index(best_effort=True)   # a new seal spares the next store the scan
+        return index
+
+    def _stored_index(self):
+        found = self._backend.read_many([INDEX_KEY]).get(INDEX_KEY)
+        if found is None:
+            raise IndexUnusable('no index yet')
+        if isinstance(found[0], Unreadable):
+            raise IndexUnusable('index unreadable: %s' % found[0].reason)
+        return Index.parse(found[0])
+
+    def _load_catalog(self, index):
+        if self._catalog is None or self._catalog.get('catalog_id') != index.catalog_id:
+            found = self._backend.read_many([CATALOG_KEY]).get(CATALOG_KEY)
+            if found is None or isinstance(found[0], Unreadable):
+                raise IndexUnusable('catalog missing or unreadable')
+            parse_catalog(found[0], index.catalog_id)
+            self._catalog = found[0]
+        return self._catalog['entries']
+
+    def _rebuild(self, reason):
+        self.all()
+        self._index, self._catalog = compact({key: entry for key, entry in self._entries.items()
+                                              if MAC_HOST_PATTERN.match(key)}, self._backend.CLOCK_SKEW_NS)
+        self.index_state = 'rebuilt: %s' % reason
+        self._save_index(catalog=True, best_effort=True)
+        return self._index
+
+    def _save_index(self, catalog=False, best_effort=False):
+        try:
+            if catalog:
+                self._backend.write(CATALOG_KEY, self._catalog)
+            self._backend.write(INDEX_KEY, self._index.dump())
+            self._backend.seal(INDEX_KEY)
+        except StoreWriteError as exc:
+            if not best_effort:
+                raise
+            # reading goes on from the index in memory; the stored one stays detectably stale
+            self.index_state += ' (index not saved: %s)' % exc
+
+    # -- writing ---------------------------------------------------------------------------
     def save(self, records, macs):
-        """Write ``records[mac]`` for each of ``macs`` (the host's other facts kept), each verified by reading it back."""
-        blocked = {mac_from_host(item['host']) for item in self.corrupt}
-        for mac in sorted(macs):
-            if mac in blocked:
-                raise StoreWriteError('Refusing to overwrite %s in the fact cache (%s): its entry could not be read'
-                                      % (mac_host_name(mac), self.name))
-            host = mac_host_name(mac)
-            if mac not in self._facts and mac not in self._missing:
-                self._read(mac)
+        """Write ``records[mac]`` for each of ``macs`` (the host's other facts kept), each verified, then the index.
+
+        Raises StoreWriteError naming the entry and the reason on the first write that fails or does not read
+        back; records written before it stay written (each write is atomic) and the index, left stale, is repaired
+        from them on next use. An entry that could not be read is never overwritten.
+        """
+        macs = sorted(macs)
+        index = self._fresh_index()
+        self._read(macs)
+        for mac in macs:
+            entry = self._entries.get(mac_host_name(mac))
+            if entry is not None and entry[2] is not None:
+                raise StoreWriteError('Refusing to overwrite %s in the fact cache (%s): its entry could not be read (%s)'
+                                      % (mac_host_name(mac), self._backend.label, entry[2]))
+        for mac in macs:
+            key = mac_host_name(mac)
             host_facts = dict(self._facts.get(mac) or {})
             host_facts[FACT_KEY] = records[mac]
-            self._call('write %s' % host, self._cache.set, host, host_facts)
-            self._verify(host, host_facts)
+            existed = key in self._entries
+            entry = [self._backend.write(key, host_facts), digest(records[mac]), None]
+            self._entries[key] = entry
             self._facts[mac] = host_facts
             self._records[mac] = records[mac]
-            self._missing.discard(mac)
+            self._absent.discard(mac)
+            if index is not None:
+                if existed and key not in index.overlay:
+                    index.catalog_only -= 1
+                index.overlay[key] = entry
+        if index is not None and macs:
+            if index.outside_working_set() > COMPACT_AFTER:
+                entries = dict(self._load_catalog(index))
+                entries.update(index.overlay)
+                self._index, self._catalog = compact(entries, self._backend.CLOCK_SKEW_NS)
+                self._save_index(catalog=True)
+            else:
+                self._save_index()
         return len(macs)
-
-    def _verify(self, host, host_facts):
-        # plugins keep what they set in memory: read the stored copy with a fresh plugin object
-        fresh = cache_loader.get(self.name, **{key: _option(self._cache, key) for key in ('_uri', '_timeout', '_prefix')
-                                             if _option(self._cache, key) is not None})
-        try:
-            stored = fresh.get(host)
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            raise StoreWriteError('Writing %s to the fact cache (%s) failed: it does not read back (%s)'
-                                  % (host, self.name, to_text(exc)[:300])) from exc
-        if stored != host_facts:
-            raise StoreWriteError('Writing %s to the fact cache (%s) failed: it reads back different' % (host, self.name))
