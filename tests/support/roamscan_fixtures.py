@@ -59,6 +59,14 @@ def run_ansible(ansible_env):
     return _run
 
 
+@pytest.fixture(scope='session')
+def built_collection(tmp_path_factory, run_ansible):
+    """The artifact ``ansible-galaxy collection build`` makes of this working tree."""
+    out = tmp_path_factory.mktemp('dist')
+    run_ansible('ansible-galaxy', 'collection', 'build', str(COLLECTION_ROOT), '--output-path', str(out), check=True)
+    return next(out.glob('roamscan-qualys-*.tar.gz'))
+
+
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() == 0:
         return
