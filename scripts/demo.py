@@ -144,19 +144,20 @@ def conclusion(records, second, names):
 
 
 def by_hand(base, lab, venv_bin, real):
-    """The commands that do what the demo did, against a simulator the user starts."""
-    checkout = ROOT
-    print('\n=== the same by hand (against the simulator: README, "Try it against the simulator")')
+    """The commands that do what the demo did, against a simulator the user starts (the README's
+    "Try it against the simulator", with this run's paths)."""
+    support = ROOT / 'tests' / 'support'
+    print('\n=== the same by hand (README: "Try it against the simulator")')
     if real:
         print('  (the namespaces of this run are gone: run scripts/demo --lease-file first, it leaves the lease table behind)')
-    print('  PYTHONPATH=%s/tests/support python3 -m qualys_sim --port 8443 --fast &   # the Qualys API simulator'
-          % checkout)
-    print('  cd %s && rm -rf facts   # start with an empty scan history' % lab.root)
-    print('  export ANSIBLE_CONFIG=$PWD/ansible.cfg ANSIBLE_COLLECTIONS_PATH=%s PATH=%s:$PATH'
-          % (base / 'collections', venv_bin))
+    print('  PYTHONPATH=%s python3 -m qualys_sim --port 8443 --fast &   # the Qualys API simulator' % support)
+    print('  cd %s && rm -rf facts   # an empty scan history' % lab.root)
+    print('  export PATH=%s:$PATH ANSIBLE_CONFIG=$PWD/ansible.cfg ANSIBLE_COLLECTIONS_PATH=%s' % (venv_bin, base / 'collections'))
     print('  export QUALYS_API_URL=http://127.0.0.1:8443 QUALYS_USERNAME=roamscan_api QUALYS_PASSWORD=sim-password')
-    print("  ansible-playbook roamscan.qualys.scan_overdue -e '%s'   # launches; again after ~40 s: confirms"
-          % json.dumps(SCAN_SETTINGS))
+    print("  settings='%s'" % json.dumps(SCAN_SETTINGS))
+    print('  ansible-playbook roamscan.qualys.scan_overdue -e "$settings"   # launches one scan')
+    print('  PYTHONPATH=%s python3 -m qualys_sim --port 8443 --advance 60   # or wait 40 s: finished and processed' % support)
+    print('  ansible-playbook roamscan.qualys.scan_overdue -e "$settings"   # confirms: credits the laptops found alive')
     print('  ansible-playbook roamscan.qualys.coverage_report -e roamscan_report_path=$PWD/coverage.html')
     print('  ansible-inventory -i roamscan.laptops.yml --graph')
 
