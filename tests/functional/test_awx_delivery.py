@@ -77,7 +77,9 @@ def test_the_container_group_pod_spec_mounts_a_persistent_volume_where_the_proje
 
 
 def test_the_redis_example_is_a_persistent_redis_service():
-    documents = list(yaml.safe_load_all((AWX / 'redis.yml').read_text()))
+    listing = yaml.safe_load((AWX / 'redis.yml').read_text())
+    assert listing['apiVersion'] == 'v1' and listing['kind'] == 'List'
+    documents = listing['items']
     kinds = {document['kind']: document for document in documents}
     assert set(kinds) == {'PersistentVolumeClaim', 'Deployment', 'Service'}
     pod = kinds['Deployment']['spec']['template']['spec']
