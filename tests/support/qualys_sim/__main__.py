@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.request
 
@@ -29,7 +30,8 @@ def main(argv=None):
     parser.add_argument('--host', default='127.0.0.1', help='bind address (default 127.0.0.1; keep it loopback)')
     parser.add_argument('--port', type=int, default=0, help='port (default: any free port)')
     parser.add_argument('--username', default='roamscan_api')
-    parser.add_argument('--password', default='sim-password')
+    parser.add_argument('--password', default=os.environ.get('QUALYS_SIM_PASSWORD', 'sim-password'),
+                        help='default: $QUALYS_SIM_PASSWORD (keeps it out of the process list), else sim-password')
     parser.add_argument('--config', help='JSON object merged into the default config (timings, limits, ...)')
     parser.add_argument('--fast', action='store_true',
                         help='scans finish and are processed %d s after launch (instead of about 18 minutes)' % sum(FAST.values()))
