@@ -17,6 +17,8 @@ import os
 import re
 import time
 
+from ansible_collections.roamscan.qualys.plugins.module_utils._lease_states import EVENT_KINDS
+
 
 class PresenceError(ValueError):
     """Base class for invalid presence data."""
@@ -86,8 +88,6 @@ def mac_host_name(mac):
 
 RECORD_VERSION = 'rs1'
 SERVERS = ('kea', 'dhcpd', 'dnsmasq')
-EVENT_KINDS = ('lease', 'renew', 'release', 'expire', 'decline')
-LEASE_STATES = ('active', 'released', 'expired', 'declined', 'free')
 MAX_RECORD_BYTES = 4096
 SAFE_HOSTNAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$')
 _BOOT_ID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')

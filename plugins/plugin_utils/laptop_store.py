@@ -18,7 +18,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.loader import cache_loader
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.planner import InvalidRecord, validate_record
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import InvalidRecord, validate_record
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import MAC_HOST_PATTERN, mac_from_host, mac_host_name
 
 FACT_KEY = 'roamscan'

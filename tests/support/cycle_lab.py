@@ -252,7 +252,7 @@ def _json_after(text, index):
 def summary_of(proc_or_output):
     """What the cycle reported in its summary task (default callback, JSON result format)."""
     output = proc_or_output if isinstance(proc_or_output, str) else proc_or_output.stdout + proc_or_output.stderr
-    marker = 'TASK [Show what this cycle did]'
+    marker = 'TASK [Summary | Show what this cycle did]'
     index = output.rfind(marker)
     if index < 0:
         raise AssertionError('cycle did not reach its summary:\n%s' % output[-8000:])

@@ -7,7 +7,7 @@ import pytest
 
 from ansible import constants as C
 
-from ansible_collections.roamscan.qualys.plugins.module_utils import planner
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import new_record
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import laptop_store
 
 A = '02:77:00:00:0a:01'
@@ -25,7 +25,7 @@ def jsonfile(tmp_path, monkeypatch):
 
 
 def record(mac, ip):
-    rec = planner.new_record(mac, '2026-11-28T07:00:00Z')
+    rec = new_record(mac, '2026-11-28T07:00:00Z')
     rec.update(ip=ip, held_since='2026-11-28T07:00:00Z', last_seen='2026-11-28T07:00:00Z', lease_state='active',
                lease_expires='2026-11-28T08:00:00Z')
     return rec
