@@ -66,9 +66,10 @@ def seed(lab, known, present):
     code = r'''
 import datetime, sys
 sys.path.insert(0, sys.argv[3])
+sys.path.insert(0, sys.argv[4])
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import new_record
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import format_time
-from ansible_collections.roamscan.qualys.plugins.plugin_utils.laptop_store import open_fact_cache, save_records
+from legacy_records import legacy_write
 known, present = int(sys.argv[1]), int(sys.argv[2])
 now = datetime.datetime.now(datetime.timezone.utc)
 t = lambda **d: format_time(now + datetime.timedelta(**d))
@@ -85,11 +86,11 @@ for i in range(known):
                    last_scanned=t(days=-(i % 60)), dhcp_server='dhcp1',
                    ip_history=[{'ip': ip, 'from': t(days=-20), 'to': t(days=-19)}])
     records[mac] = rec
-save_records(open_fact_cache(), records, {}, records)
+legacy_write(records)
 print(','.join('%s %s' % (records[m]['ip'], m) for m in list(records)[:present]))
 '''
     env = dict(lab.env, PATH='%s:%s' % (lab.venv_bin, os.environ.get('PATH', '')))
-    out = subprocess.run([lab.python, '-c', code, str(known), str(present), str(lab.root.parent / 'collections')],
+    out = subprocess.run([lab.python, '-c', code, str(known), str(present), str(lab.root.parent / 'collections'), str(ROOT / 'tests' / 'support')],
                          env=env, capture_output=True, text=True, check=True).stdout.strip()
     return [tuple(item.split(' ')) for item in out.split(',')] if out else []
 

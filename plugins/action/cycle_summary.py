@@ -30,7 +30,7 @@ class ActionModule(CycleActionBase):
         corrupt = []
         try:
             store = open_store(stage.settings['fact_cache'])
-            final = counts(store.all(), stage.now, stage.settings['rescan_days'])
+            final = counts(store.digests(), stage.now, stage.settings['rescan_days'])
             corrupt = store.corrupt
         except StoreError as exc:
             final = None

@@ -2,10 +2,13 @@
 """Fixtures shared by tests/functional and tests/e2e (loaded with -p roamscan_fixtures)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,82 @@ def run_ansible(ansible_env):
             raise AssertionError('%s %s failed (rc=%s)\nstdout:\n%s\nstderr:\n%s'
                                  % (tool, ' '.join(args), proc.returncode, proc.stdout, proc.stderr))
         return proc
+    return _run
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    """A real redis-server on 127.0.0.1 (stoppable and restartable on the same port and data directory)."""
+
+    def __init__(self, directory, persist=False, password=None):
+        self.exe = shutil.which('redis-server')
+        self.directory = Path(directory)
+        self.port = free_port()
+        self.persist = persist
+        self.password = password
+        self.proc = None
+
+    @property
+    def connection(self):
+        return '127.0.0.1:%d:0%s' % (self.port, ':%s' % self.password if self.password else '')
+
+    def start(self):
+        # persist: every write is in the append-only file before redis answers, so a restart loses nothing
+        durability = ['--appendonly', 'yes', '--appendfsync', 'always'] if self.persist else ['--appendonly', 'no']
+        auth = ['--requirepass', self.password] if self.password else []
+        self.proc = subprocess.Popen([self.exe, '--bind', '127.0.0.1', '--port', str(self.port), '--save', '',
+                                      '--dir', str(self.directory), *durability, *auth],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(('127.0.0.1', self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError('redis-server did not start on port %d' % self.port)
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A started RedisServer (persistent, so that it can be restarted without loss)."""
+    if not shutil.which('redis-server'):
+        pytest.skip('redis-server is not installed')
+    server = RedisServer(tmp_path, persist=True).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope='session')
+def store_driver(ansible_env):
+    """run(request, user=None) -> (exit status, answer): the laptop store API in its own process (tests/support/store_driver.py)."""
+    driver = Path(__file__).resolve().parent / 'store_driver.py'
+
+    def _run(request, user=None, env=None, timeout=300):
+        full_env = dict(ansible_env, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='true')   # community.general from the ansible package
+        full_env.update(env or {})
+        command = [sys.executable, str(driver), json.dumps(request)]
+        if user:
+            command = ['setpriv', '--reuid=%s' % user, '--regid=%s' % user, '--clear-groups', *command]
+        proc = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+        try:
+            answer = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            answer = {'stdout': proc.stdout, 'stderr': proc.stderr}
+        return proc.returncode, answer
     return _run
 
 

@@ -48,6 +48,10 @@ class FakeStore:
         self.reads.append(('all',))
         return copy.deepcopy(self.records)
 
+    def digests(self):
+        self.reads.append(('digests',))
+        return copy.deepcopy(self.records)
+
     def save(self, records, macs):
         if self.fail_writes:
             raise StoreWriteError('write to fake failed')
