@@ -7,7 +7,7 @@ same decision from the same records (inventory plugin + set_fact per laptop), me
 
 Runs ansible-playbook from this interpreter's environment with the collection from this tree, a Qualys
 simulator on 127.0.0.1 and a local "DHCP server" whose Kea lease file lists the present laptops.
-Goal (issue 5): 10k known / 1k present within 30 s on a 2-core machine, growth no worse than linear.
+Goal: 10k known / 1k present within 30 s on a 2-core machine, growth no worse than linear.
 """
 from __future__ import annotations
 
