@@ -64,7 +64,7 @@ not_reported:
   type: dict
   sample: {dhcp2: "no lease_events result (the server was not reached)"}
 acknowledge:
-  description: C({server: cursor}) the DHCP servers may acknowledge; empty unless what was folded is stored.
+  description: "C({server: cursor}) the DHCP servers may acknowledge; empty unless what was folded is stored."
   returned: success
   type: dict
 unusable:

@@ -128,4 +128,3 @@ def held_throughout(record, ip, start, end):
     if holding is not None and holding[0] <= start and holding[1] >= end:
         return True
     return any(entry['ip'] == ip and entry['from'] <= start and entry['to'] >= end for entry in record.get('ip_history') or [])
-

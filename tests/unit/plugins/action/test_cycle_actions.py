@@ -66,8 +66,8 @@ def store(monkeypatch):
 
     def fake_open(settings=None, require_durable=True):
         holder['settings'] = settings
-        if isinstance(holder['store'], Exception):
-            raise holder['store']
+        if holder.get('refuse'):
+            raise UnsafeFactCache(holder['refuse'])
         return holder['store']
     monkeypatch.setattr(_cycle_action, 'open_store', fake_open)
     monkeypatch.setattr(_cycle_action, 'time_now', lambda: NOW)
@@ -107,7 +107,7 @@ def test_check_refuses_bad_scan_settings_before_anything_is_read(store):
 def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store):
     result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']}))
     assert not result.get('failed') and result['dhcp_servers'] == ['dhcp1', 'dhcp2'] and result['fact_cache'] == 'fake'
-    store['store'] = UnsafeFactCache('The fact cache is memory')
+    store['refuse'] = 'The fact cache is memory'
     result = run_action('cycle_check', task_vars=dict(SCAN, roamscan_fact_cache={'plugin': 'memory'}))
     assert result['failed'] and 'memory' in result['msg'] and store['settings']['plugin'] == 'memory'
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _confirm, _decide, _launch, _record, _remember
-from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import A, B, X, NOW, LAUNCHED, event, report, lease, folded, finished, present, pending_on
+from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import (
+    A, B, X, NOW, LAUNCHED, event, report, lease, folded, finished, present, pending_on)
 
 
 def test_finished_processed_alive_and_held_is_credited():
@@ -56,7 +57,7 @@ def test_ip_reuse_before_the_scan_never_credits_the_new_holder_as_the_old():
     # A releases (the event is lost); B gets X; the scan runs and finds X alive (it is B)
     folded(report('2026-11-28T10:40:00Z', leases=[lease(B, X, '2026-11-28T11:40:00Z')]), records=records)
     changed, outcome = _confirm.confirm(records, [finished('scan/1.1', '2026-11-28T10:20:00Z', '00:10:00', scanned=[X])],
-                                       '2026-11-28T10:40:00Z', 24)
+                                        '2026-11-28T10:40:00Z', 24)
     assert outcome['credited'] == [] and outcome['not_credited'][0]['mac'] == A
     assert records[A]['last_scanned'] is None and records[B]['last_scanned'] is None
     assert _record.is_overdue(records[A], '2026-11-28T10:40:00Z', 30)
