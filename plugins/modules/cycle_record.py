@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
+DOCUMENTATION = r
+"""
 ---
 module: cycle_record
 short_description: Record the scans the launch returned in the laptop records
@@ -31,16 +32,20 @@ options:
     type: dict
     required: true
 seealso:
-  - module: roamscan.qualys.qualys_scan_launch"""
+  - module: roamscan.qualys.qualys_scan_launch
+"""
 
-EXAMPLES = r"""
+EXAMPLES = r
+"""
 - name: Record | Record the launched scan for each laptop
   roamscan.qualys.cycle_record:
     title: "{{ roamscan_intent.launch.title }}"
     launched: "{{ roamscan_launch }}"
-  register: roamscan_recorded"""
+  register: roamscan_recorded
+"""
 
-RETURN = r"""
+RETURN = r
+"""
 now:
   description: Controller time used for every decision of this call.
   returned: success

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
+DOCUMENTATION = r
+"""
 ---
 module: laptop_coverage
 short_description: How well the roaming laptops are covered by scans
@@ -23,14 +24,18 @@ extends_documentation_fragment:
   - roamscan.qualys.cycle
 options: {}
 seealso:
-  - module: roamscan.qualys.cycle_summary"""
+  - module: roamscan.qualys.cycle_summary
+"""
 
-EXAMPLES = r"""
+EXAMPLES = r
+"""
 - name: Read coverage from the laptop records
   roamscan.qualys.laptop_coverage:
-  register: roamscan_report"""
+  register: roamscan_report
+"""
 
-RETURN = r"""
+RETURN = r
+"""
 now:
   description: Controller time used for every decision of this call.
   returned: success
