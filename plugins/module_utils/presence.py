@@ -17,8 +17,6 @@ import os
 import re
 import time
 
-from ansible_collections.roamscan.qualys.plugins.module_utils._lease_states import EVENT_KINDS
-
 
 class PresenceError(ValueError):
     """Base class for invalid presence data."""
@@ -88,6 +86,12 @@ def mac_host_name(mac):
 
 RECORD_VERSION = 'rs1'
 SERVERS = ('kea', 'dhcpd', 'dnsmasq')
+# The lease vocabulary, here because the EDA source loads this file on its own; the controller's
+# remember stage reads the same words from here.
+PRESENCE_KINDS = ('lease', 'renew')            # a laptop took or kept a lease
+ENDING_KINDS = ('release', 'expire', 'decline')
+EVENT_KINDS = PRESENCE_KINDS + ENDING_KINDS
+LEASE_STATES = ('active', 'released', 'expired', 'declined', 'free')   # rows of a lease table
 MAX_RECORD_BYTES = 4096
 SAFE_HOSTNAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$')
 _BOOT_ID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')

@@ -9,7 +9,7 @@ FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between re
 from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
-from ansible_collections.roamscan.qualys.plugins.module_utils._lease_states import ENDING_KINDS, LEASE_STATES, PRESENCE_KINDS
+from ansible_collections.roamscan.qualys.plugins.module_utils.presence import ENDING_KINDS, LEASE_STATES, PRESENCE_KINDS
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import IP_HISTORY_LIMIT, REASSIGNED, new_record
 
