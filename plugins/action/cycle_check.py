@@ -13,4 +13,4 @@ class ActionModule(CycleActionBase):
     LAUNCH_SETTINGS = True
 
     def run_stage(self, stage):
-        return {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers(), 'settings': stage.settings}
+        return {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers()}

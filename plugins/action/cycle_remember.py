@@ -22,7 +22,8 @@ class ActionModule(CycleActionBase):
             if registered_ok(result):
                 self._reports[server] = result
             else:
-                not_reported[server] = (result or {}).get('msg') or 'no lease_events result (the server was not reached)'
+                reason = result.get('msg') if isinstance(result, dict) else None
+                not_reported[server] = reason or 'no lease_events result (the server was not reached)'
         named = _remember.named_reports(self._reports)
         macs, ips = _remember.macs_observed(named)
         stage.load(stage.store.get(macs | set(stage.store.holders(ips).values())))

@@ -49,8 +49,4 @@ dhcp_servers:
   type: list
   elements: str
   sample: [dhcp1.example.net]
-settings:
-  description: Every cycle setting with its value (defaults filled in), by setting name.
-  returned: success
-  type: dict
 """
