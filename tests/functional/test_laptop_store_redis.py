@@ -6,33 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from legacy_records import mac_of, sample_fleet, sample_pending, working_set_of
+
 REDIS = 'community.general.redis'
-
-
-def mac_of(number):
-    return '02:77:00:00:%02x:%02x' % (number >> 8, number & 255)
-
-
-def record(number, state='expired', pending=None):
-    ip = '10.77.%d.%d' % (number >> 8, number & 255)
-    return {'schema': 1, 'mac': mac_of(number), 'ip': ip, 'hostname': None, 'first_seen': '2026-11-28T07:00:00Z',
-            'last_seen': '2026-11-28T07:00:00Z', 'lease_state': state, 'lease_expires': '2026-11-28T08:00:00Z',
-            'held_since': '2026-11-28T07:00:00Z', 'dhcp_server': 'dhcp1', 'ip_history': [], 'last_scanned': None,
-            'last_scan_ref': None, 'pending': pending}
-
-
-def pending(number, ref):
-    return {'scan_ref': ref, 'ip': '10.77.%d.%d' % (number >> 8, number & 255), 'launched_at': '2026-11-28T07:30:00Z', 'title': 't'}
-
-
-def fleet():
-    """30 laptops: 0-4 here now, 5-7 with a scan pending, the rest away."""
-    return {mac_of(n): record(n, 'active' if n < 5 else 'expired', pending(n, 'scan/1.%d' % n) if 5 <= n < 8 else None)
-            for n in range(30)}
-
-
-def working(records):
-    return {mac: rec for mac, rec in records.items() if rec['lease_state'] == 'active' or rec['pending']}
 
 
 @pytest.fixture
@@ -45,30 +21,30 @@ def redis_store(redis_server, store_driver):
 
 
 def test_redis_store_reads_only_the_working_set_once_indexed(redis_store):
-    records = fleet()
+    records = sample_fleet(5, 3, 22)
     status, answer = redis_store({'op': 'legacy_write', 'records': records}, {'op': 'working_set'})
-    assert status == 0 and answer['results'][1] == working(records) and answer['index_state'] == 'rebuilt: no index yet'
+    assert status == 0 and answer['results'][1] == working_set_of(records) and answer['index_state'] == 'rebuilt: no index yet'
     status, answer = redis_store({'op': 'working_set'})
-    assert status == 0 and answer['results'][0] == working(records) and answer['index_state'] == 'fresh'
-    assert sorted(answer['records_read']) == sorted('mac-%s' % mac.replace(':', '') for mac in working(records))
+    assert status == 0 and answer['results'][0] == working_set_of(records) and answer['index_state'] == 'fresh'
+    assert sorted(answer['records_read']) == sorted('mac-' + mac.replace(':', '') for mac in working_set_of(records))
 
 
 def test_redis_records_written_behind_its_back_by_the_previous_release_are_found(redis_store):
-    records = fleet()
+    records = sample_fleet(5, 3, 22)
     redis_store({'op': 'legacy_write', 'records': records}, {'op': 'working_set'})
-    records[mac_of(20)]['pending'] = pending(20, 'scan/9.9')
+    records[mac_of(20)]['pending'] = sample_pending(20, 'scan/9.9')
     records[mac_of(1)]['lease_state'] = 'released'
     status, answer = redis_store({'op': 'legacy_write', 'records': {mac_of(20): records[mac_of(20)], mac_of(1): records[mac_of(1)]}},
                                  {'op': 'working_set'}, {'op': 'all'})
-    assert status == 0 and answer['results'][1] == working(records) and answer['results'][2] == records
+    assert status == 0 and answer['results'][1] == working_set_of(records) and answer['results'][2] == records
     assert answer['index_state'] == 'repaired'
 
 
 @pytest.mark.parametrize('kill_at_write', [2, 3], ids=['between-records', 'before-the-index'])
 def test_redis_controller_killed_between_writes_loses_no_laptop(redis_store, kill_at_write):
-    records = fleet()
+    records = sample_fleet(5, 3, 22)
     redis_store({'op': 'legacy_write', 'records': records}, {'op': 'working_set'})
-    launched = {mac_of(n): dict(records[mac_of(n)], pending=pending(n, 'scan/2.%d' % n)) for n in (1, 2)}
+    launched = {mac_of(n): dict(records[mac_of(n)], pending=sample_pending(n, 'scan/2.%d' % n)) for n in (1, 2)}
     status, answer = redis_store({'op': 'save', 'records': launched}, kill_at_write=kill_at_write)
     assert status == -9
     records[mac_of(1)] = launched[mac_of(1)]          # the first write completed
@@ -77,11 +53,11 @@ def test_redis_controller_killed_between_writes_loses_no_laptop(redis_store, kil
     status, answer = redis_store({'op': 'working_set'}, {'op': 'all'})
     assert status == 0 and answer['index_state'] == 'repaired'
     assert answer['results'][1] == records
-    assert answer['results'][0] == working(records)
+    assert answer['results'][0] == working_set_of(records)
 
 
 def test_redis_going_away_mid_cycle_is_a_store_error_and_the_next_cycle_recovers(redis_server, redis_store):
-    records = fleet()
+    records = sample_fleet(5, 3, 22)
     redis_store({'op': 'legacy_write', 'records': records}, {'op': 'working_set'})
     redis_server.stop()
     back = dict(records[mac_of(12)], lease_state='active')
@@ -92,7 +68,7 @@ def test_redis_going_away_mid_cycle_is_a_store_error_and_the_next_cycle_recovers
     status, answer = redis_store({'op': 'all'}, {'op': 'save', 'records': {mac_of(12): back}}, {'op': 'working_set'})
     assert status == 0 and answer['results'][0] == records
     records[mac_of(12)] = back
-    assert answer['results'][2] == working(records)
+    assert answer['results'][2] == working_set_of(records)
 
 
 def test_redis_password_never_appears_in_store_errors(tmp_path, store_driver):

@@ -120,15 +120,18 @@ def redis_server(tmp_path):
 
 @pytest.fixture(scope='session')
 def store_driver(ansible_env):
-    """run(request, user=None) -> (exit status, answer): the laptop store API in its own process (tests/support/store_driver.py)."""
+    """run(request, bypass_permissions=True) -> (exit status, answer): the laptop store API in its own process
+    (tests/support/store_driver.py). ``bypass_permissions=False`` drops root's right to ignore file modes
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) the way an unprivileged controller user lacks it."""
     driver = Path(__file__).resolve().parent / 'store_driver.py'
 
-    def _run(request, user=None, env=None, timeout=300):
+    def _run(request, bypass_permissions=True, env=None, timeout=300):
         full_env = dict(ansible_env, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='true')   # community.general from the ansible package
         full_env.update(env or {})
         command = [sys.executable, str(driver), json.dumps(request)]
-        if user:
-            command = ['setpriv', '--reuid=%s' % user, '--regid=%s' % user, '--clear-groups', *command]
+        if not bypass_permissions:
+            caps = '-dac_override,-dac_read_search'
+            command = ['setpriv', '--bounding-set=%s' % caps, '--inh-caps=%s' % caps, *command]
         proc = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
         try:
             answer = json.loads(proc.stdout.strip().splitlines()[-1])

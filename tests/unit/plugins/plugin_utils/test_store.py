@@ -10,7 +10,13 @@ from ansible import constants as C
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import new_record
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _store
-from ansible_collections.roamscan.qualys.tests.support.legacy_records import legacy_cache, legacy_write
+from ansible_collections.roamscan.qualys.tests.support.legacy_records import (
+    legacy_cache,
+    legacy_write,
+    mac_of,
+    sample_fleet as fleet,
+    working_set_of as working,
+)
 
 A = '02:77:00:00:0a:01'
 B = '02:77:00:00:0b:02'
@@ -157,24 +163,6 @@ def test_working_set_and_holders_are_the_open_holdings_and_pending(jsonfile):
 
 # -- the index: a cycle reads its working set, not every record ------------------------------------
 
-def mac_of(number):
-    return '02:77:00:00:%02x:%02x' % (number >> 8, number & 255)
-
-
-def fleet(active=10, pending=5, away=35):
-    """Records as a running fleet has them: laptops here now, with a scan pending, and away."""
-    records = {}
-    for number in range(active + pending + away):
-        mac, ip = mac_of(number), '10.77.%d.%d' % (number >> 8, number & 255)
-        rec = record(mac, ip)
-        if number >= active:
-            rec['lease_state'] = 'expired'
-        if active <= number < active + pending:
-            rec['pending'] = {'scan_ref': 'scan/1.%d' % number, 'ip': ip, 'launched_at': '2026-11-28T07:30:00Z', 'title': 't'}
-        records[mac] = rec
-    return records
-
-
 class Spy:
     """Counts what the store asks of its backend."""
 
@@ -192,10 +180,6 @@ class Spy:
             self.scans += 1
             return versions(*args)
         backend.read_many, backend.versions = counted_read, counted_versions
-
-
-def working(records):
-    return {mac: rec for mac, rec in records.items() if rec['lease_state'] == 'active' or rec['pending']}
 
 
 def test_first_use_builds_the_index_from_records_written_by_the_previous_release(jsonfile):
