@@ -17,6 +17,7 @@ class ActionModule(CycleActionBase):
 
     # the summary is shown even when the store is what failed: it opens the store itself
     USES_STORE = False
+    SETTINGS_REQUIRED = False
     ARGUMENT_SPEC = {
         'fault': {'type': 'dict'},
         'acknowledged': {'type': 'str', 'default': 'roamscan_acknowledged'},
@@ -27,14 +28,14 @@ class ActionModule(CycleActionBase):
         fault = stage.args['fault']
         if fault is not None:
             fault = {'stage': fault.get('stage') or stage_of(fault.get('task')), 'task': fault.get('task'), 'msg': fault.get('msg')}
-        corrupt = []
-        try:
-            store = open_store(stage.settings['fact_cache'])
-            final = counts(store.digests(), stage.now, stage.settings['rescan_days'])
-            corrupt = store.corrupt
-        except StoreError as exc:
-            final = None
-            stage.warnings.append('Cannot count the laptop records: %s' % exc)
+        final, corrupt = None, []
+        if stage.settings_error is None:   # else the store the settings name is unknown
+            try:
+                store = open_store(stage.settings['fact_cache'])
+                final = counts(store.digests(), stage.now, stage.settings['rescan_days'])
+                corrupt = store.corrupt
+            except StoreError as exc:
+                stage.warnings.append('Cannot count the laptop records: %s' % exc)
         acknowledged = [server for server in stage.dhcp_servers()
                         if registered_ok(stage.host_variable(server, stage.args['acknowledged']))]
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}

@@ -44,6 +44,7 @@ class Stage:
         self.records = {}
         self.changed = set()
         self.warnings = []
+        self.settings_error = None
         self._task_vars = task_vars
         self._templar = templar
 
@@ -93,6 +94,8 @@ class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
     # a store that may forget scan history is refused (reports read any store)
     REQUIRE_DURABLE = True
     USES_STORE = True
+    # bad settings fail the stage; the summary reports them and goes on with the defaults
+    SETTINGS_REQUIRED = True
 
     @abc.abstractmethod
     def run_stage(self, stage):
@@ -103,16 +106,26 @@ class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
         del stage, stored
         return {}
 
+    def _settings(self, task_vars):
+        """``(settings, error)``: the settings from the task's variables; on bad ones, the defaults and why."""
+        variables = {name: self._templar.template(task_vars[name]) for name in VARIABLES.values() if name in task_vars}
+        try:
+            return read_settings(variables, launch=self.LAUNCH_SETTINGS), None
+        except InvalidSettings as exc:
+            if self.SETTINGS_REQUIRED:
+                raise
+            return read_settings({}), to_text(exc)
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         try:
-            variables = {name: self._templar.template(task_vars[name]) for name in VARIABLES.values() if name in task_vars}
-            settings = read_settings(variables, launch=self.LAUNCH_SETTINGS)
+            settings, settings_error = self._settings(task_vars)
             store = open_store(settings['fact_cache'], require_durable=self.REQUIRE_DURABLE) if self.USES_STORE else None
             stage = Stage(store, settings, args, time_now(), task_vars, self._templar)
+            stage.settings_error = settings_error
             result.update(self.run_stage(stage))
             stored = 0
             if stage.changed and not self._task.check_mode:
@@ -123,6 +136,8 @@ class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
             return result
         result.update(now=stage.now, updated=len(stage.changed), stored=stored, changed=bool(stage.changed))
         warnings = ['Skipped corrupt fact cache entry %s: %s' % (item['host'], item['error']) for item in (store.corrupt if store else [])]
+        if stage.settings_error:
+            warnings.append('%s; this step used the defaults' % stage.settings_error)
         warnings += stage.warnings
         if warnings:
             result['warnings'] = warnings

@@ -90,12 +90,16 @@ def test_check_mode_stores_nothing_and_acknowledges_nothing(lab, qualys_sim):
     assert summary['acknowledged'] == ['dhcp1'] and summary['known'] == 1
 
 
-def test_bad_scan_settings_stop_the_cycle_before_anything_is_read(lab, qualys_sim):
+@pytest.mark.parametrize('settings, message', [
+    ({'roamscan_scanner': None}, 'no scanner selector'),
+    ({'roamscan_rescan_days': 0}, 'roamscan_rescan_days must be at least 1'),
+])
+def test_bad_settings_stop_the_cycle_before_anything_is_read(lab, qualys_sim, settings, message):
     lab.write_leases('dhcp1', [('10.77.0.100', A)])
     lab.append_spool('dhcp1', spool_event(A, '10.77.0.100'))
-    proc = lab.run(qualys_sim, extra_vars={'roamscan_scanner': None})
+    proc = lab.run(qualys_sim, extra_vars=settings)
     summary = summary_of(proc)
-    assert proc.returncode != 0 and 'no scanner selector' in summary['fault']['msg']
+    assert proc.returncode != 0 and message in summary['fault']['msg']
     assert summary['fault']['stage'] == 'collect' and summary['dhcp_servers_reported'] == []
     assert qualys_sim.state.calls == []
     assert (lab.spool_dir('dhcp1') / 'current').exists()  # lease_events never ran

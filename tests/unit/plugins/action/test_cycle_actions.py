@@ -248,3 +248,13 @@ def test_coverage_reads_every_record(store):
     result = run_action('laptop_coverage', task_vars={'roamscan_report_days': 30})
     assert (result['coverage']['seen'], result['coverage']['scanned']) == (2, 1) and result['counts']['known'] == 2
     assert store['store'].reads == [('all',)]
+
+
+def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: FakeStore({A: present(A, X)}))
+    fault = {'stage': 'collect', 'task': 'Collect | Refuse bad settings', 'msg': 'roamscan_rescan_days must be at least 1'}
+    result = run_action('cycle_summary', {'fault': fault}, task_vars={'roamscan_rescan_days': 0})
+    assert not result.get('failed') and result['summary']['known'] is None and result['cycle_failed']
+    assert result['summary']['fault']['msg'] == fault['msg']
+    assert any('roamscan_rescan_days must be at least 1, got 0; this step used the defaults' in w for w in result['warnings'])
