@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r
-"""
+DOCUMENTATION = r"""
 ---
 module: cycle_check
 short_description: Check the scan cycle settings and that the laptop store keeps scan history
@@ -29,15 +28,13 @@ seealso:
   - module: roamscan.qualys.cycle_remember
 """
 
-EXAMPLES = r
-"""
+EXAMPLES = r"""
 - name: Collect | Check the cycle settings and the laptop store
   roamscan.qualys.cycle_check:
   register: roamscan_checked
 """
 
-RETURN = r
-"""
+RETURN = r"""
 fact_cache:
   description: The cache plugin holding the laptop records.
   returned: success

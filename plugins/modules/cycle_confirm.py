@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r
-"""
+DOCUMENTATION = r"""
 ---
 module: cycle_confirm
 short_description: Credit the laptops whose roamscan scan finished and found them
@@ -32,16 +31,14 @@ seealso:
   - module: roamscan.qualys.qualys_scan_status
 """
 
-EXAMPLES = r
-"""
+EXAMPLES = r"""
 - name: Confirm | Credit laptops whose scan finished and found them while they held their IP
   roamscan.qualys.cycle_confirm:
     scan_status: "{{ roamscan_status }}"
   register: roamscan_confirmed
 """
 
-RETURN = r
-"""
+RETURN = r"""
 now:
   description: Controller time used for every decision of this call.
   returned: success

@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r
-"""
+DOCUMENTATION = r"""
 ---
 module: cycle_decide
 short_description: Decide which laptops this cycle scans
@@ -34,16 +33,14 @@ seealso:
   - module: roamscan.qualys.host_last_scanned
 """
 
-EXAMPLES = r
-"""
+EXAMPLES = r"""
 - name: Decide | Choose who to scan now
   roamscan.qualys.cycle_decide:
     last_scanned: "{{ roamscan_elsewhere }}"
   register: roamscan_plan
 """
 
-RETURN = r
-"""
+RETURN = r"""
 now:
   description: Controller time used for every decision of this call.
   returned: success

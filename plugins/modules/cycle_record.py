@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r
-"""
+DOCUMENTATION = r"""
 ---
 module: cycle_record
 short_description: Record the scans the launch returned in the laptop records
@@ -35,8 +34,7 @@ seealso:
   - module: roamscan.qualys.qualys_scan_launch
 """
 
-EXAMPLES = r
-"""
+EXAMPLES = r"""
 - name: Record | Record the launched scan for each laptop
   roamscan.qualys.cycle_record:
     title: "{{ roamscan_intent.launch.title }}"
@@ -44,8 +42,7 @@ EXAMPLES = r
   register: roamscan_recorded
 """
 
-RETURN = r
-"""
+RETURN = r"""
 now:
   description: Controller time used for every decision of this call.
   returned: success

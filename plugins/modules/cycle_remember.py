@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r
-"""
+DOCUMENTATION = r"""
 ---
 module: cycle_remember
 short_description: Fold the DHCP servers' presence into the laptop records
@@ -36,15 +35,13 @@ seealso:
   - module: roamscan.qualys.lease_events
 """
 
-EXAMPLES = r
-"""
+EXAMPLES = r"""
 - name: Remember | Fold the DHCP presence into the laptop records
   roamscan.qualys.cycle_remember:
   register: roamscan_remembered
 """
 
-RETURN = r
-"""
+RETURN = r"""
 now:
   description: Controller time used for every decision of this call.
   returned: success

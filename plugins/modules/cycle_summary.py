@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r
-"""
+DOCUMENTATION = r"""
 ---
 module: cycle_summary
 short_description: Summarise one scan cycle, also when it stopped at a fault
@@ -36,16 +35,14 @@ seealso:
   - module: roamscan.qualys.cycle_remember
 """
 
-EXAMPLES = r
-"""
+EXAMPLES = r"""
 - name: Summary | Summarise the cycle
   roamscan.qualys.cycle_summary:
     fault: "{{ roamscan_fault | default(omit) }}"
   register: roamscan_summary
 """
 
-RETURN = r
-"""
+RETURN = r"""
 summary:
   description:
     - C(known), C(present), C(overdue), C(pending) (counts, null when the store could not be read), C(credited),

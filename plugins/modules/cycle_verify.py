@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r
-"""
+DOCUMENTATION = r"""
 ---
 module: cycle_verify
 short_description: Keep the launch targets still leased to the same laptop and record the launch intent
@@ -57,8 +56,7 @@ seealso:
   - module: roamscan.qualys.qualys_scan_launch
 """
 
-EXAMPLES = r
-"""
+EXAMPLES = r"""
 - name: Verify | Record the launch intent for the laptops still leased to the same MAC
   roamscan.qualys.cycle_verify:
     plan: "{{ roamscan_plan.plan }}"
@@ -66,8 +64,7 @@ EXAMPLES = r
   register: roamscan_intent
 """
 
-RETURN = r
-"""
+RETURN = r"""
 now:
   description: Controller time used for every decision of this call.
   returned: success

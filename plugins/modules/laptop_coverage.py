@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r
-"""
+DOCUMENTATION = r"""
 ---
 module: laptop_coverage
 short_description: How well the roaming laptops are covered by scans
@@ -27,15 +26,13 @@ seealso:
   - module: roamscan.qualys.cycle_summary
 """
 
-EXAMPLES = r
-"""
+EXAMPLES = r"""
 - name: Read coverage from the laptop records
   roamscan.qualys.laptop_coverage:
   register: roamscan_report
 """
 
-RETURN = r
-"""
+RETURN = r"""
 now:
   description: Controller time used for every decision of this call.
   returned: success
