@@ -12,6 +12,8 @@ use only :func:`open_store` and :class:`LaptopStore`.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 
 from ansible import constants as C
@@ -19,7 +21,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.loader import cache_loader
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import InvalidRecord, validate_record
-from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import MAC_HOST_PATTERN, mac_from_host, mac_host_name
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import MAC_HOST_PATTERN, mac_from_host
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name as _host_name
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_backend import (  # noqa: F401 pylint: disable=unused-import
     StoreError,  # the errors are part of this module's API
     StoreWriteError,
@@ -125,16 +128,26 @@ def _default_empty_prefix(cache):
         pass  # plugin without a prefix option
 
 
+@functools.lru_cache(maxsize=None)
+def mac_host_name(mac):
+    """The cache key of laptop ``mac`` (validated once per MAC: a cycle asks for the same ones many times)."""
+    return _host_name(mac)
+
+
 def _in_working_set(record):
     return record.get('lease_state') == 'active' or bool(record.get('pending'))
+
+
+def _text(record):
+    return json.dumps(record, separators=(',', ':'))
 
 
 class LaptopStore:
     """The laptop records of one fact cache; each record is read at most once per store object.
 
-    ``index_state`` says how the index was found on first use: ``fresh``, ``repaired`` (some records written
-    behind its back were re-read), ``rebuilt: <why>`` (every record read) or ``none`` (a cache plugin that cannot
-    tell what changed: every cycle reads every record).
+    ``index_state`` says how the index was found on first use: ``fresh``, ``repaired`` (records written behind
+    its back were re-read), ``rebuilt: <why>`` (every record read) or ``none`` (a cache plugin that cannot tell
+    what changed: every cycle reads every record).
     """
 
     def __init__(self, backend, name):
@@ -142,8 +155,9 @@ class LaptopStore:
         self.corrupt = []
         self.index_state = None
         self._backend = backend
-        self._records = {}    # mac: record
-        self._facts = {}      # mac: every fact of that host as read (written back around the record)
+        self._records = {}    # mac: record handed out (callers change it, then save it)
+        self._texts = {}      # cache key: JSON text of the record as read or written (the index's copy)
+        self._facts = {}      # mac: the host's other facts, when known
         self._entries = {}    # cache key: index entry of what was read or written
         self._absent = set()  # macs without a cache entry
         self._index = None
@@ -156,10 +170,23 @@ class LaptopStore:
                 if again or (mac_host_name(mac) not in self._entries and mac not in self._absent)}
         if not keys:
             return
-        found = self._backend.read_many(sorted(keys))
+        index = self._index
+        unread = []
         for key, mac in keys.items():
+            if not again and index is not None and key in index.copies:
+                # the index's copy, valid while the entry has that version (checked when the index was opened)
+                self._records[mac] = json.loads(index.copies[key])
+                self._texts[key] = index.copies[key]
+                self._entries[key] = index.overlay[key]
+                self._absent.discard(mac)
+            else:
+                unread.append(key)
+        found = self._backend.read_many(sorted(unread)) if unread else {}
+        for key in unread:
+            mac = keys[key]
             self._records.pop(mac, None)
             self._facts.pop(mac, None)
+            self._texts.pop(key, None)
             if key in found:
                 self._absent.discard(mac)
                 self._entries[key] = self._classify(mac, key, *found[key])
@@ -172,24 +199,27 @@ class LaptopStore:
             error = 'unreadable cache entry: %s' % value.reason
         elif not isinstance(value, dict):
             error = 'cache entry is a %s, not a mapping of facts' % type(value).__name__
-        elif FACT_KEY not in value:
-            self._facts[mac] = value
-            return [version, None, None]
         else:
+            others = {name: fact for name, fact in value.items() if name != FACT_KEY}
+            self._facts[mac] = others
+            if FACT_KEY not in value:
+                return [version, None, None, int(bool(others))]
             try:
                 record = validate_record(value[FACT_KEY], mac)
             except InvalidRecord as exc:
+                del self._facts[mac]
                 error = 'invalid %s record: %s' % (FACT_KEY, exc)
             else:
-                self._facts[mac] = value
                 self._records[mac] = record
-                return [version, digest(record), None]
+                self._texts[key] = _text(record)
+                return [version, digest(record), None, int(bool(others))]
         self.corrupt = [item for item in self.corrupt if item['host'] != key] + [{'host': key, 'error': error}]
-        return [version, None, error]
+        return [version, None, error, 0]
 
     def get(self, macs):
         """``{mac: record}`` for those of ``macs`` that have a record."""
         macs = list(macs)
+        self._fresh_index()
         self._read(macs)
         return {mac: self._records[mac] for mac in macs if mac in self._records}
 
@@ -226,10 +256,11 @@ class LaptopStore:
     # -- the index -------------------------------------------------------------------------
     def _fresh_index(self):
         """The index, true for the records as they are now (re-reading what changed behind its back), or None."""
-        if self._index is not None or not self._backend.supports_versions:
-            if self.index_state is None:
-                self.index_state = 'none'
+        if self._index is not None or self.index_state is not None:
             return self._index
+        if not self._backend.supports_versions:
+            self.index_state = 'none'
+            return None
         try:
             index = self._stored_index()
         except IndexUnusable as exc:
@@ -249,16 +280,17 @@ class LaptopStore:
             stale = [key for key, version in versions.items() if key not in entries or entries[key][0] != version]
             self._read([mac_from_host(key) for key in stale], again=True)
             entries = {key: self._entries.get(key, entries.get(key)) for key in versions}
-            index, self._catalog = compact({key: entry for key, entry in entries.items() if entry is not None},
-                                           self._backend.CLOCK_SKEW_NS)
-            self._index = index
+            copies = dict(index.copies)
+            copies.update(self._texts)
+            self._index, self._catalog = compact({key: entry for key, entry in entries.items() if entry is not None},
+                                                 copies, self._backend.CLOCK_SKEW_NS)
             self.index_state = 'repaired'
             self._save_index(catalog=True, best_effort=True)
-            return index
+            return self._index
         self._read([mac_from_host(key) for key in stale], again=True)
         for key in stale:
             if key in self._entries:
-                index.overlay[key] = self._entries[key]
+                index.update(key, self._entries[key], self._texts.get(key))
         self._index = index
         self.index_state = 'repaired' if stale else 'fresh'
         if stale or self._backend.sealable:
@@ -274,18 +306,18 @@ class LaptopStore:
         return Index.parse(found[0])
 
     def _load_catalog(self, index):
-        if self._catalog is None or self._catalog.get('catalog_id') != index.catalog_id:
+        if self._catalog is None or self._catalog_id != index.catalog_id:
             found = self._backend.read_many([CATALOG_KEY]).get(CATALOG_KEY)
             if found is None or isinstance(found[0], Unreadable):
                 raise IndexUnusable('catalog missing or unreadable')
-            parse_catalog(found[0], index.catalog_id)
-            self._catalog = found[0]
-        return self._catalog['entries']
+            self._entries_of_catalog = parse_catalog(found[0], index.catalog_id)
+            self._catalog, self._catalog_id = found[0], index.catalog_id
+        return self._entries_of_catalog
 
     def _rebuild(self, reason):
         self.all()
-        self._index, self._catalog = compact({key: entry for key, entry in self._entries.items()
-                                              if MAC_HOST_PATTERN.match(key)}, self._backend.CLOCK_SKEW_NS)
+        self._index, self._catalog = compact({key: entry for key, entry in self._entries.items() if MAC_HOST_PATTERN.match(key)},
+                                             self._texts, self._backend.CLOCK_SKEW_NS)
         self.index_state = 'rebuilt: %s' % reason
         self._save_index(catalog=True, best_effort=True)
         return self._index
@@ -293,8 +325,11 @@ class LaptopStore:
     def _save_index(self, catalog=False, best_effort=False):
         try:
             if catalog:
-                self._backend.write(CATALOG_KEY, self._catalog)
-            self._backend.write(INDEX_KEY, self._index.dump())
+                self._backend.write_many({CATALOG_KEY: self._catalog})
+                self._catalog_id = self._index.catalog_id
+                self._entries_of_catalog = None
+                self._catalog = None        # read again when needed: compact() gave the packed value
+            self._backend.write_many({INDEX_KEY: self._index.dump()})
             self._backend.seal(INDEX_KEY)
         except StoreWriteError as exc:
             if not best_effort:
@@ -304,13 +339,16 @@ class LaptopStore:
 
     # -- writing ---------------------------------------------------------------------------
     def save(self, records, macs):
-        """Write ``records[mac]`` for each of ``macs`` (the host's other facts kept), each verified, then the index.
+        """Write ``records[mac]`` for each of ``macs`` (the host's other facts kept), verified, then the index.
 
-        Raises StoreWriteError naming the entry and the reason on the first write that fails or does not read
-        back; records written before it stay written (each write is atomic) and the index, left stale, is repaired
-        from them on next use. An entry that could not be read is never overwritten.
+        Raises StoreWriteError naming the entry and the reason when a write fails or does not read back; nothing
+        is written then, or (a failure between the atomic renames, or of the index) the records written so far
+        are complete and the index, left stale, is repaired from them on next use. An entry that could not be
+        read is never overwritten.
         """
         macs = sorted(macs)
+        if not macs:
+            return 0
         index = self._fresh_index()
         self._read(macs)
         for mac in macs:
@@ -318,25 +356,32 @@ class LaptopStore:
             if entry is not None and entry[2] is not None:
                 raise StoreWriteError('Refusing to overwrite %s in the fact cache (%s): its entry could not be read (%s)'
                                       % (mac_host_name(mac), self._backend.label, entry[2]))
+        # hosts whose other facts are known only to exist (the record came from the index's copy)
+        self._read([mac for mac in macs if mac not in self._facts and self._entries.get(mac_host_name(mac), [None] * 4)[3]],
+                   again=True)
+        values = {}
         for mac in macs:
-            key = mac_host_name(mac)
             host_facts = dict(self._facts.get(mac) or {})
             host_facts[FACT_KEY] = records[mac]
+            values[mac_host_name(mac)] = host_facts
+        versions = self._backend.write_many(values)
+        for mac in macs:
+            key = mac_host_name(mac)
             existed = key in self._entries
-            entry = [self._backend.write(key, host_facts), digest(records[mac]), None]
+            entry = [versions[key], digest(records[mac]), None, int(bool(self._facts.get(mac)))]
             self._entries[key] = entry
-            self._facts[mac] = host_facts
+            self._texts[key] = _text(records[mac])
             self._records[mac] = records[mac]
             self._absent.discard(mac)
             if index is not None:
                 if existed and key not in index.overlay:
                     index.catalog_only -= 1
-                index.overlay[key] = entry
-        if index is not None and macs:
+                index.update(key, entry, self._texts[key])
+        if index is not None:
             if index.outside_working_set() > COMPACT_AFTER:
                 entries = dict(self._load_catalog(index))
                 entries.update(index.overlay)
-                self._index, self._catalog = compact(entries, self._backend.CLOCK_SKEW_NS)
+                self._index, self._catalog = compact(entries, index.copies, self._backend.CLOCK_SKEW_NS)
                 self._save_index(catalog=True)
             else:
                 self._save_index()

@@ -14,13 +14,19 @@ Two entries in the same cache, next to the records (their keys are no laptop's):
   seal, and how many catalog entries the overlay does not shadow. It is small (about the number of present
   laptops) and rewritten by every save.
 
-An entry is ``[version, digest, error]``: the backend's version of the cache entry (file: ctime, inode, size;
-Redis: write score), the digest of its record (None: no record) and why it could not be read (None: readable).
-The records stay the truth: an entry is trusted only while the cache entry still has that version.
+An entry is ``[version, digest, error, others]``: the backend's version of the cache entry (file: ctime, inode,
+size; Redis: write score), the digest of its record (None: no record), why it could not be read (None: readable)
+and whether the host has facts besides the record. The index also keeps a copy of each working-set record (as
+JSON text), so that a stage reads its working set from the index alone. The records stay the truth: an entry and
+its copy are trusted only while the cache entry still has that version.
+
+Both are stored as one JSON text inside the cache value, which ansible-core 2.19+'s tag-preserving decoder
+passes through as a plain string.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 
 INDEX_KEY = 'roamscan-store-index'
@@ -59,17 +65,34 @@ def _entries(value, where):
     if not isinstance(value, dict):
         raise IndexUnusable('%s entries are not a mapping' % where)
     for key, entry in value.items():
-        if not (isinstance(key, str) and isinstance(entry, list) and len(entry) == 3
-                and isinstance(entry[0], list) and (entry[1] is None or (isinstance(entry[1], list) and len(entry[1]) == len(DIGEST_FIELDS)))):
+        if not (isinstance(key, str) and isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], list)
+                and (entry[1] is None or (isinstance(entry[1], list) and len(entry[1]) == len(DIGEST_FIELDS)))):
             raise IndexUnusable('malformed %s entry %r' % (where, key))
     return value
 
 
-class Index:
-    """The overlay and what it needs to know of the catalog (which it reads only when it must)."""
+def _packed(data):
+    return {'format': FORMAT, 'data': json.dumps(data, separators=(',', ':'))}
 
-    def __init__(self, overlay, catalog_id, catalog_seal, catalog_only, recent):
+
+def _unpacked(value, what):
+    if not isinstance(value, dict) or value.get('format') != FORMAT or not isinstance(value.get('data'), str):
+        raise IndexUnusable('not a %s of format %d' % (what, FORMAT))
+    try:
+        data = json.loads(value['data'])
+    except ValueError as exc:
+        raise IndexUnusable('%s unreadable: %s' % (what, exc)) from None
+    if not isinstance(data, dict):
+        raise IndexUnusable('%s is not a mapping' % what)
+    return data
+
+
+class Index:
+    """The overlay, the copies of the working set, and what the overlay needs to know of the catalog."""
+
+    def __init__(self, overlay, copies, catalog_id, catalog_seal, catalog_only, recent):
         self.overlay = overlay
+        self.copies = copies
         self.catalog_id = catalog_id
         self.catalog_seal = catalog_seal
         self.catalog_only = catalog_only
@@ -77,19 +100,21 @@ class Index:
 
     @classmethod
     def parse(cls, value):
-        if not isinstance(value, dict) or value.get('format') != FORMAT:
-            raise IndexUnusable('not an index of format %d' % FORMAT)
+        data = _unpacked(value, 'index')
         try:
-            return cls(_entries(value['overlay'], 'index'), str(value['catalog_id']), int(value['catalog_seal']),
-                       int(value['catalog_only']), dict(value['recent']))
+            copies = data['copies']
+            if not isinstance(copies, dict) or not all(isinstance(text, str) for text in copies.values()):
+                raise IndexUnusable('malformed copies')
+            return cls(_entries(data['overlay'], 'index'), copies, str(data['catalog_id']), int(data['catalog_seal']),
+                       int(data['catalog_only']), dict(data['recent']))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, IndexUnusable):
                 raise
             raise IndexUnusable('malformed index: %s' % exc) from None
 
     def dump(self):
-        return {'format': FORMAT, 'catalog_id': self.catalog_id, 'catalog_seal': self.catalog_seal,
-                'catalog_only': self.catalog_only, 'recent': self.recent, 'overlay': self.overlay}
+        return _packed({'catalog_id': self.catalog_id, 'catalog_seal': self.catalog_seal, 'catalog_only': self.catalog_only,
+                        'recent': self.recent, 'overlay': self.overlay, 'copies': self.copies})
 
     def stale_keys(self, versions, skew_ns):
         """Keys whose version differs from what the index knows, and whether the catalog is needed to tell.
@@ -114,6 +139,14 @@ class Index:
         needs_catalog = bool(unknown or removed or catalogued != self.catalog_only)
         return changed + unknown, needs_catalog
 
+    def update(self, key, entry, copy):
+        """Take the entry (and the JSON text of its record while it is in the working set) of a key read or written."""
+        self.overlay[key] = entry
+        if copy is not None and in_working_set(entry):
+            self.copies[key] = copy
+        else:
+            self.copies.pop(key, None)
+
     def working_keys(self):
         return [key for key, entry in self.overlay.items() if in_working_set(entry)]
 
@@ -122,16 +155,17 @@ class Index:
 
 
 def parse_catalog(value, catalog_id):
-    if not isinstance(value, dict) or value.get('format') != FORMAT or value.get('catalog_id') != catalog_id:
-        raise IndexUnusable('catalog missing or not the one the index was written with')
-    return _entries(value.get('entries'), 'catalog')
+    data = _unpacked(value, 'catalog')
+    if data.get('catalog_id') != catalog_id:
+        raise IndexUnusable('catalog is not the one the index was written with')
+    return _entries(data.get('entries'), 'catalog')
 
 
-def compact(entries, skew_ns):
-    """``(index, catalog)`` for all entries ``{key: entry}``: the catalog holds them all, the overlay the working set."""
+def compact(entries, copies, skew_ns):
+    """``(index, catalog value)`` for all entries ``{key: entry}``: the catalog holds them all, the overlay the working set."""
     catalog_id = uuid.uuid4().hex
     seal = max((entry[0][0] for entry in entries.values() if entry[0]), default=0)
     overlay = {key: entry for key, entry in entries.items() if in_working_set(entry)}
     recent = {key: entry[0] for key, entry in entries.items() if entry[0] and entry[0][0] > seal - skew_ns and key not in overlay}
-    index = Index(overlay, catalog_id, seal, len(entries) - len(overlay), recent)
-    return index, {'format': FORMAT, 'catalog_id': catalog_id, 'entries': entries}
+    index = Index(overlay, {key: copies[key] for key in overlay if key in copies}, catalog_id, seal, len(entries) - len(overlay), recent)
+    return index, _packed({'catalog_id': catalog_id, 'entries': entries})

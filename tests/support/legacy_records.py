@@ -34,11 +34,11 @@ def legacy_write(records, cache=None, facts=None):
 # -- sample fleets for the store tests ---------------------------------------------------------------
 
 def mac_of(number):
-    return '02:77:00:00:%02x:%02x' % (number >> 8 & 255, number & 255)
+    return '02:77:00:%02x:%02x:%02x' % (number >> 16 & 255, number >> 8 & 255, number & 255)
 
 
 def ip_of(number):
-    return '10.77.%d.%d' % (number >> 8 & 255, number & 255)
+    return '10.%d.%d.%d' % (77 + (number >> 16 & 127), number >> 8 & 255, number & 255)
 
 
 def sample_pending(number, ref, title='t'):

@@ -7,8 +7,8 @@ full or read-only file system, against a Redis that goes away, or killed in the 
 The request is ``{"settings": roamscan_fact_cache or null, "ops": [...], "kill_at_write": N}``; ops are
 ``{"op": "legacy_write", "records": {mac: record}}`` (as the previous release writes), ``{"op": "working_set"}``,
 ``{"op": "all"}``, ``{"op": "digests"}``, ``{"op": "holders", "ips": [...]}``, ``{"op": "get", "macs": [...]}`` and
-``{"op": "save", "records": {mac: record}}``. ``kill_at_write`` SIGKILLs the process right before the store's
-N-th write (1-based) reaches the cache. Prints ``{"results", "index_state", "corrupt", "records_read"}``, or
+``{"op": "save", "records": {mac: record}}``. ``kill_at_write`` SIGKILLs the process right before the store puts
+its N-th write (1-based) in place: for files each entry's rename, for Redis each transaction. Prints ``{"results", "index_state", "corrupt", "records_read"}``, or
 ``{"error": class name, "message"}`` with exit status 3.
 """
 from __future__ import annotations
@@ -64,21 +64,21 @@ def main():
 
 
 def _instrument(store, reads, kill_at_write):
-    """Count record reads; SIGKILL before the ``kill_at_write``-th write."""
+    """Count record reads; SIGKILL before the ``kill_at_write``-th write is put in place."""
     backend = store._backend   # pylint: disable=protected-access
-    read_many, write, writes = backend.read_many, backend.write, []
+    read_many, publish, writes = backend.read_many, backend._publish, []  # pylint: disable=protected-access
 
     def counted(keys):
         keys = list(keys)
         reads.extend(key for key in keys if not key.startswith('roamscan-store-'))
         return read_many(keys)
 
-    def killing(key, value):
-        writes.append(key)
+    def killing(*args):
+        writes.append(args)
         if kill_at_write and len(writes) >= kill_at_write:
             os.kill(os.getpid(), signal.SIGKILL)
-        return write(key, value)
-    backend.read_many, backend.write = counted, killing
+        return publish(*args)
+    backend.read_many, backend._publish = counted, killing  # pylint: disable=protected-access
 
 
 if __name__ == '__main__':

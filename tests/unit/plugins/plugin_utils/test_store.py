@@ -190,14 +190,15 @@ def test_first_use_builds_the_index_from_records_written_by_the_previous_release
     assert store.index_state == 'rebuilt: no index yet'
 
 
-def test_a_cycle_reads_only_its_working_set_and_no_directory_scan(jsonfile):
+def test_a_cycle_reads_its_working_set_from_the_index_alone_without_a_directory_scan(jsonfile):
     records = fleet()
     legacy_write(records)
     _store.open_store().working_set()
     store = _store.open_store()
     spy = Spy(store)
     assert store.working_set() == working(records) and store.index_state == 'fresh'
-    assert sorted(spy.read) == sorted(_store.mac_host_name(mac) for mac in working(records)) and spy.scans == 0
+    assert spy.read == [] and spy.scans == 0
+    assert store.get([mac_of(30)]) == {mac_of(30): records[mac_of(30)]} and spy.read == ['mac-02770000001e']
     assert store.holders(['10.77.0.1', '10.77.0.12', '10.77.0.40']) == {'10.77.0.1': mac_of(1)}
 
 
@@ -299,16 +300,16 @@ class Crash(Exception):
 
 
 def crash_on(store, key_part, after=0):
-    """Make the backend fail on its ``after``-th write of a key containing ``key_part`` (what a crash leaves)."""
-    write, seen = store._backend.write, []
+    """Make the backend fail as its ``after``-th entry named like ``key_part`` is put in place (what a crash leaves)."""
+    publish, seen = store._backend._publish, []
 
-    def failing(key, value):
-        if key_part in key:
-            seen.append(key)
+    def failing(temporary, path):
+        if key_part in path:
+            seen.append(path)
             if len(seen) > after:
-                raise Crash(key)
-        return write(key, value)
-    store._backend.write = failing
+                raise Crash(path)
+        return publish(temporary, path)
+    store._backend._publish = failing
 
 
 @pytest.mark.parametrize('key_part, after', [('roamscan-store-index', 0), ('mac-', 1)])
