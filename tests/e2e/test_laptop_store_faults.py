@@ -117,7 +117,7 @@ def test_store_killed_mid_save_loses_no_laptop_and_rebuilds_its_index(tmp_path, 
     records = sample_fleet(4, 2, 10)
     store_driver({'settings': jsonfile_at(facts), 'ops': [{'op': 'legacy_write', 'records': records}, {'op': 'working_set'}]})
     launched = {mac_of(n): dict(records[mac_of(n)], pending={'scan_ref': 'scan/3.%d' % n, 'ip': records[mac_of(n)]['ip'],
-                                                                 'launched_at': '2026-11-28T07:55:00Z', 'title': 'w'}) for n in (1, 2)}
+                                                             'launched_at': '2026-11-28T07:55:00Z', 'title': 'w'}) for n in (1, 2)}
     status, answer = store_driver({'settings': jsonfile_at(facts), 'ops': [{'op': 'save', 'records': launched}],
                                    'kill_at_write': kill_at_write})
     assert status == -9
