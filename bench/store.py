@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tests' / 'support'))
 
-from legacy_records import ip_of, legacy_cache, legacy_write, mac_of, sample_fleet  # noqa: E402  pylint: disable=wrong-import-position
+from legacy_records import legacy_cache, legacy_write, mac_of, sample_fleet  # noqa: E402  pylint: disable=wrong-import-position
 from redis_lab import RedisServer  # noqa: E402  pylint: disable=wrong-import-position
 
 FULL_READS_PER_CYCLE = 5
