@@ -27,6 +27,8 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.cache import BaseFileCacheModule
 from ansible.plugins.loader import cache_loader
 
+from ansible_collections.roamscan.qualys.plugins.module_utils.presence import _fsync_dir as fsync_path
+
 OWNER_ONLY_DIR = 0o700
 OWNER_ONLY_FILE = 0o600
 # A coarse file system clock gives every change within one tick the same time stamp: the seal waits one
@@ -205,7 +207,7 @@ class FileBackend(_Backend):
                     raise StoreWriteError('Writing %s did not read back: replaced by another writer' % path)
                 versions[key] = _file_version(info)
             path = self.directory
-            _fsync_directory(self.directory)
+            fsync_path(self.directory)
         except (OSError, ValueError) as exc:
             raise StoreWriteError('Cannot write %s: %s' % (path, exc)) from exc
         finally:
@@ -269,11 +271,7 @@ def _make_durable(paths, directory):
         finally:
             os.close(descriptor)
     for path in paths:
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        fsync_path(path)
 
 
 def _libc():
@@ -281,14 +279,6 @@ def _libc():
         return ctypes.CDLL(None, use_errno=True)
     except OSError:
         return None
-
-
-def _fsync_directory(directory):
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class RedisBackend(_Backend):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cycle_lab import CycleLab, summary_of
-from legacy_records import mac_of, sample_fleet, working_set_of
+from legacy_records import mac_of, sample_fleet, sample_pending, working_set_of
 
 pytestmark = pytest.mark.root
 A, B, C = '02:77:00:00:0a:01', '02:77:00:00:0b:02', '02:77:00:00:0c:03'
@@ -116,8 +116,7 @@ def test_store_killed_mid_save_loses_no_laptop_and_rebuilds_its_index(tmp_path, 
     facts = tmp_path / 'facts'
     records = sample_fleet(4, 2, 10)
     store_driver({'settings': jsonfile_at(facts), 'ops': [{'op': 'legacy_write', 'records': records}, {'op': 'working_set'}]})
-    launched = {mac_of(n): dict(records[mac_of(n)], pending={'scan_ref': 'scan/3.%d' % n, 'ip': records[mac_of(n)]['ip'],
-                                                             'launched_at': '2026-11-28T07:55:00Z', 'title': 'w'}) for n in (1, 2)}
+    launched = {mac_of(n): dict(records[mac_of(n)], pending=sample_pending(n, 'scan/3.%d' % n, title='w')) for n in (1, 2)}
     status, answer = store_driver({'settings': jsonfile_at(facts), 'ops': [{'op': 'save', 'records': launched}],
                                    'kill_at_write': kill_at_write})
     assert status == -9

@@ -9,8 +9,8 @@ The request is ``{"settings": roamscan_fact_cache or null, "ops": [...], "kill_a
 ``{"op": "all"}``, ``{"op": "digests"}``, ``{"op": "holders", "ips": [...]}``, ``{"op": "get", "macs": [...]}`` and
 ``{"op": "save", "records": {mac: record}}``. ``kill_at_write`` SIGKILLs the process right before the store puts
 its N-th write (1-based) in place: for files each entry's rename, for Redis each transaction. Prints
-``{"results", "index_state", "corrupt", "records_read"}``, or
-``{"error": class name, "message"}`` with exit status 3.
+``{"results", "index_state", "corrupt", "records_read"}``, or ``{"error": class name, "message"}`` with exit
+status 3.
 """
 from __future__ import annotations
 
