@@ -31,7 +31,12 @@ def test_records_of_0_1_are_read_unchanged(store):
 
 def test_today_s_stages_decide_as_0_1_did_on_its_records(store):
     records = store.all()
-    assert _decide.plan(copy.deepcopy(records), NOW, 30, 500, 1) == EXPECTED['plan']
+    plan = _decide.plan(copy.deepcopy(records), NOW, 30, 500, 1)
+    # added since 0.1: when the resumed intent was first recorded (the earliest launched_at of its laptops)
+    intended_at = plan.pop('intended_at')
+    assert plan == EXPECTED['plan']
+    assert intended_at == min(r['pending']['launched_at'] for r in records.values()
+                              if r['pending'] and r['pending']['title'] == plan['title'])
     assert _decide.candidates(records, NOW, 30) == EXPECTED['candidates']
     assert _decide.active_scans(records) == EXPECTED['active_scans']
     assert _summary.counts(records, NOW, 30) == EXPECTED['summary']
