@@ -132,8 +132,7 @@ class LogReader:
                                                                           and st.st_dev == current.st_dev)]
         holder = next((item for item in others if acked.same_file(item[1]) and acked.head_matches(item[0])), None)
         if holder is None:
-            copies = sorted((item for item in others if item[1].st_mtime >= acked.at - 1 and acked.head_matches(item[0])),
-                            key=lambda item: item[1].st_mtime)
+            copies = sorted((item for item in others if self._copy_of(acked, item)), key=lambda item: item[1].st_mtime)
             holder = copies[0] if copies else None
         chain, lost = [], holder is None
         if holder is not None:
@@ -144,6 +143,15 @@ class LogReader:
         if current is not None:
             chain.append((self.path, 0, False))
         return chain, lost
+
+    @staticmethod
+    def _copy_of(acked, item):
+        """A copytruncate copy of the file the position was taken on: it starts with the same
+        bytes; with nothing read yet (empty head) it is one made since the read."""
+        name, st = item
+        if acked.head_len == 0:
+            return st.st_mtime >= acked.at - 1 and st.st_size > 0
+        return acked.head_matches(name)
 
     def _copied_since(self, acked):
         """copytruncate of a file we had read nothing of: the same empty head matches the
@@ -276,8 +284,9 @@ class CursorState:
         changed = False
         for path, position in updates.items():
             old = state['files'].get(path)
-            if old is not None and (old.dev, old.ino) == (position.dev, position.ino) and old.offset >= position.offset:
-                continue  # an older cursor: already acknowledged
+            if old is not None and (position.at < old.at or (old.dev, old.ino, old.head, old.head_len) == (
+                    position.dev, position.ino, position.head, position.head_len) and old.offset >= position.offset):
+                continue  # an older cursor (read earlier, or behind in the same file): already acknowledged
             state['files'][path] = position
             changed = True
         return changed
