@@ -136,7 +136,9 @@ class LogReader:
             holder = copies[0] if copies else None
         chain, lost = [], holder is None
         if holder is not None:
-            chain.append((holder[0], acked.offset, now - holder[1].st_mtime >= self.settle))
+            # a copytruncate copy is a file no writer has open; the renamed original may still be written
+            settled = not acked.same_file(holder[1]) or now - holder[1].st_mtime >= self.settle
+            chain.append((holder[0], acked.offset, settled))
             newer = sorted((item for item in others if item is not holder and item[1].st_mtime >= holder[1].st_mtime),
                            key=lambda item: item[1].st_mtime)
             chain.extend((name, 0, now - st.st_mtime >= self.settle) for name, st in newer)

@@ -22,7 +22,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from netns import CLEAN_ENV, run, wait_until
+from netns import CLEAN_ENV, netns_python, run, wait_until
 
 REALM = 'ROAM.TEST'
 DOMAIN = 'ROAM'
@@ -38,6 +38,8 @@ class SambaDc:
         self.prefix = address.rsplit('.', 1)[0]
         self.target = self.workdir / 'dc'
         self.smb_conf = self.target / 'etc' / 'smb.conf'
+        self.audit_log = self.target / 'var' / 'log' / 'samba' / 'roamscan-auth.json'   # dc_audit's default, prefixed
+        self.state_dir = self.target / 'var' / 'lib' / 'roamscan'
         self.log = self.workdir / 'samba.log'
         self.process = None
         self._links = 0
@@ -122,6 +124,10 @@ class SambaDc:
         run('ip', '-n', self.namespace, 'link', 'set', port, 'master', 'br0', 'up')
         run('ip', '-n', namespace, 'addr', 'add', address + '/24', 'dev', device)
         run('ip', '-n', namespace, 'link', 'set', device, 'up')
+
+    def python_wrapper(self, python):
+        """ansible_python_interpreter for modules that run on the DC (inside its namespace)."""
+        return netns_python(self.workdir / 'python-on-dc', self.namespace, python)
 
     def route(self, network, via):
         run('ip', '-n', self.namespace, 'route', 'replace', network, 'via', via)
