@@ -128,8 +128,8 @@ class LogReader:
             return ([(self.path, 0, False)] if current else []), False
         if acked.same_file(current) and acked.head_matches(self.path) and not self._copied_since(acked):
             return [(self.path, acked.offset, False)], False
-        others = [(name, st) for name, st in siblings(self.path) if not (current and st.st_ino == current.st_ino
-                                                                          and st.st_dev == current.st_dev)]
+        current_id = None if current is None else (current.st_dev, current.st_ino)
+        others = [(name, st) for name, st in siblings(self.path) if (st.st_dev, st.st_ino) != current_id]
         holder = next((item for item in others if acked.same_file(item[1]) and acked.head_matches(item[0])), None)
         if holder is None:
             copies = sorted((item for item in others if self._copy_of(acked, item)), key=lambda item: item[1].st_mtime)

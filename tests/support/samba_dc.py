@@ -83,8 +83,8 @@ class SambaDc:
 
     def _kdc_listening(self):
         if self.process.poll() is not None:
-            raise AssertionError('samba exited (rc=%s):\n%s' % (self.process.returncode,
-                                                               self.log.read_text(errors='replace')[-3000:]))
+            raise AssertionError('samba exited (rc=%s):\n%s'
+                                 % (self.process.returncode, self.log.read_text(errors='replace')[-3000:]))
         sockets = run('ip', 'netns', 'exec', self.namespace, 'ss', '-Hltn', 'sport = :88', check=False).stdout
         return bool(sockets.strip())
 
