@@ -42,6 +42,18 @@ class Dc:
     def age(self, name, seconds):
         os.utime(name, (self.now - seconds, self.now - seconds))
 
+    def rename_rotate(self, suffix='.1', age=60):
+        """logrotate ``create`` / Samba ``max log size``: rename, the writer starts a new file."""
+        os.rename(self.log, self.log + suffix)
+        self.age(self.log + suffix, age)
+
+    def copytruncate(self, age=60):
+        """logrotate ``copytruncate``: copy to NAME.1, truncate the file in place."""
+        shutil.copyfile(self.log, self.log + '.1')
+        self.age(self.log + '.1', age)
+        with open(self.log, 'r+b') as handle:
+            handle.truncate(0)
+
     def run(self, ack=None, check_mode=False, include_events=True, **extra):
         params = dict(paths=[self.log], state_file=self.state, ack=ack, include_events=include_events,
                       exclude_addresses=[], exclude_local_addresses=False, settle_seconds=30, max_events=20000)
@@ -88,8 +100,7 @@ def test_rename_rotation_reads_the_old_file_to_its_end_then_the_new_one(dc):
     dc.write(1, 2)
     dc.ack(dc.read()[1]['cursor'])
     dc.write(3)
-    os.rename(dc.log, dc.log + '.1')
-    dc.age(dc.log + '.1', 60)
+    dc.rename_rotate()
     dc.write(4, 5)
     numbers, result = dc.read()
     assert numbers == [3, 4, 5] and result['rotation_gaps'] == []
@@ -101,7 +112,7 @@ def test_rename_rotation_reads_the_old_file_to_its_end_then_the_new_one(dc):
 def test_rename_rotation_stays_in_the_old_file_while_the_dc_may_still_write_it(dc):
     dc.write(1)
     dc.ack(dc.read()[1]['cursor'])
-    os.rename(dc.log, dc.log + '.1')
+    dc.rename_rotate(age=0)
     dc.write(2, name=dc.log + '.1')  # samba has not reopened its log yet
     dc.write(9)                      # something already writes the new file
     numbers, result = dc.read()
@@ -116,8 +127,7 @@ def test_samba_max_log_size_rotation_to_dot_old_is_followed(dc):
     dc.write(1)
     dc.ack(dc.read()[1]['cursor'])
     dc.write(2)
-    os.rename(dc.log, dc.log + '.old')
-    dc.age(dc.log + '.old', 60)
+    dc.rename_rotate('.old')
     dc.write(3)
     assert dc.read()[0] == [2, 3]
 
@@ -126,10 +136,7 @@ def test_copytruncate_reads_the_rest_from_the_copy_then_the_truncated_file(dc):
     dc.write(1, 2)
     dc.ack(dc.read()[1]['cursor'])
     dc.write(3)
-    shutil.copyfile(dc.log, dc.log + '.1')
-    dc.age(dc.log + '.1', 60)
-    with open(dc.log, 'r+b') as handle:
-        handle.truncate(0)
+    dc.copytruncate()
     dc.write(4)
     numbers, result = dc.read()
     assert numbers == [3, 4]
@@ -143,10 +150,7 @@ def test_copytruncate_of_a_file_nothing_was_read_from_yet_loses_nothing(dc):
     dc.ack(dc.read()[1]['cursor'])  # acknowledged position: offset 0 of an empty log
     dc.now += 100
     dc.write(1, 2)
-    shutil.copyfile(dc.log, dc.log + '.1')
-    dc.age(dc.log + '.1', 60)
-    with open(dc.log, 'r+b') as handle:
-        handle.truncate(0)
+    dc.copytruncate()
     dc.write(3)
     assert dc.read()[0] == [1, 2, 3]
 
@@ -155,8 +159,7 @@ def test_a_torn_last_line_in_a_settled_rotated_file_is_counted_and_nothing_after
     dc.write(1)
     dc.ack(dc.read()[1]['cursor'])
     dc.write(2, raw=line(3)[:50])
-    os.rename(dc.log, dc.log + '.1')
-    dc.age(dc.log + '.1', 60)
+    dc.rename_rotate()
     dc.write(4)
     numbers, result = dc.read()
     assert numbers == [2, 4]
