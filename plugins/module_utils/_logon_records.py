@@ -31,12 +31,14 @@ import json
 import os
 import re
 
+from ansible_collections.roamscan.qualys.plugins.module_utils._observation import observation
+from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import SAFE_VALUE, safe_hostname
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import format_time
 
 SAMBA = 'samba'
 WINDOWS = 'windows'
-WINDOWS_EVENTS = (4624, 4768, 4769)
-SAFE_VALUE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127}')
+# what each logon is, in the observation's ``why``
+WINDOWS_EVENTS = {4624: 'logon', 4768: 'tgt', 4769: 'service_ticket'}
 SAFE_DETAIL = re.compile(r'[A-Za-z0-9][A-Za-z0-9 ._@$+=/:-]{0,127}')
 _SAMBA_ADDRESS = re.compile(r'(ipv4|ipv6):(.+):([0-9]{1,5})')
 # Samba's debug header: "[2026/12/01 09:15:06.694718,  3] ../../auth/auth_log.c:635(log_json)"
@@ -172,7 +174,8 @@ def _samba(record):
     # what the client asked for
     account = auth.get('becameAccount') or auth.get('mappedAccount') or auth.get('clientAccount')
     domain = auth.get('becameDomain') or auth.get('mappedDomain') or auth.get('clientDomain')
-    return {'event_id': 4624, 'account': account, 'domain': domain, 'address': auth.get('remoteAddress'),
+    why = 'tgt' if auth.get('serviceDescription') == 'Kerberos KDC' else 'logon'
+    return {'event_id': 4624, 'why': why, 'account': account, 'domain': domain, 'address': auth.get('remoteAddress'),
             'time': record.get('timestamp'), 'service': auth.get('serviceDescription'),
             'workstation': auth.get('workstation'), 'dc': None, 'success': True}
 
@@ -189,7 +192,8 @@ def _windows(event_id, data, when, dc, failed_flag):
         raise Ignored('other_event')
     status = str(data.get('Status', '0x0')).lower()
     success = not failed_flag and status in ('0x0', '0')
-    return {'event_id': event_id, 'account': data.get('TargetUserName'), 'domain': data.get('TargetDomainName'),
+    return {'event_id': event_id, 'why': WINDOWS_EVENTS[event_id], 'account': data.get('TargetUserName'),
+            'domain': data.get('TargetDomainName'),
             'address': data.get('IpAddress'), 'time': when, 'service': data.get('ServiceName'),
             'workstation': data.get('WorkstationName'), 'dc': dc, 'success': success}
 
@@ -232,8 +236,9 @@ def _json_object(line):
     return record
 
 
-def parse_logon_line(line, address_filter):
-    """The observation of one log line (bytes without newline).
+def parse_logon_line(line, address_filter, host):
+    """The observation of one log line (bytes without newline); ``host`` names the DC for Samba
+    records (Windows events name their DC themselves).
 
     Raises SkippedLine for input that is no record (counted as bad input) and Ignored for a
     valid record that is no presence (counted apart: failed logons, infrastructure, ...).
@@ -260,19 +265,14 @@ def parse_logon_line(line, address_filter):
     kind, value, domain = account_identity(fields['account'], fields['domain'])
     detail = {'event_id': fields['event_id'], 'domain': domain}
     for name in ('service', 'workstation', 'dc'):
-        # workstation is client-supplied: recorded (safe or hex), never trusted
         text = fields[name]
         detail[name] = safe_value(text, 96, SAFE_DETAIL) if isinstance(text, str) and text not in ('', '-') else None
-    return {
-        'id': hashlib.sha256(line).hexdigest()[:20],
-        'source': source,
-        'event': 'seen',
-        'identity': {'kind': kind, 'value': value},
-        'ip': str(address),
-        'time': event_time(fields['time']),
-        'authority': 'log',
-        'detail': detail,
-    }
+    result = observation(source, detail['dc'] or host, 'seen', fields['why'], kind, value, str(address),
+                         event_time(fields['time']), record_id=hashlib.sha256(line).hexdigest()[:20],
+                         # the NTLM workstation name is client-supplied: recorded, never trusted
+                         hostname=safe_hostname(fields['workstation']))
+    result['detail'] = detail
+    return result
 
 
 def local_addresses(proc='/proc'):

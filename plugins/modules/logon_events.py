@@ -66,6 +66,11 @@ options:
       - Also drop this host's own addresses (read from C(/proc)); right on a DC, harmless on a collector.
     type: bool
     default: true
+  source_host:
+    description:
+      - The name given as the C(host) of a Samba observation's RV(observations[].source) (Windows events name their DC).
+      - Defaults to this host's name.
+    type: str
   settle_seconds:
     description:
       - A rotated file modified less than this many seconds ago may still be written by the DC; the reader stays
@@ -131,13 +136,17 @@ observations:
       type: str
       sample: 5406a110f517edd9ab51
     source:
-      description: C(samba) or C(windows).
-      type: str
-      sample: samba
+      description: C(kind) C(samba) or C(windows); C(host) the DC that logged it (O(source_host) for Samba).
+      type: dict
+      sample: {kind: samba, host: dc1}
     event:
       description: Always C(seen); a logon confirms presence, it starts or ends nothing.
       type: str
       sample: seen
+    why:
+      description: C(tgt) (Kerberos AS, Windows 4768), C(service_ticket) (4769) or C(logon) (4624, Samba NTLM/SMB/LDAP).
+      type: str
+      sample: tgt
     identity:
       description:
         - "C(kind): C(ad_machine) (account ends in C($), upper-case) or C(ad_user) (lower-case)."
@@ -153,12 +162,26 @@ observations:
       description: When the DC logged it (ISO-8601 UTC).
       type: str
       sample: '2026-12-01T09:15:06Z'
+    until:
+      description: Always null; a logon bounds no holding.
+      type: str
+      sample: null
+    aliases:
+      description: Always empty for logons.
+      type: dict
+      sample: {}
+    hostname:
+      description: The workstation name an NTLM client sent, if it is a safe host name, else null. Client-supplied, never trusted.
+      type: str
+      sample: null
     authority:
       description: Always C(log); a DC logon proves the IP was used then, it holds nothing.
       type: str
       sample: log
     detail:
-      description: C(event_id), C(domain), C(service), C(workstation) (client-supplied), C(dc) (Windows computer name).
+      description:
+        - C(event_id), C(domain), C(service), C(workstation) (client-supplied, C(%)+hex unless safe), C(dc) (Windows
+          computer name). Not part of the common observation shape.
       type: dict
       sample: {event_id: 4624, domain: ROAM, service: Kerberos KDC, workstation: null, dc: null}
 cursor:
@@ -193,6 +216,7 @@ now:
   sample: '2026-12-01T09:16:00Z'
 '''
 
+import platform
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -230,11 +254,12 @@ def collect(params, check_mode, now):
         store.save(state)
     own = local_addresses() if params['exclude_local_addresses'] else []
     address_filter = AddressFilter(params['exclude_addresses'], own)
+    host = params['source_host'] or platform.node()
     observations, skipped, ignored, positions = [], {}, {}, {}
 
     def take(line):
         try:
-            observations.append(parse_logon_line(line, address_filter))
+            observations.append(parse_logon_line(line, address_filter, host))
         except SkippedLine as exc:
             skipped[exc.reason] = skipped.get(exc.reason, 0) + 1
         except Ignored as exc:
@@ -264,6 +289,7 @@ def main():
             include_events=dict(type='bool', default=True),
             exclude_addresses=dict(type='list', elements='str', default=[]),
             exclude_local_addresses=dict(type='bool', default=True),
+            source_host=dict(type='str'),
             settle_seconds=dict(type='int', default=30),
             max_events=dict(type='int', default=20000),
         ),

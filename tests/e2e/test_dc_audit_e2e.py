@@ -124,7 +124,7 @@ def test_machine_kinit_from_a_leased_ip_is_an_ad_machine_observation_the_lease_s
     result = office.logon_events(run_ansible)
     seen = machine_observations(result, 'LAPTOP01$')
     assert seen, result
-    assert {(o['source'], o['event'], o['ip'], o['authority']) for o in seen} == {('samba', 'seen', ip, 'log')}
+    assert {(o['source']['kind'], o['event'], o['ip'], o['authority']) for o in seen} == {('samba', 'seen', ip, 'log')}
     assert result['ignored']['reasons'].get('failed', 0) >= 1        # the wrong password never counts
     assert result['skipped_lines'] == {'count': 0, 'reasons': {}}
 

@@ -29,7 +29,7 @@ def fixture_lines(name):
 
 def outcome(line, address_filter=NO_FILTER):
     try:
-        return parse_logon_line(line, address_filter)
+        return parse_logon_line(line, address_filter, 'dc1')
     except (SkippedLine, Ignored) as exc:
         return '%s:%s' % (type(exc).__name__, exc.reason)
 
@@ -51,8 +51,9 @@ def test_samba_kdc_fixture_gives_user_and_machine_observations_and_drops_the_fai
     assert [(o['identity']['kind'], o['identity']['value'], o['ip']) for o in good] == [
         ('ad_user', 'administrator', '10.89.0.50')] * 2 + [('ad_machine', 'LAPTOP01$', '10.89.0.50')] * 2
     machine = good[-1]
-    assert machine['source'] == 'samba' and machine['event'] == 'seen' and machine['authority'] == 'log'
-    assert machine['time'] == '2026-12-01T09:15:06Z'
+    assert machine['source'] == {'kind': 'samba', 'host': 'dc1'} and machine['why'] == 'tgt'
+    assert (machine['event'], machine['authority'], machine['until'], machine['aliases']) == ('seen', 'log', None, {})
+    assert machine['time'] == '2026-12-01T09:15:06Z' and machine['hostname'] is None
     assert machine['detail'] == {'event_id': 4624, 'domain': 'ROAM', 'service': 'Kerberos KDC',
                                  'workstation': None, 'dc': None}
     assert len({o['id'] for o in good}) == 4
@@ -73,8 +74,10 @@ def test_samba_ntlm_logon_records_client_supplied_workstation_hex_safe():
     line = samba_line(serviceDescription='SMB2', workstation='EVIL;$(reboot)', becameAccount='alice',
                       remoteAddress='ipv4:10.77.0.102:50211')
     observation = outcome(line)
-    assert observation['identity'] == {'kind': 'ad_user', 'value': 'alice'}
+    assert observation['identity'] == {'kind': 'ad_user', 'value': 'alice'} and observation['why'] == 'logon'
     assert observation['detail']['workstation'] == '%' + 'EVIL;$(reboot)'.encode().hex()
+    assert observation['hostname'] is None
+    assert outcome(samba_line(serviceDescription='SMB2', workstation='LAPTOP07'))['hostname'] == 'LAPTOP07'
 
 
 @pytest.mark.parametrize('status, event_id', [('NT_STATUS_WRONG_PASSWORD', 4625), ('NT_STATUS_OK', 4625),
@@ -94,7 +97,9 @@ def test_windows_fixture_gives_tgt_user_and_tgs_machine_and_drops_failures_and_l
     results = [outcome(line) for line in fixture_lines(name)]
     assert results[2:] == ['Ignored:other_event', 'Ignored:loopback', 'Ignored:failed']
     tgt, tgs = results[:2]
-    assert (tgt['source'], tgt['identity'], tgt['ip']) == ('windows', {'kind': 'ad_user', 'value': 'dadmin'}, '10.0.0.12')
+    assert (tgt['source'], tgt['identity'], tgt['ip']) == (
+        {'kind': 'windows', 'host': 'DC01.contoso.local'}, {'kind': 'ad_user', 'value': 'dadmin'}, '10.0.0.12')
+    assert (tgt['why'], tgs['why']) == ('tgt', 'service_ticket')
     assert tgt['time'] == '2015-08-07T18:13:46Z'
     assert tgt['detail']['dc'] == 'DC01.contoso.local' and tgt['detail']['event_id'] == 4768
     assert tgs['identity'] == {'kind': 'ad_machine', 'value': 'WIN81$'}

@@ -56,7 +56,7 @@ class Dc:
 
     def run(self, ack=None, check_mode=False, include_events=True, **extra):
         params = dict(paths=[self.log], state_file=self.state, ack=ack, include_events=include_events,
-                      exclude_addresses=[], exclude_local_addresses=False, settle_seconds=30, max_events=20000)
+                      exclude_addresses=[], exclude_local_addresses=False, source_host='dc1', settle_seconds=30, max_events=20000)
         params.update(extra)
         return collect(params, check_mode, self.now)
 
