@@ -216,9 +216,9 @@ def test_seeded_fuzz_never_raises_anything_but_a_counted_outcome():
     seeds = fixture_lines('samba-4.17-kdc.json') + fixture_lines('nxlog-wef.json') + fixture_lines('winlogbeat-8.json')
     alphabet = b'{}[]":,\\ \x00\x1b\n$;`0123456789abcdefipv:.@-'
     outcomes = set()
-    for _ in range(3000):
+    for _round in range(3000):
         data = bytearray(rng.choice(seeds))
-        for _ in range(rng.randint(1, 6)):
+        for _edit in range(rng.randint(1, 6)):
             choice = rng.random()
             position = rng.randrange(len(data) + 1)
             if choice < 0.4:
