@@ -121,6 +121,16 @@ class LogReader:
         self.settle = settle
         self.max_line = max_line
 
+    def start(self, now):
+        """The beginning of the current file as a Position (where an unread log starts), or None."""
+        try:
+            with open(self.path, 'rb') as handle:
+                st = os.fstat(handle.fileno())
+                head_len, head = _head(handle, HEAD_BYTES)
+        except OSError:
+            return None
+        return Position(st.st_dev, st.st_ino, 0, head_len, head, now)
+
     def plan(self, acked, now):
         """[(name, start offset, settled)] in read order, and whether the position was lost."""
         current = _stat(self.path)

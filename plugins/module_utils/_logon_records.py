@@ -55,6 +55,10 @@ class SkippedLine(ValueError):
         self.reason = reason
 
 
+class ExclusionError(ValueError):
+    """An excluded address that is no IP address or CIDR."""
+
+
 class Ignored(Exception):
     """A valid record that is no presence (failed logon, infrastructure address, other event)."""
 
@@ -81,7 +85,7 @@ class AddressFilter:
             try:
                 self.networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
             except ValueError:
-                raise ValueError('not an IP address or CIDR: %r' % str(item)[:64]) from None
+                raise ExclusionError('not an IP address or CIDR: %r' % str(item)[:64]) from None
 
     def reason(self, address):
         """None for a usable client address, else the counter key it is dropped under."""

@@ -224,6 +224,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.roamscan.qualys.plugins.module_utils._log_cursor import CursorError, CursorState, LogReader
 from ansible_collections.roamscan.qualys.plugins.module_utils._logon_records import (
     AddressFilter,
+    ExclusionError,
     Ignored,
     SkippedLine,
     local_addresses,
@@ -250,7 +251,12 @@ def collect(params, check_mode, now):
                   ignored=_summary({}), rotation_gaps=[])
     if not params['include_events']:
         return result
-    if state.get('new') and not check_mode:
+    # a log seen for the first time starts at its beginning, remembered at once: a rotation before
+    # the first acknowledgement must not skip it
+    readers = {path: LogReader(path, settle=params['settle_seconds']) for path in paths}
+    starts = {path: reader.start(now) for path, reader in readers.items() if path not in state['files']}
+    state['files'].update((path, start) for path, start in starts.items() if start is not None)
+    if (state.get('new') or any(starts.values())) and not check_mode:
         store.save(state)
     own = local_addresses() if params['exclude_local_addresses'] else []
     address_filter = AddressFilter(params['exclude_addresses'], own)
@@ -268,7 +274,7 @@ def collect(params, check_mode, now):
     budget = params['max_events']
     for path in paths:
         taken = len(observations) + sum(skipped.values()) + sum(ignored.values())
-        position, lost = LogReader(path, settle=params['settle_seconds']).read(
+        position, lost = readers[path].read(
             state['files'].get(path), now, take, skipped, max(budget - taken, 0))
         if position is not None:
             positions[path] = position
@@ -298,7 +304,7 @@ def main():
     now = time.time()
     try:
         result = collect(module.params, module.check_mode, int(now))
-    except (CursorError, ValueError) as exc:
+    except (CursorError, ExclusionError) as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg='logon_events: %s' % exc)

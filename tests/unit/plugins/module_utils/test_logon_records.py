@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._logon_records import (
     AddressFilter,
+    ExclusionError,
     Ignored,
     SkippedLine,
     client_address,
@@ -149,7 +150,7 @@ def test_dc_loopback_and_infrastructure_addresses_are_dropped(address, reason):
 
 
 def test_exclude_list_with_garbage_is_refused():
-    with pytest.raises(ValueError, match='not an IP address or CIDR'):
+    with pytest.raises(ExclusionError, match='not an IP address or CIDR'):
         AddressFilter(['10.0.0.0/33'])
 
 

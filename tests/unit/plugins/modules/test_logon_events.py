@@ -123,6 +123,30 @@ def test_rename_rotation_stays_in_the_old_file_while_the_dc_may_still_write_it(d
     assert dc.read()[0] == [3, 9]
 
 
+def test_a_rotation_before_the_first_acknowledgement_skips_nothing(dc):
+    dc.write(1)
+    assert dc.read()[0] == [1]
+    dc.write(2)
+    dc.rename_rotate()
+    dc.write(3)
+    assert dc.read()[0] == [1, 2, 3]
+
+
+def test_a_cursor_from_before_a_rotation_acknowledged_late_moves_nothing_back(dc):
+    dc.write(1)
+    stale = dc.read()[1]['cursor']
+    dc.now += 10
+    dc.write(2)
+    dc.rename_rotate()
+    dc.write(3)
+    dc.now += 60
+    fresh = dc.read()[1]['cursor']
+    dc.ack(fresh)
+    assert dc.ack(stale)['changed'] is False
+    dc.write(4)
+    assert dc.read()[0] == [4]
+
+
 def test_samba_max_log_size_rotation_to_dot_old_is_followed(dc):
     dc.write(1)
     dc.ack(dc.read()[1]['cursor'])
