@@ -168,7 +168,7 @@ class LogReader:
     def _copied_since(self, acked):
         """copytruncate of a file we had read nothing of: the same empty head matches the
         truncated file, so a copy made since the read decides."""
-        if acked.offset:
+        if acked.offset or acked.head_len:
             return False
         return any(st.st_mtime >= acked.at - 1 and st.st_size > 0 and not acked.same_file(st)
                    for _name, st in siblings(self.path))

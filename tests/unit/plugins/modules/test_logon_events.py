@@ -132,6 +132,14 @@ def test_a_rotation_before_the_first_acknowledgement_skips_nothing(dc):
     assert dc.read()[0] == [1, 2, 3]
 
 
+def test_an_older_rotated_file_next_to_a_new_log_is_neither_read_nor_a_gap(dc):
+    dc.write(9, name=dc.log + '.1')
+    dc.write(1)
+    assert dc.read()[0] == [1]
+    numbers, result = dc.read()
+    assert numbers == [1] and result['rotation_gaps'] == []
+
+
 def test_a_cursor_from_before_a_rotation_acknowledged_late_moves_nothing_back(dc):
     dc.write(1)
     stale = dc.read()[1]['cursor']
