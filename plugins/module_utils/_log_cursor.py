@@ -20,6 +20,8 @@ cursor moves the position (the state is written atomically). So:
   match is read from the position, then the truncated file from its start;
 - a last line without newline is left for the next read while its file may still grow; in a
   rotated file that has settled it is a torn record: counted (``truncated``) and passed;
+- a position taken on an empty file (nothing to hash) cannot tell its file's copies apart, so
+  every sibling written since that read is read from its start;
 - a position that no sibling holds any more (rotated and compressed before it was read) is a
   counted gap, never a failure.
 """
@@ -136,42 +138,32 @@ class LogReader:
         current = _stat(self.path)
         if acked is None:
             return ([(self.path, 0, False)] if current else []), False
-        if acked.same_file(current) and acked.head_matches(self.path) and not self._copied_since(acked):
-            return [(self.path, acked.offset, False)], False
         current_id = None if current is None else (current.st_dev, current.st_ino)
         others = [(name, st) for name, st in siblings(self.path) if (st.st_dev, st.st_ino) != current_id]
+        tail = [(self.path, 0, False)] if current is not None else []
+        if acked.head_len == 0:
+            # the file was empty at the read: everything written since, wherever rotation moved or
+            # copied it, is unread (a write in the very second of the read may come again)
+            touched = sorted((item for item in others if item[1].st_mtime >= acked.at and item[1].st_size > 0),
+                             key=lambda item: item[1].st_mtime)
+            return [(name, 0, self._settled(st, now)) for name, st in touched] + tail, False
+        if acked.same_file(current) and acked.head_matches(self.path):
+            return [(self.path, acked.offset, False)], False
         holder = next((item for item in others if acked.same_file(item[1]) and acked.head_matches(item[0])), None)
         if holder is None:
-            copies = sorted((item for item in others if self._copy_of(acked, item)), key=lambda item: item[1].st_mtime)
+            # copytruncate: the copy starts with the bytes the position was taken on
+            copies = sorted((item for item in others if acked.head_matches(item[0])), key=lambda item: item[1].st_mtime)
             holder = copies[0] if copies else None
-        chain, lost = [], holder is None
-        if holder is not None:
-            # a copytruncate copy is a file no writer has open; the renamed original may still be written
-            settled = not acked.same_file(holder[1]) or now - holder[1].st_mtime >= self.settle
-            chain.append((holder[0], acked.offset, settled))
-            newer = sorted((item for item in others if item is not holder and item[1].st_mtime >= holder[1].st_mtime),
-                           key=lambda item: item[1].st_mtime)
-            chain.extend((name, 0, now - st.st_mtime >= self.settle) for name, st in newer)
-        if current is not None:
-            chain.append((self.path, 0, False))
-        return chain, lost
+        if holder is None:
+            return tail, True
+        # a copy is a file no writer has open; the renamed original may still be written
+        chain = [(holder[0], acked.offset, not acked.same_file(holder[1]) or self._settled(holder[1], now))]
+        newer = sorted((item for item in others if item is not holder and item[1].st_mtime >= holder[1].st_mtime),
+                       key=lambda item: item[1].st_mtime)
+        return chain + [(name, 0, self._settled(st, now)) for name, st in newer] + tail, False
 
-    @staticmethod
-    def _copy_of(acked, item):
-        """A copytruncate copy of the file the position was taken on: it starts with the same
-        bytes; with nothing read yet (empty head) it is one made since the read."""
-        name, st = item
-        if acked.head_len == 0:
-            return st.st_mtime >= acked.at - 1 and st.st_size > 0
-        return acked.head_matches(name)
-
-    def _copied_since(self, acked):
-        """copytruncate of a file we had read nothing of: the same empty head matches the
-        truncated file, so a copy made since the read decides."""
-        if acked.offset or acked.head_len:
-            return False
-        return any(st.st_mtime >= acked.at - 1 and st.st_size > 0 and not acked.same_file(st)
-                   for _name, st in siblings(self.path))
+    def _settled(self, st, now):
+        return now - st.st_mtime >= self.settle
 
     def read(self, acked, now, on_line, skipped, limit):
         """Feed complete lines to ``on_line(bytes)``, at most ``limit``; returns (Position
@@ -296,8 +288,10 @@ class CursorState:
         changed = False
         for path, position in updates.items():
             old = state['files'].get(path)
-            if old is not None and (position.at < old.at or (old.dev, old.ino, old.head, old.head_len) == (
-                    position.dev, position.ino, position.head, position.head_len) and old.offset >= position.offset):
+            same_file = old is not None and (old.dev, old.ino, old.head, old.head_len) == (
+                position.dev, position.ino, position.head, position.head_len)
+            if old is not None and (position.at < old.at or same_file and (position.offset, position.at) <= (old.offset, old.at)
+                                    or same_file and position.offset < old.offset):
                 continue  # an older cursor (read earlier, or behind in the same file): already acknowledged
             state['files'][path] = position
             changed = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 
 import pytest
@@ -53,6 +54,7 @@ class Dc:
         self.age(self.log + '.1', age)
         with open(self.log, 'r+b') as handle:
             handle.truncate(0)
+        self.age(self.log, 0)
 
     def run(self, ack=None, check_mode=False, include_events=True, **extra):
         params = dict(paths=[self.log], state_file=self.state, ack=ack, include_events=include_events,
@@ -291,3 +293,56 @@ def test_infrastructure_addresses_and_this_hosts_own_are_counted_as_ignored(dc):
     numbers, result = dc.read(exclude_addresses=['10.77.0.101/32'])
     assert numbers == [2]
     assert result['ignored'] == {'count': 1, 'reasons': {'infrastructure': 1}}
+
+
+@pytest.mark.parametrize('seed', range(1, 9))
+def test_seeded_rotation_fuzz_delivers_every_record_and_no_acknowledged_one_again(dc, seed):
+    """Random writes, rename rotations and copytruncates (logrotate-style generations .1, .2, ...
+    shifted by rename, copies keep the log's mtime), reads and acks: every record comes at least
+    once, and none that was acknowledged comes again."""
+    rng = random.Random(seed)
+    written, acked, pending = [], set(), None
+    generations = 0
+
+    def shift():
+        for number in range(generations, 0, -1):
+            os.rename('%s.%d' % (dc.log, number), '%s.%d' % (dc.log, number + 1))
+
+    dc.write()
+    dc.read()  # the reader knows the log from here on (what was rotated away before is out of its reach)
+    for _step in range(60):
+        dc.now += rng.randint(1, 20)
+        choice = rng.random()
+        if choice < 0.45:
+            numbers = [len(written) + i for i in range(1, rng.randint(1, 4) + 1)]
+            dc.write(*numbers)
+            written.extend(numbers)
+        elif choice < 0.6:
+            shift()
+            os.rename(dc.log, dc.log + '.1')
+            dc.write()
+            generations += 1
+        elif choice < 0.75:
+            shift()
+            shutil.copy2(dc.log, dc.log + '.1')
+            with open(dc.log, 'r+b') as handle:
+                handle.truncate(0)
+            dc.age(dc.log, 0)
+            generations += 1
+        else:
+            numbers, result = dc.read()
+            assert not acked & set(numbers), 'acknowledged records delivered again'
+            if pending is not None and rng.random() < 0.7:
+                dc.ack(pending[1])
+                acked |= set(pending[0])
+            pending = (numbers, result['cursor'])
+    delivered = set(acked)
+    for _drain in range(generations + 3):
+        dc.now += 100
+        numbers, result = dc.read()
+        assert not acked & set(numbers)
+        delivered |= set(numbers)
+        dc.ack(result['cursor'])
+        acked |= set(numbers)
+    assert delivered == set(written)
+    assert result['rotation_gaps'] == [] and result['skipped_lines']['count'] == 0
