@@ -1,0 +1,363 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Real VPN servers and clients in two private network namespaces (root only).
+
+    certs = VpnCertificates(tmp / 'pki', server_ip=VpnLab.SERVER_IP, clients=['laptop-vpn-01'])
+    with VpnLab(tmp / 'lab', certs) as lab:
+        server = lab.start_openvpn(hook='/path/hook')             # OpenVPN 2.6, --dev tun
+        laptop = lab.openvpn_client('laptop-vpn-01')              # real openvpn client
+        laptop.wait_connected(); lab.prove_tunnel(laptop.tunnel_ip, '10.88.0.1')
+        ocserv = lab.start_ocserv({'alice': 'pw'}, hook=...)      # ocserv, password auth (ocpasswd)
+        oc = lab.openconnect('alice', 'pw')                       # real openconnect client
+        wg = lab.start_wireguard()                                # wireguard-go on both sides
+
+The server namespace ``<token>s`` holds ``SERVER_IP`` on one end of a veth pair, the client
+namespace ``<token>c`` holds ``CLIENT_IP`` on the other; nothing else is reachable. Every process
+is started here, tracked by PID and stopped by PID; namespaces are deleted on exit.
+
+wireguard-go needs only /dev/net/tun and its UAPI socket directory /var/run/wireguard, which is
+NOT per namespace: interface names carry the lab token so parallel labs never share a socket, and
+``wg`` finds a userspace interface by that socket from any namespace.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from netns import CLEAN_ENV, Process, run, wait_until
+
+OPENVPN_NET = '10.88.0'
+OCSERV_NET = '10.89.0'
+WIREGUARD_NET = '10.90.0'
+# the client's openconnect --script: configure the tunnel address like vpnc-script, without
+# touching resolv.conf or routes outside the namespace
+OPENCONNECT_SCRIPT = '''#!/bin/sh
+case $reason in
+  connect)
+    ip link set dev "$TUNDEV" up mtu "${INTERNAL_IP4_MTU:-1300}"
+    ip addr add "$INTERNAL_IP4_ADDRESS/32" peer "$INTERNAL_IP4_ADDRESS" dev "$TUNDEV"
+    ip route add %s.0/24 dev "$TUNDEV" ;;
+esac
+exit 0
+''' % OCSERV_NET
+# the lab server's auth-user-pass-verify: accept every user name (the hook, not auth, is under test)
+ACCEPT_ANY_USER = '#!/bin/sh\nexit 0\n'
+
+
+def openssl(*argv, cwd):
+    proc = subprocess.run(['openssl', *argv], cwd=cwd, capture_output=True, check=False, timeout=60)
+    if proc.returncode != 0:
+        raise AssertionError('openssl %s failed: %s' % (argv[0], proc.stderr.decode(errors='replace')[-1000:]))
+
+
+class VpnCertificates:
+    """A throw-away CA (EC P-256) with a server certificate for ``server_ip`` and one client
+    certificate per name in ``clients`` (the name is the subject CN, any bytes openssl accepts).
+    ``client(name)`` returns (cert, key) paths."""
+
+    def __init__(self, directory, server_ip, clients):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o755)
+        self.ca = self.directory / 'ca.crt'
+        self.server_cert = self.directory / 'server.crt'
+        self.server_key = self.directory / 'server.key'
+        self._clients = {}
+        self._ca_key = self.directory / 'ca.key'
+        openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+                '-keyout', self._ca_key.name, '-out', self.ca.name, '-days', '2', '-subj', '/CN=roamscan-test-ca',
+                cwd=self.directory)
+        self._issue('server', '/CN=roamscan-test-vpn-server',
+                    'extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\nsubjectAltName=IP:%s\n' % server_ip)
+        for index, name in enumerate(clients):
+            stem = 'client%d' % index
+            self._issue(stem, '/CN=' + self._subject_escape(name),
+                        'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n')
+            self._clients[name] = (self.directory / (stem + '.crt'), self.directory / (stem + '.key'))
+        for path in self.directory.iterdir():
+            # the servers drop privileges only after reading their keys; readable for the lab users
+            os.chmod(path, 0o644)
+
+    @staticmethod
+    def _subject_escape(name):
+        # openssl -subj: '/' and '+' separate RDNs, a backslash escapes
+        return name.replace('\\', '\\\\').replace('/', '\\/').replace('+', '\\+')
+
+    def _issue(self, stem, subject, extensions):
+        ext = self.directory / (stem + '.ext')
+        ext.write_text(extensions)
+        openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', stem + '.key',
+                '-out', stem + '.csr', '-subj', subject, '-utf8', cwd=self.directory)
+        openssl('x509', '-req', '-in', stem + '.csr', '-CA', self.ca.name, '-CAkey', self._ca_key.name,
+                '-CAcreateserial', '-out', stem + '.crt', '-days', '2', '-extfile', ext.name, cwd=self.directory)
+
+    def client(self, name):
+        return self._clients[name]
+
+
+class VpnClient(Process):
+    """A VPN client process; ``tunnel_ip`` is the address the server assigned (from its log)."""
+
+    def __init__(self, name, popen, log, client_ns, marker):
+        super().__init__(name, popen, log)
+        self.namespace = client_ns
+        self._marker = marker
+
+    def wait_connected(self, timeout=20):
+        self.wait_for_output(self._marker, timeout)
+        return self
+
+    def disconnect(self, timeout=10):
+        """SIGTERM: openvpn sends its exit notification, openconnect logs out (BYE)."""
+        self.stop(timeout=timeout)
+
+
+class VpnLab:
+    """Server and client namespace joined by one veth pair."""
+
+    SERVER_IP = '10.87.0.1'
+    CLIENT_IP = '10.87.0.2'
+
+    def __init__(self, workdir, certs):
+        self.workdir = Path(workdir)
+        self.certs = certs
+        self.token = 'rsv' + secrets.token_hex(3)
+        self.server_ns = self.token + 's'
+        self.client_ns = self.token + 'c'
+        self.processes = []
+        self._clients = 0
+
+    def __enter__(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.workdir, 0o755)
+        try:
+            for namespace in (self.server_ns, self.client_ns):
+                run('ip', 'netns', 'add', namespace)
+                run('ip', '-n', namespace, 'link', 'set', 'lo', 'up')
+            run('ip', 'link', 'add', 'eth0', 'netns', self.server_ns, 'type', 'veth', 'peer', 'name', 'eth0',
+                'netns', self.client_ns)
+            for namespace, address in ((self.server_ns, self.SERVER_IP), (self.client_ns, self.CLIENT_IP)):
+                run('ip', '-n', namespace, 'addr', 'add', address + '/24', 'dev', 'eth0')
+                run('ip', '-n', namespace, 'link', 'set', 'eth0', 'up')
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        for process in reversed(self.processes):
+            try:
+                process.stop()
+            except (OSError, subprocess.SubprocessError):
+                pass
+        for namespace in (self.client_ns, self.server_ns):
+            run('ip', 'netns', 'del', namespace, check=False)
+
+    # -- processes
+    def spawn(self, name, namespace, argv, env=None, cls=Process, stdin=None, **extra):
+        """Start ``argv`` (str or bytes items) in ``namespace``; output goes to <name>.log."""
+        log = self.workdir / ('%s.log' % name)
+        full_env = dict(CLEAN_ENV)
+        full_env.update(env or {})
+        with open(log, 'ab') as handle:
+            popen = subprocess.Popen(['ip', 'netns', 'exec', namespace, *argv], stdout=handle, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL, env=full_env,
+                                     cwd=self.workdir)
+        if stdin is not None:
+            popen.stdin.write(stdin)
+            popen.stdin.close()
+        process = cls(name, popen, log, **extra)
+        self.processes.append(process)
+        return process
+
+    def _write(self, name, text, mode=0o644):
+        path = self.workdir / name
+        path.write_text(text)
+        os.chmod(path, mode)
+        return path
+
+    def prove_tunnel(self, client_ip, server_ip, timeout=10):
+        """A TCP connection from the client namespace to ``server_ip`` (a tunnel address on the
+        server) that must arrive from ``client_ip``: proof that packets cross the tunnel."""
+        listener = (
+            'import socket,sys\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n'
+            's.bind((sys.argv[1],7777))\ns.listen(1)\nprint("listening",flush=True)\ns.settimeout(%d)\n'
+            'c,a=s.accept()\nprint("peer",a[0],flush=True)\n' % timeout)
+        server = self.spawn('tunnel-listener-%s' % server_ip, self.server_ns, [sys.executable, '-c', listener, server_ip])
+        server.wait_for_output('listening', timeout)
+        connect = 'import socket,sys\nsocket.create_connection((sys.argv[1],7777),timeout=%d).close()\n' % timeout
+        run('ip', 'netns', 'exec', self.client_ns, sys.executable, '-c', connect, server_ip)
+        wait_until(lambda: 'peer' in server.output() or not server.alive(), timeout, what='the tunnel listener')
+        server.popen.wait(timeout)
+        assert 'peer %s' % client_ip in server.output(), server.output()
+
+    # -- OpenVPN
+    def start_openvpn(self, hook=None, status_file=None, extra=(), name='openvpn-server'):
+        """A real OpenVPN 2.6 server (``--server 10.88.0.0/24``, topology subnet, UDP) with
+        client-connect/-disconnect ``hook``, status v3 every second, and user names accepted
+        when a client sends them. Returns the Process after 'Initialization Sequence Completed'."""
+        accept = self._write('accept-any-user', ACCEPT_ANY_USER, 0o755)
+        lines = [
+            'dev tun', 'proto udp', 'local %s' % self.SERVER_IP, 'port 1194',
+            'server %s.0 255.255.255.0' % OPENVPN_NET, 'topology subnet',
+            'ca %s' % self.certs.ca, 'cert %s' % self.certs.server_cert, 'key %s' % self.certs.server_key,
+            'dh none', 'keepalive 10 60', 'duplicate-cn', 'verb 3',
+            'script-security 2', 'tmp-dir %s' % self.workdir,
+            'auth-user-pass-verify %s via-file' % accept, 'auth-user-pass-optional',
+        ]
+        if hook:
+            lines += ['client-connect %s' % hook, 'client-disconnect %s' % hook]
+        if status_file:
+            lines += ['status %s 1' % status_file, 'status-version 3']
+        config = self._write(name + '.conf', '\n'.join(list(lines) + list(extra)) + '\n')
+        server = self.spawn(name, self.server_ns, ['openvpn', '--cd', str(self.workdir), '--config', str(config)])
+        server.wait_for_output('Initialization Sequence Completed')
+        return server
+
+    def openvpn_client(self, cert_name, username=None, password='unused', configure_tunnel=True, extra=(), name=None):
+        """A real openvpn client with the certificate of ``cert_name`` (and ``username`` via
+        auth-user-pass when given). ``configure_tunnel=False`` leaves the tun device unconfigured
+        (``--ifconfig-noexec --route-noexec``) so several clients can share the namespace."""
+        self._clients += 1
+        name = name or 'openvpn-client-%d' % self._clients
+        cert, key = self.certs.client(cert_name)
+        argv = ['openvpn', '--client', '--dev', 'tun', '--proto', 'udp', '--remote', self.SERVER_IP, '1194', '--nobind',
+                '--ca', str(self.certs.ca), '--cert', str(cert), '--key', str(key), '--remote-cert-tls', 'server',
+                '--explicit-exit-notify', '1', '--push-peer-info', '--verb', '3', *extra]
+        if username is not None:
+            credentials = self.workdir / ('%s.auth' % name)
+            credentials.write_bytes(os.fsencode(username) + b'\n' + password.encode() + b'\n')
+            os.chmod(credentials, 0o600)
+            argv += ['--auth-user-pass', str(credentials)]
+        if not configure_tunnel:
+            argv += ['--ifconfig-noexec', '--route-noexec']
+        return self.spawn(name, self.client_ns, argv, cls=VpnClient, client_ns=self.client_ns,
+                          marker='Initialization Sequence Completed')
+
+    # -- ocserv / openconnect
+    def start_ocserv(self, users, hook=None, name='ocserv'):
+        """A real ocserv with password auth from an ocpasswd file written by ``ocpasswd`` for
+        ``users`` ({name: password}, names as str or bytes); connect-/disconnect-script ``hook``."""
+        passwd = self.workdir / (name + '.passwd')
+        passwd.touch(mode=0o600)
+        for user, password in users.items():
+            subprocess.run(['ocpasswd', '-c', str(passwd), os.fsencode(user)], input=('%s\n%s\n' % (password, password)).encode(),
+                           check=True, capture_output=True, timeout=30)
+        self.occtl_socket = self.workdir / (name + '-occtl.sock')
+        lines = [
+            'auth = "plain[passwd=%s]"' % passwd, 'listen-host = %s' % self.SERVER_IP, 'tcp-port = 4443',
+            'udp-port = 4443', 'run-as-user = nobody', 'run-as-group = nogroup',
+            'socket-file = %s' % (self.workdir / (name + '.sock')), 'server-cert = %s' % self.certs.server_cert,
+            'server-key = %s' % self.certs.server_key, 'ca-cert = %s' % self.certs.ca, 'isolate-workers = false',
+            'max-clients = 32', 'max-same-clients = 0', 'keepalive = 30', 'dpd = 30', 'mobile-dpd = 30',
+            'try-mtu-discovery = false', 'tls-priorities = "NORMAL:%SERVER_PRECEDENCE"', 'auth-timeout = 60',
+            'cookie-timeout = 60', 'deny-roaming = false', 'use-occtl = true',
+            'occtl-socket-file = %s' % self.occtl_socket, 'pid-file = %s' % (self.workdir / (name + '.pid')),
+            'device = vpns', 'predictable-ips = true', 'ipv4-network = %s.0' % OCSERV_NET,
+            'ipv4-netmask = 255.255.255.0',
+        ]
+        if hook:
+            lines += ['connect-script = %s' % hook, 'disconnect-script = %s' % hook]
+        config = self._write(name + '.conf', '\n'.join(lines) + '\n')
+        run('ocserv', '--test-config', '--config', str(config))
+        server = self.spawn(name, self.server_ns, ['ocserv', '--foreground', '--config', str(config)])
+        server.wait_for_output('listening (TCP) on %s:4443' % self.SERVER_IP)
+        return server
+
+    def occtl(self, *argv):
+        return run('ip', 'netns', 'exec', self.server_ns, 'occtl', '--socket-file', str(self.occtl_socket), *argv)
+
+    def openconnect(self, user, password, hostname=None, name=None):
+        """A real openconnect client logging in as ``user`` (str or bytes); ``hostname`` is the
+        name it reports (``--local-hostname``, client-supplied)."""
+        self._clients += 1
+        name = name or 'openconnect-%d' % self._clients
+        script = self._write('openconnect-script', OPENCONNECT_SCRIPT, 0o755)
+        argv = ['openconnect', '--protocol=anyconnect', '--cafile=%s' % self.certs.ca, b'--user=' + os.fsencode(user),
+                '--passwd-on-stdin', '--non-inter', '--script=%s' % script, '--interface=%s' % ('oc%d' % self._clients)]
+        if hostname is not None:
+            argv.append(b'--local-hostname=' + os.fsencode(hostname))
+        argv.append('https://%s:4443' % self.SERVER_IP)
+        return self.spawn(name, self.client_ns, argv, cls=VpnClient, stdin=password.encode() + b'\n',
+                          client_ns=self.client_ns, marker='Configured as ')
+
+    # -- WireGuard (wireguard-go)
+    def start_wireguard(self, peers=1):
+        """wireguard-go on both sides: server ``<token>w`` at 10.90.0.1 listening on 51820 and one
+        client interface per peer (10.90.0.2, .3, ...) with its own key, allowed-ips <ip>/32 on the
+        server. Returns a WireGuard describing both ends (keys are files in the lab directory)."""
+        return WireGuard(self, peers).start()
+
+
+class WireGuard:
+    """Both ends of a wireguard-go lab; ``handshake(index)`` sends traffic so a handshake happens."""
+
+    def __init__(self, lab, peers):
+        self.lab = lab
+        self.server_if = lab.token + 'w'
+        self.peer_ifs = ['%sp%d' % (lab.token, i) for i in range(peers)]
+        self.server_ip = WIREGUARD_NET + '.1'
+        self.peer_ips = ['%s.%d' % (WIREGUARD_NET, i + 2) for i in range(peers)]
+        self.keys = {}
+
+    def _key(self, name):
+        private = self.lab.workdir / ('%s.key' % name)
+        private.write_bytes(run('wg', 'genkey').stdout.encode())
+        os.chmod(private, 0o600)
+        public = subprocess.run(['wg', 'pubkey'], input=private.read_bytes(), capture_output=True, check=True).stdout
+        self.keys[name] = (private, public.decode().strip())
+        return self.keys[name]
+
+    def _interface(self, namespace, interface, address):
+        process = self.lab.spawn('wireguard-go-' + interface, namespace, ['wireguard-go', '--foreground', interface],
+                                 env={'WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD': '1'})
+        wait_until(lambda: Path('/var/run/wireguard/%s.sock' % interface).exists() or not process.alive(), 10,
+                   what='the UAPI socket of %s' % interface)
+        assert process.alive(), process.output()
+        run('ip', '-n', namespace, 'addr', 'add', address, 'dev', interface)
+        run('ip', '-n', namespace, 'link', 'set', interface, 'up')
+
+    def start(self):
+        lab = self.lab
+        server_private, self.server_public = self._key('server')
+        self._interface(lab.server_ns, self.server_if, self.server_ip + '/24')
+        run('ip', 'netns', 'exec', lab.server_ns, 'wg', 'set', self.server_if, 'listen-port', '51820',
+            'private-key', str(server_private))
+        for interface, address in zip(self.peer_ifs, self.peer_ips):
+            private, public = self._key(interface)
+            run('ip', 'netns', 'exec', lab.server_ns, 'wg', 'set', self.server_if, 'peer', public,
+                'allowed-ips', address + '/32')
+            # several peers share the client namespace: each has its own /32 and its own route to the
+            # server (metric per peer); handshake() binds to the peer's device to pick its route
+            self._interface(lab.client_ns, interface, address + '/32')
+            run('ip', '-n', lab.client_ns, 'route', 'add', self.server_ip + '/32', 'dev', interface,
+                'metric', str(100 + len(self.keys)))
+            run('ip', 'netns', 'exec', lab.client_ns, 'wg', 'set', interface, 'private-key', str(private), 'peer',
+                self.server_public, 'allowed-ips', self.server_ip + '/32',
+                'endpoint', '%s:51820' % lab.SERVER_IP)
+        return self
+
+    def peer_public(self, index):
+        return self.keys[self.peer_ifs[index]][1]
+
+    def handshake(self, index):
+        """Traffic from peer ``index`` to the server through the tunnel (bound to that peer's
+        address), then wait for the server to report the handshake."""
+        send = ('import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n'
+                's.setsockopt(socket.SOL_SOCKET,socket.SO_BINDTODEVICE,sys.argv[1].encode())\n'
+                's.sendto(b"hello",(sys.argv[2],9))\n')
+        run('ip', 'netns', 'exec', self.lab.client_ns, sys.executable, '-c', send, self.peer_ifs[index], self.server_ip)
+
+        def handshake_time():
+            for line in run('wg', 'show', self.server_if, 'latest-handshakes').stdout.splitlines():
+                key, _, epoch = line.partition('\t')
+                if key == self.peer_public(index) and epoch.strip() not in ('', '0'):
+                    return int(epoch)
+            return None
+        return wait_until(handshake_time, 10, interval=0.2, what='a WireGuard handshake of peer %d' % index)
+
