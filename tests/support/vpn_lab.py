@@ -3,11 +3,13 @@
 
     certs = VpnCertificates(tmp / 'pki', server_ip=VpnLab.SERVER_IP, clients=['laptop-vpn-01'])
     with VpnLab(tmp / 'lab', certs) as lab:
-        server = lab.start_openvpn(hook='/path/hook')             # OpenVPN 2.6, --dev tun
-        laptop = lab.openvpn_client('laptop-vpn-01')              # real openvpn client
-        laptop.wait_connected(); lab.prove_tunnel(laptop.tunnel_ip, '10.88.0.1')
-        ocserv = lab.start_ocserv({'alice': 'pw'}, hook=...)      # ocserv, password auth (ocpasswd)
-        oc = lab.openconnect('alice', 'pw')                       # real openconnect client
+        config.write_text(lab.openvpn_config(hook='/path/hook'))  # OpenVPN 2.6, --dev tun
+        server = lab.start_openvpn(config)
+        laptop = lab.openvpn_client('laptop-vpn-01').wait_connected()   # real openvpn client
+        lab.prove_tunnel('10.88.0.2', '10.88.0.1')
+        oc_config.write_text(lab.ocserv_config({'alice': 'pw'}, hook=...))  # password auth (ocpasswd)
+        ocserv = lab.start_ocserv(oc_config)
+        oc = lab.openconnect('alice', 'pw').wait_connected()     # real openconnect client
         wg = lab.start_wireguard()                                # wireguard-go on both sides
 
 The server namespace ``<token>s`` holds ``SERVER_IP`` on one end of a veth pair, the client
@@ -21,6 +23,7 @@ NOT per namespace: interface names carry the lab token so parallel labs never sh
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -98,16 +101,23 @@ class VpnCertificates:
 
 
 class VpnClient(Process):
-    """A VPN client process; ``tunnel_ip`` is the address the server assigned (from its log)."""
+    """A VPN client process; ``wait_connected`` waits for the client's own "connected" line and
+    ``assigned_ip`` is the tunnel address the server gave it (from the client's log)."""
 
-    def __init__(self, name, popen, log, client_ns, marker):
+    def __init__(self, name, popen, log, client_ns, marker, address_pattern):
         super().__init__(name, popen, log)
         self.namespace = client_ns
         self._marker = marker
+        self._address = re.compile(address_pattern)
 
     def wait_connected(self, timeout=20):
         self.wait_for_output(self._marker, timeout)
         return self
+
+    @property
+    def assigned_ip(self):
+        found = self._address.search(self.output())
+        return found.group(1) if found else None
 
     def disconnect(self, timeout=10):
         """SIGTERM: openvpn sends its exit notification, openconnect logs out (BYE)."""
@@ -197,25 +207,33 @@ class VpnLab:
         assert 'peer %s' % client_ip in server.output(), server.output()
 
     # -- OpenVPN
-    def start_openvpn(self, hook=None, status_file=None, extra=(), name='openvpn-server'):
-        """A real OpenVPN 2.6 server (``--server 10.88.0.0/24``, topology subnet, UDP) with
-        client-connect/-disconnect ``hook``, status v3 every second, and user names accepted
-        when a client sends them. Returns the Process after 'Initialization Sequence Completed'."""
+    def openvpn_config(self, hook=None, status_file=None, port=1194, network=OPENVPN_NET, extra=()):
+        """Text of a real OpenVPN 2.6 server configuration (``--server <network>.0/24``, topology
+        subnet, UDP) with client-connect/-disconnect ``hook``, status v3 every second, and user
+        names accepted when a client sends them (any name: the hook, not auth, is under test)."""
         accept = self._write('accept-any-user', ACCEPT_ANY_USER, 0o755)
         lines = [
-            'dev tun', 'proto udp', 'local %s' % self.SERVER_IP, 'port 1194',
-            'server %s.0 255.255.255.0' % OPENVPN_NET, 'topology subnet',
+            'dev tun', 'proto udp', 'local %s' % self.SERVER_IP, 'port %d' % port,
+            'server %s.0 255.255.255.0' % network, 'topology subnet',
             'ca %s' % self.certs.ca, 'cert %s' % self.certs.server_cert, 'key %s' % self.certs.server_key,
             'dh none', 'keepalive 10 60', 'duplicate-cn', 'verb 3',
-            'script-security 2', 'tmp-dir %s' % self.workdir,
-            'auth-user-pass-verify %s via-file' % accept, 'auth-user-pass-optional',
+            'script-security 2', 'auth-user-pass-verify %s via-file' % accept, 'auth-user-pass-optional',
         ]
         if hook:
             lines += ['client-connect %s' % hook, 'client-disconnect %s' % hook]
         if status_file:
             lines += ['status %s 1' % status_file, 'status-version 3']
-        config = self._write(name + '.conf', '\n'.join(list(lines) + list(extra)) + '\n')
-        server = self.spawn(name, self.server_ns, ['openvpn', '--cd', str(self.workdir), '--config', str(config)])
+        return '\n'.join(lines + list(extra)) + '\n'
+
+    def start_openvpn(self, config_file, name='openvpn-server'):
+        """The OpenVPN server of ``config_file``; returns after 'Initialization Sequence Completed'.
+        Its tmp-dir (auth-user-pass via-file) is a sticky world-writable directory of the lab, so a
+        configuration with ``user nobody`` works."""
+        tmp = self.workdir / (name + '-tmp')
+        tmp.mkdir(exist_ok=True)
+        os.chmod(tmp, 0o1777)
+        server = self.spawn(name, self.server_ns, ['openvpn', '--cd', str(self.workdir), '--tmp-dir', str(tmp),
+                                                    '--config', str(config_file)])
         server.wait_for_output('Initialization Sequence Completed')
         return server
 
@@ -237,12 +255,13 @@ class VpnLab:
         if not configure_tunnel:
             argv += ['--ifconfig-noexec', '--route-noexec']
         return self.spawn(name, self.client_ns, argv, cls=VpnClient, client_ns=self.client_ns,
-                          marker='Initialization Sequence Completed')
+                          marker='Initialization Sequence Completed', address_pattern=r'PUSH_REPLY,.*?ifconfig ([0-9.]+) ')
 
     # -- ocserv / openconnect
-    def start_ocserv(self, users, hook=None, name='ocserv'):
-        """A real ocserv with password auth from an ocpasswd file written by ``ocpasswd`` for
-        ``users`` ({name: password}, names as str or bytes); connect-/disconnect-script ``hook``."""
+    def ocserv_config(self, users, hook=None, name='ocserv'):
+        """Text of a real ocserv configuration with password auth from an ocpasswd file written by
+        ``ocpasswd`` for ``users`` ({name: password}, names str or bytes) and connect-/disconnect-script
+        ``hook``; occtl listens on ``self.occtl_socket``."""
         passwd = self.workdir / (name + '.passwd')
         passwd.touch(mode=0o600)
         for user, password in users.items():
@@ -263,9 +282,12 @@ class VpnLab:
         ]
         if hook:
             lines += ['connect-script = %s' % hook, 'disconnect-script = %s' % hook]
-        config = self._write(name + '.conf', '\n'.join(lines) + '\n')
-        run('ocserv', '--test-config', '--config', str(config))
-        server = self.spawn(name, self.server_ns, ['ocserv', '--foreground', '--config', str(config)])
+        return '\n'.join(lines) + '\n'
+
+    def start_ocserv(self, config_file, name='ocserv'):
+        """The ocserv of ``config_file`` (checked with --test-config first), in the foreground."""
+        run('ocserv', '--test-config', '--config', str(config_file))
+        server = self.spawn(name, self.server_ns, ['ocserv', '--foreground', '--config', str(config_file)])
         server.wait_for_output('listening (TCP) on %s:4443' % self.SERVER_IP)
         return server
 
@@ -284,7 +306,7 @@ class VpnLab:
             argv.append(b'--local-hostname=' + os.fsencode(hostname))
         argv.append('https://%s:4443' % self.SERVER_IP)
         return self.spawn(name, self.client_ns, argv, cls=VpnClient, stdin=password.encode() + b'\n',
-                          client_ns=self.client_ns, marker='Configured as ')
+                          client_ns=self.client_ns, marker='Configured as ', address_pattern=r'Configured as ([0-9.]+),')
 
     # -- WireGuard (wireguard-go)
     def start_wireguard(self, peers=1):
