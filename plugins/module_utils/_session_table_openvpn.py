@@ -5,17 +5,22 @@
 
 FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
 Standard library only (it runs on the VPN server). OpenVPN rewrites the file in place every N
-seconds; a file without its ``END`` line is being rewritten (or was cut short) and is refused,
-never read as "nobody connected".
+seconds, but only while it has work: an idle server (no client, no keepalive due) leaves the
+last file in place, sessions that have ended included. So a file older than ``max_age`` is
+refused, like a file without its ``END`` line (being rewritten, or cut short): neither is ever
+read as "these sessions are live" or as "nobody connected".
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidIp, normalize_ip
 
 DEFAULT_STATUS_FILE = '/run/openvpn-server/status-roamscan.log'
+# the role's status interval (10 s) plus a usual keepalive ping (10 s) plus slack
+DEFAULT_MAX_AGE = 30
 MAX_STATUS_BYTES = 16 * 1024 * 1024
 _REQUIRED_COLUMNS = ('Common Name', 'Virtual Address', 'Username')
 _SINCE_COLUMN = 'Connected Since (time_t)'
@@ -78,8 +83,13 @@ def _client_row(fields, columns):
             'since': int(since) if since.isdigit() else None}
 
 
-def read_openvpn_status(path=None):
-    """``parse_openvpn_status`` of the file at ``path`` (default DEFAULT_STATUS_FILE)."""
+class StaleStatusFile(OpenVpnStatusError):
+    """A status file OpenVPN has not rewritten for longer than allowed: its sessions prove nothing."""
+
+
+def read_openvpn_status(path=None, now=None, max_age=DEFAULT_MAX_AGE):
+    """``parse_openvpn_status`` of the file at ``path`` (default DEFAULT_STATUS_FILE);
+    StaleStatusFile when its TIME is more than ``max_age`` seconds before ``now`` (default: now)."""
     path = path or DEFAULT_STATUS_FILE
     try:
         with open(path, 'rb') as handle:
@@ -89,6 +99,11 @@ def read_openvpn_status(path=None):
     except OSError as exc:
         raise OpenVpnStatusError('cannot read %s: %s' % (path, exc.strerror or exc)) from None
     try:
-        return parse_openvpn_status(data)
+        updated, rows = parse_openvpn_status(data)
     except OpenVpnStatusError as exc:
         raise OpenVpnStatusError('%s: %s' % (path, exc)) from None
+    age = (time.time() if now is None else now) - (updated or 0)
+    if age > max_age:
+        raise StaleStatusFile('%s was last rewritten %d s ago (more than %d s): OpenVPN rewrites it only while it has '
+                              'work, so its sessions prove nothing' % (path, age, max_age))
+    return updated, rows

@@ -209,14 +209,15 @@ class VpnLab:
     # -- OpenVPN
     def openvpn_config(self, hook=None, status_file=None, port=1194, network=OPENVPN_NET, extra=()):
         """Text of a real OpenVPN 2.6 server configuration (``--server <network>.0/24``, topology
-        subnet, UDP) with client-connect/-disconnect ``hook``, status v3 every second, and user
+        subnet, UDP, keepalive 2 s so the server rewrites its status file often) with
+        client-connect/-disconnect ``hook``, status v3 every second, and user
         names accepted when a client sends them (any name: the hook, not auth, is under test)."""
         accept = self._write('accept-any-user', ACCEPT_ANY_USER, 0o755)
         lines = [
             'dev tun', 'proto udp', 'local %s' % self.SERVER_IP, 'port %d' % port,
             'server %s.0 255.255.255.0' % network, 'topology subnet',
             'ca %s' % self.certs.ca, 'cert %s' % self.certs.server_cert, 'key %s' % self.certs.server_key,
-            'dh none', 'keepalive 10 60', 'duplicate-cn', 'verb 3',
+            'dh none', 'keepalive 2 10', 'duplicate-cn', 'verb 3',
             'script-security 2', 'auth-user-pass-verify %s via-file' % accept, 'auth-user-pass-optional',
         ]
         if hook:
@@ -237,16 +238,16 @@ class VpnLab:
         server.wait_for_output('Initialization Sequence Completed')
         return server
 
-    def openvpn_client(self, cert_name, username=None, password='unused', configure_tunnel=True, extra=(), name=None):
+    def openvpn_client(self, cert_name, username=None, password='unused', configure_tunnel=True, port=1194, name=None):
         """A real openvpn client with the certificate of ``cert_name`` (and ``username`` via
         auth-user-pass when given). ``configure_tunnel=False`` leaves the tun device unconfigured
         (``--ifconfig-noexec --route-noexec``) so several clients can share the namespace."""
         self._clients += 1
         name = name or 'openvpn-client-%d' % self._clients
         cert, key = self.certs.client(cert_name)
-        argv = ['openvpn', '--client', '--dev', 'tun', '--proto', 'udp', '--remote', self.SERVER_IP, '1194', '--nobind',
+        argv = ['openvpn', '--client', '--dev', 'tun', '--proto', 'udp', '--remote', self.SERVER_IP, str(port), '--nobind',
                 '--ca', str(self.certs.ca), '--cert', str(cert), '--key', str(key), '--remote-cert-tls', 'server',
-                '--explicit-exit-notify', '1', '--push-peer-info', '--verb', '3', *extra]
+                '--explicit-exit-notify', '1', '--push-peer-info', '--verb', '3']
         if username is not None:
             credentials = self.workdir / ('%s.auth' % name)
             credentials.write_bytes(os.fsencode(username) + b'\n' + password.encode() + b'\n')
