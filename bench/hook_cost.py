@@ -25,10 +25,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / 'tests' / 'support'), str(ROOT / 'plugins' / 'module_utils')]
+sys.path.insert(0, str(ROOT / 'tests' / 'support'))
 
+from collection_import import module_utils  # noqa: E402  pylint: disable=wrong-import-position
 from hook import render_hook  # noqa: E402  pylint: disable=wrong-import-position
-import presence  # noqa: E402  pylint: disable=wrong-import-position
+
+spool_record = module_utils('_spool_record')
 
 # The 2014 "Mobile clients scan" hook kept one line per MAC in hosts.dat and rewrote it on every
 # DHCP event: grep for the MAC, then awk the whole file into a temp file and move it back.
@@ -109,7 +111,7 @@ def throughput(work, hook, writers, per_writer):
     lines = [line for line in (spool / 'current').read_bytes().split(b'\n') if line]
     intact = 0
     for line in lines:
-        presence.parse_spool_line(line)
+        spool_record.parse_spool_line(line)
         intact += 1
     return writers * per_writer / elapsed, intact, writers * per_writer
 

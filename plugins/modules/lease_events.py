@@ -20,12 +20,17 @@ description:
     a repeated delivery can be de-duplicated.
   - Each call moves the spool's C(current) file aside to a new numbered segment (an atomic rename); the
     hook keeps appending to a fresh C(current). The protocol is described in C(docs/dhcp_hook.md).
+  - Two runs on the same spool at the same moment (two controllers, or this module beside
+    M(roamscan.qualys.presence_events)) take turns on a lock in the spool directory; an acknowledgement only
+    ever raises the acknowledged positions, so it never drops what another run has not read.
   - Corrupt or partial spool lines are counted in RV(skipped_lines) and skipped; they never fail the module.
+  - M(roamscan.qualys.presence_events) reads the same spool as observations of any source (C(rs2) records).
   - Python standard library only.
 author:
   - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - roamscan.qualys.spool
 options:
   server:
     description:
@@ -33,23 +38,12 @@ options:
     type: str
     required: true
     choices: [kea, dhcpd, dnsmasq]
-  spool_dir:
-    description:
-      - The spool directory the hook writes to (role variable C(dhcp_hook_spool_dir), with any C(dhcp_hook_root) prefix).
-    type: path
-    default: /var/spool/roamscan
   lease_file:
     description:
       - The server's lease database.
       - Defaults to C(/var/lib/kea/kea-leases4.csv) for Kea (its LFC files C(.completed), C(.2), C(.1) are read too),
         C(/var/lib/dhcp/dhcpd.leases) for dhcpd and C(/var/lib/misc/dnsmasq.leases) for dnsmasq.
     type: path
-  ack:
-    description:
-      - A cursor returned by an earlier run on this server. Everything up to it is removed from the spool
-        before reading.
-      - A cursor of another spool, or one pointing beyond the spool's data, fails the module and removes nothing.
-    type: str
   include_leases:
     description:
       - Read the lease table into RV(leases).
@@ -76,6 +70,7 @@ notes:
   - Event times come from the record's boot id and uptime (the hook has no clock without forking C(date));
     a record from a boot this spool never saw gets the modification time of its segment, an upper bound.
 seealso:
+  - module: roamscan.qualys.presence_events
   - name: roamscan.qualys.dhcp_hook role
     description: Installs the hook and creates the spool this module reads.
     link: https://example.invalid/roamscan/qualys/docs/dhcp_hook.md
@@ -186,7 +181,10 @@ skipped_lines:
       description: Number of skipped lines.
       type: int
     reasons:
-      description: Count per reason (C(truncated), C(bad_mac), C(unknown_version), ...).
+      description:
+        - Count per reason (C(truncated), C(bad_mac), C(unknown_version), ...).
+        - C(not_a_lease_event) counts valid records of other sources (an C(rs2) VPN or log record in this spool);
+          M(roamscan.qualys.presence_events) returns those.
       type: dict
   sample: {count: 1, reasons: {truncated: 1}}
 acked_segments:
@@ -203,51 +201,52 @@ now:
   sample: '2026-11-28T07:05:00Z'
 '''
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.presence import (
-    SERVERS,
-    LeaseFileError,
-    Spool,
-    SpoolError,
-    iso_time,
-    read_lease_table,
+from ansible_collections.roamscan.qualys.plugins.module_utils._lease_tables import read_lease_table
+from ansible_collections.roamscan.qualys.plugins.module_utils._presence_reader import (
+    SPOOL_ARGUMENT_SPEC,
+    PresenceReadError,
+    read_presence,
 )
+from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import SERVERS
+
+# A valid record that is no DHCP lease event (an rs2 record of another source) is counted here.
+NOT_A_LEASE_EVENT = 'not_a_lease_event'
+
+
+def lease_events_result(records, leases, skipped):
+    """events (DHCP lease records as lease_events has always returned them) and leases."""
+    events = []
+    for record in records:
+        if record.is_lease_event():
+            events.append(record.as_dict())
+        else:
+            skipped[NOT_A_LEASE_EVENT] = skipped.get(NOT_A_LEASE_EVENT, 0) + 1
+    return {'events': events, 'leases': leases}
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            SPOOL_ARGUMENT_SPEC,
             server=dict(type='str', required=True, choices=list(SERVERS)),
-            spool_dir=dict(type='path', default='/var/spool/roamscan'),
             lease_file=dict(type='path'),
-            ack=dict(type='str'),
             include_leases=dict(type='bool', default=True),
             include_events=dict(type='bool', default=True),
         ),
         supports_check_mode=True,
     )
     params = module.params
-    now = time.time()
-    result = dict(changed=False, events=[], leases=[], cursor=None,
-                  skipped_lines={'count': 0, 'reasons': {}}, acked_segments=0, now=iso_time(now))
-    spool = Spool(params['spool_dir'])
+
+    def read_leases(now):
+        return read_lease_table(params['server'], params['lease_file'], now)
+
     try:
-        if params['include_events'] or params['ack']:
-            batch, removed, changed = spool.collect(ack=params['ack'], check_mode=module.check_mode,
-                                                    read_events=params['include_events'])
-            result.update(acked_segments=removed, changed=changed)
-            if batch is not None:
-                result.update(events=[event.as_dict() for event in batch.events], cursor=batch.cursor,
-                              skipped_lines=batch.skipped_summary())
-        if params['include_leases']:
-            result['leases'] = read_lease_table(params['server'], params['lease_file'], now)
-    except (SpoolError, LeaseFileError) as exc:
-        module.fail_json(msg=str(exc), **result)
-    except OSError as exc:
-        module.fail_json(msg='spool %s: %s' % (params['spool_dir'], exc), **result)
+        result = read_presence(params['spool_dir'], params['ack'], module.check_mode, params['include_events'],
+                               read_leases if params['include_leases'] else None, lease_events_result)
+    except PresenceReadError as exc:
+        module.fail_json(msg=str(exc), **exc.result)
     module.exit_json(**result)
 
 

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from collection_import import module_utils
 from netns import DhcpLab, dhcpd_config, kea_dhcp4_config, wait_until
 
+spool_record = module_utils('_spool_record')
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 HOOK = '/usr/local/lib/roamscan/roamscan-lease-hook'
@@ -65,13 +67,24 @@ def deploy(run_ansible, lab, root, server, **variables):
 
 
 def lease_events(run_ansible, lab, root, server, lease_file, **options):
-    """Run the module by ansible on the 'DHCP server' (modules execute inside the server namespace)."""
-    result_file = lab.workdir / 'lease_events.json'
-    options.update(server=server, spool_dir=str(root) + SPOOL, lease_file=str(lease_file))
+    """Run lease_events by ansible on the 'DHCP server' (modules execute inside the server namespace)."""
+    return run_reader(run_ansible, lab, 'lease_events',
+                      dict(options, server=server, spool_dir=str(root) + SPOOL, lease_file=str(lease_file)))
+
+
+def presence_events(run_ansible, lab, root, server, lease_file, **options):
+    """Run presence_events like lease_events."""
+    return run_reader(run_ansible, lab, 'presence_events',
+                      dict(options, source=server, source_host='dhcp1', spool_dir=str(root) + SPOOL,
+                           table_path=str(lease_file)))
+
+
+def run_reader(run_ansible, lab, module, options):
+    result_file = lab.workdir / (module + '.json')
     playbook = lab.workdir / 'collect.yml'
     playbook.write_text(json.dumps([{
         'hosts': 'dhcp', 'gather_facts': False,
-        'tasks': [{'roamscan.qualys.lease_events': options, 'register': 'presence'},
+        'tasks': [{'roamscan.qualys.' + module: options, 'register': 'presence'},
                   {'ansible.builtin.copy': {'content': '{{ presence | to_json }}', 'dest': str(result_file), 'mode': '0600'}}],
     }]))
     proc = run_ansible('ansible-playbook', '-i', inventory(lab), str(playbook))
@@ -81,15 +94,13 @@ def lease_events(run_ansible, lab, root, server, lease_file, **options):
 
 def spool_records(root):
     """Records the hook wrote so far (read-only peek, for waiting)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
-    import presence  # pylint: disable=import-outside-toplevel
     records = []
     for path in sorted((root / SPOOL.lstrip('/')).glob('*')):
         if path.name == 'current' or path.name.startswith('seg.'):
             for line in path.read_bytes().split(b'\n'):
                 try:
-                    records.append(presence.parse_spool_line(line))
-                except presence.CorruptRecord:
+                    records.append(spool_record.parse_spool_line(line))
+                except spool_record.CorruptRecord:
                     pass
     return records
 
@@ -195,6 +206,19 @@ def test_lease_renew_release_expiry_and_hostile_names_for_three_clients(server, 
         table = {lease['mac']: lease for lease in result['leases']}
         assert second.mac not in table or table[second.mac]['state'] in ('expired', 'free')
         assert first.mac not in table or table[first.mac]['state'] in ('released', 'free')
+
+        # presence_events reads the same real spool and table as observations; its run acknowledges
+        # nothing, so lease_events' cursor still holds, and either module's cursor serves the other
+        observed = presence_events(run_ansible, lab, root, server, lease_file)
+        seen = [(o['id'], o['identity'], o['why'], o['ip'], o['time']) for o in observed['observations']]
+        assert seen[:len(result['events'])] == [
+            (e['id'], {'kind': 'mac', 'value': e['mac']}, e['kind'], e['ip'], e['time']) for e in result['events']]
+        assert {(o['source']['kind'], o['source']['host'], o['authority']) for o in observed['observations']} == {
+            (server, 'dhcp1', 'table')}
+        assert [(o['identity']['value'], o['ip']) for o in observed['table']] == [
+            (lease['mac'], lease['ip']) for lease in result['leases'] if lease['mac']]
+        assert all((o['event'] == 'seen') == (o['why'] == 'active') for o in observed['table'])
+        assert observed['skipped_lines']['count'] == 0
 
         # acknowledged events are gone, new ones still come
         again = lease_events(run_ansible, lab, root, server, lease_file, ack=result['cursor'], include_leases=False)

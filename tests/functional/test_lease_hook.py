@@ -1,21 +1,20 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lease hook as the three servers call it (argv/env from reference/dhcp-servers.md), parsed
-back with presence.parse_spool_line. No root needed: the hook is a plain POSIX sh script."""
+back with _spool_record.parse_spool_line. No root needed: the hook is a plain POSIX sh script."""
 from __future__ import annotations
 
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 
 import pytest
 
-from hook import COLLECTION_ROOT, render_hook
+from collection_import import module_utils
+from hook import render_hook
 
-sys.path.insert(0, str(COLLECTION_ROOT / 'plugins' / 'module_utils'))
-import presence  # noqa: E402  (standard library only; imported from the tree like the module does)
+spool_record = module_utils('_spool_record')
 
 EVIL = 'x;touch {marker};$(id)'
 EVIL_QUOTES = 'a,b"c\'d`touch {marker}`e'
@@ -43,7 +42,7 @@ def hook(tmp_path):
         path = spool / 'current'
         if not path.exists():
             return []
-        return [presence.parse_spool_line(line) for line in path.read_text().split('\n') if line]
+        return [spool_record.parse_spool_line(line) for line in path.read_text().split('\n') if line]
     run.records = records
     return run
 
@@ -199,7 +198,7 @@ def test_sixteen_concurrent_runs_never_interleave(hook, tmp_path):
     assert len(lines) == 16 * 40
     by_writer = {}
     for line in lines:
-        record = presence.parse_spool_line(line)  # raises on any torn or interleaved record
+        record = spool_record.parse_spool_line(line)  # raises on any torn or interleaved record
         writer = int(record.mac.split(':')[4], 16)
         assert bytes.fromhex(record.hostname_hex).decode() == ('w%02d;' % writer) * 24
         by_writer.setdefault(writer, []).append(record.ip)

@@ -14,7 +14,6 @@ tracked by PID (ansible-rulebook in its own session, stopped by its process grou
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -25,16 +24,14 @@ from pathlib import Path
 import yaml
 
 import cycle_lab
+from collection_import import module_utils
 from hook import render_hook
 from netns import DhcpLab, wait_until
 from qualys_sim import QualysSimulator
-from roamscan_fixtures import COLLECTION_ROOT
 
 JAVA_HOME = '/usr/lib/jvm/java-17-openjdk-amd64'
 RULEBOOK = 'roamscan.qualys.scan_arriving_laptops'
-_SPEC = importlib.util.spec_from_file_location('eda_lab_presence', COLLECTION_ROOT / 'plugins' / 'module_utils' / 'presence.py')
-presence = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(presence)
+spool_record = module_utils('_spool_record')
 # Inventory variables, as an EDA user sets them (ansible-rulebook passes -i to the cycle). Each arrival is its own
 # launch while the earlier scans still run (the simulator's clock stands still), hence room for several.
 SCAN_SETTINGS = dict(cycle_lab.SCAN_SETTINGS, roamscan_max_active_scans=10)
@@ -162,7 +159,7 @@ class EdaLab:
             if path.exists():
                 for line in path.read_bytes().split(b'\n'):
                     if line:
-                        event = presence.parse_spool_line(line)
+                        event = spool_record.parse_spool_line(line)
                         if event.mac == mac:
                             kinds.append(event.kind)
         return kinds

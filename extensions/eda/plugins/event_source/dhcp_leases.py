@@ -12,7 +12,8 @@ description:
   - Follows the spool that the C(roamscan.qualys.dhcp_hook) role's hook appends to on a Kea, ISC dhcpd or dnsmasq
     server and puts one event per record on the queue, under the key C(presence) with the fields of a
     C(roamscan.qualys.lease_events) event (C(id), C(time), C(server), C(kind), C(mac), C(ip), C(hostname),
-    C(lease_expires)).
+    C(lease_expires)). Records of other presence sources in the same spool (C(rs2) VPN or log records) are not
+    emitted.
   - Read-only. It never rotates, acknowledges or deletes spool data - C(lease_events) in the scan cycle stays the only
     consumer that does, so events reach the cycle whether or not this source runs. It keeps its own read position and
     follows the spool across the cycle's rotations.
@@ -57,35 +58,32 @@ import asyncio
 import importlib.util
 import logging
 import os
-import sys
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 0.25
 
 
-def _presence():
-    """The collection's presence module (spool format and follower), the one lease_events uses.
+def _spool_modules():
+    """The collection's spool protocol and record format (_spool, _spool_record), as lease_events uses them.
 
-    ansible-rulebook runs this file with runpy, without the collection loader, so the module is
-    loaded from its place in this collection when the package import is not available.
+    ansible-rulebook runs this file with runpy, without the collection loader: then the collection's
+    module_utils are made importable from their place next to this file (_standalone_loader).
     """
     try:
-        from ansible_collections.roamscan.qualys.plugins.module_utils import presence
-        return presence
+        from ansible_collections.roamscan.qualys.plugins.module_utils import _spool, _spool_record
     except ImportError:
-        pass
-    name = 'roamscan_qualys_presence'
-    if name not in sys.modules:
         here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(here, '..', '..', '..', '..', 'plugins', 'module_utils', 'presence.py')
-        spec = importlib.util.spec_from_file_location(name, os.path.normpath(path))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+        directory = os.path.normpath(os.path.join(here, '..', '..', '..', '..', 'plugins', 'module_utils'))
+        spec = importlib.util.spec_from_file_location('roamscan_qualys_standalone_loader',
+                                                      os.path.join(directory, '_standalone_loader.py'))
+        loader = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loader)
+        loader.install(directory)
+        from ansible_collections.roamscan.qualys.plugins.module_utils import _spool, _spool_record
+    return _spool, _spool_record
 
 
-def _settings(args, presence):
+def _settings(args, record_format):
     """Validated (spool_dir, kinds, interval) from the source arguments; ValueError otherwise."""
     unknown = set(args) - {'spool_dir', 'kinds', 'interval'}
     if unknown:
@@ -97,12 +95,12 @@ def _settings(args, presence):
     if not os.access(spool_dir, os.R_OK | os.X_OK):
         raise ValueError('roamscan.qualys.dhcp_leases: no read access to spool_dir %s for this user (uid %d)'
                          % (spool_dir, os.getuid()))
-    kinds = args.get('kinds', list(presence.EVENT_KINDS))
+    kinds = args.get('kinds', list(record_format.EVENT_KINDS))
     if isinstance(kinds, str):
         kinds = [kinds]
-    if not isinstance(kinds, list) or not kinds or set(kinds) - set(presence.EVENT_KINDS):
+    if not isinstance(kinds, list) or not kinds or set(kinds) - set(record_format.EVENT_KINDS):
         raise ValueError('roamscan.qualys.dhcp_leases: kinds must be a list of %s, got %r'
-                         % (', '.join(presence.EVENT_KINDS), kinds))
+                         % (', '.join(record_format.EVENT_KINDS), kinds))
     try:
         interval = float(args.get('interval', DEFAULT_INTERVAL))
     except (TypeError, ValueError):
@@ -115,15 +113,15 @@ def _settings(args, presence):
 
 async def main(queue, args):
     """Put ``{'presence': {...}}`` on ``queue`` for each new spool record of the wanted kinds."""
-    presence = _presence()
-    spool_dir, kinds, interval = _settings(args, presence)
-    follower = presence.SpoolFollower(spool_dir, from_start=False)
+    spool, record_format = _spool_modules()
+    spool_dir, kinds, interval = _settings(args, record_format)
+    follower = spool.SpoolFollower(spool_dir, from_start=False)
     reported_skips = 0
     try:
         while True:
-            for event in follower.poll():
-                if event.kind in kinds:
-                    await queue.put({'presence': event.as_dict()})
+            for record in follower.poll():
+                if record.is_lease_event() and record.kind in kinds:
+                    await queue.put({'presence': record.as_dict()})
             skipped = sum(follower.skipped.values())
             if skipped > reported_skips:
                 LOGGER.warning('roamscan.qualys.dhcp_leases: skipped %d corrupt or partial spool line(s) in %s so far: %s',

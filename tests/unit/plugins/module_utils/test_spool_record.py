@@ -223,9 +223,9 @@ def mutate(rng, line):
     elif how == 4:
         fields.insert(rng.randrange(len(fields)), rng.choice(HOSTILE))
     elif how == 5:
-        return bytes(rng.randrange(256) for _ in range(rng.randrange(0, 600)))
+        return bytes(rng.randrange(256) for _index in range(rng.randrange(0, 600)))
     else:
-        fields[rng.randrange(len(fields))] = ''.join(rng.choice(string.printable) for _ in range(rng.randrange(1, 40)))
+        fields[rng.randrange(len(fields))] = ''.join(rng.choice(string.printable) for _index in range(rng.randrange(1, 40)))
     text = ' '.join(fields)
     return text.encode('utf-8', 'surrogatepass') if rng.random() < 0.5 else text
 
@@ -259,8 +259,8 @@ def test_fuzzed_values_given_to_the_formatter_always_parse_back():
     rng = random.Random(7)
     alphabet = string.printable + '\u00e9\u0663\u4e2d\U0001f600'
     for _round in range(1500):
-        identity = ''.join(rng.choice(alphabet) for _ in range(rng.randrange(1, 300)))
-        hostname = ''.join(rng.choice(alphabet) for _ in range(rng.randrange(0, 120)))
+        identity = ''.join(rng.choice(alphabet) for _index in range(rng.randrange(1, 300)))
+        hostname = ''.join(rng.choice(alphabet) for _index in range(rng.randrange(0, 120)))
         aliases = {'platform': identity[::-1], 'hwaddr': '02:77:00:00:0a:%02x' % rng.randrange(256)}
         line = format_spool_record(rng.choice(SOURCES), rng.choice(sorted(KIND_EVENTS)), identity, '10.1.2.3',
                                    hostname=hostname, boot_id=BOOT, uptime=rng.random() * 1e6, pid=rng.randrange(1 << 31),

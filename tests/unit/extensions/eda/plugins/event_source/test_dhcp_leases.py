@@ -10,7 +10,8 @@ import os
 import pytest
 
 from ansible_collections.roamscan.qualys.extensions.eda.plugins.event_source.dhcp_leases import main
-from ansible_collections.roamscan.qualys.plugins.module_utils.presence import Spool, format_spool_record
+from ansible_collections.roamscan.qualys.plugins.module_utils._spool import Spool
+from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import format_spool_record
 
 INTERVAL = 0.05
 
@@ -76,7 +77,7 @@ def test_follows_the_cycles_rotation_and_never_consumes_the_spool(tmp_path):
 
     def rotate():
         batch, dummy, dummy = lease_events.collect()
-        assert macs([{'presence': e.as_dict()} for e in batch.events]) == ['02:77:00:00:0a:01']
+        assert macs([{'presence': e.as_dict()} for e in batch.records]) == ['02:77:00:00:0a:01']
 
     events = asyncio.run(run_source(tmp_path, [
         lambda: append(tmp_path, record('lease', 1)), INTERVAL * 4, rotate,
@@ -87,7 +88,7 @@ def test_follows_the_cycles_rotation_and_never_consumes_the_spool(tmp_path):
     state = json.loads((tmp_path / 'state.json').read_text())
     assert state['acked'] == {}
     batch, dummy, dummy = lease_events.collect()
-    assert [e.mac[-2:] for e in batch.events] == ['01', '02', '03']
+    assert [e.mac[-2:] for e in batch.records] == ['01', '02', '03']
 
 
 def test_corrupt_lines_are_skipped_with_a_warning_and_later_records_still_arrive(tmp_path, caplog):
