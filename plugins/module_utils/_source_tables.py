@@ -13,6 +13,11 @@ from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._lease_tables import DEFAULT_LEASE_FILES, LeaseFileError, read_lease_table
 from ansible_collections.roamscan.qualys.plugins.module_utils._observation import from_lease_row
+from ansible_collections.roamscan.qualys.plugins.module_utils._session_tables import (
+    DEFAULT_SESSION_TABLES,
+    SESSION_TABLE_ERRORS,
+    SESSION_TABLE_READERS,
+)
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import iso_time
 
 
@@ -23,9 +28,9 @@ def _dhcp_reader(server):
     return read
 
 
-TABLE_READERS = {server: _dhcp_reader(server) for server in DEFAULT_LEASE_FILES}
-DEFAULT_TABLE_PATHS = dict(DEFAULT_LEASE_FILES)
-TABLE_ERRORS = (LeaseFileError,)
+TABLE_READERS = dict({server: _dhcp_reader(server) for server in DEFAULT_LEASE_FILES}, **SESSION_TABLE_READERS)
+DEFAULT_TABLE_PATHS = dict(DEFAULT_LEASE_FILES, **DEFAULT_SESSION_TABLES)
+TABLE_ERRORS = (LeaseFileError,) + SESSION_TABLE_ERRORS
 
 
 def read_source_table(source, path, now, host):

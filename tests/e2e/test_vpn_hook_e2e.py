@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -37,19 +38,22 @@ HOSTILE_USERS = ['$(touch pwned)', 'b"`touch pwned`"', "c';touch pwned;'", 'x' *
 
 
 class Servers:
-    """The module's servers: ``lab``, the path prefix ``root`` and helpers to read what they wrote."""
+    """The module's servers: ``lab``, the path prefix ``root`` and helpers to read what they wrote
+    with the collection's own readers (spool records, session tables)."""
 
-    def __init__(self, lab, root, tables):
+    def __init__(self, lab, root, source_tables, session_tables):
         self.lab = lab
         self.root = root
         self.spool = root / SPOOL.lstrip('/')
-        self.tables = tables
+        self.tables = source_tables
+        self.session_tables = session_tables
 
     def records(self):
+        """Every record in the spool (rotated segments and ``current``), in order."""
         from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import CorruptRecord, parse_spool_line
-        current = self.spool / 'current'
+        files = sorted(self.spool.glob('seg.*'), key=lambda p: int(p.name.split('.')[1])) + [self.spool / 'current']
         records = []
-        for line in (current.read_bytes().split(b'\n') if current.exists() else []):
+        for line in b''.join(path.read_bytes() for path in files if path.exists()).split(b'\n'):
             if line:
                 try:
                     records.append(parse_spool_line(line))
@@ -60,10 +64,18 @@ class Servers:
     def wait_record(self, what, **match):
         def found():
             return [r for r in self.records() if all(getattr(r, k) == v for k, v in match.items())]
-        return wait_until(found, 15, what='%s record %s' % (what, match))[-1]
+        try:
+            return wait_until(found, 30, what='%s record %s' % (what, match))[-1]
+        except AssertionError as exc:
+            recent = [(r.source, r.kind, r.id_value[:20], r.ip) for r in self.records()[-12:]]
+            raise AssertionError('%s; last records: %s' % (exc, recent)) from None
 
     def sessions(self, source, where):
-        return self.tables.read_session_table(source, str(where))
+        """The live table of ``source`` as the collection reads it (observations)."""
+        return self.tables.read_source_table(source, str(where), time.time(), 'vpn-lab')
+
+    def holds(self, source, where, identity_kind, identity_value, ip):
+        return self.session_tables.holds(self.sessions(source, where), identity_kind, identity_value, ip)
 
     def disconnect(self, source, clients):
         """Stop ``clients`` and wait for their end records (OpenVPN closes a session 5 s after the
@@ -86,10 +98,24 @@ def deploy(run_ansible, workdir, root, roles):
     return proc
 
 
+def presence_events(run_ansible, servers, **options):
+    """Run presence_events by ansible-playbook on the 'VPN server' (the spool's host)."""
+    result_file = servers.lab.workdir / 'presence_events.json'
+    playbook = servers.lab.workdir / 'collect.yml'
+    playbook.write_text(json.dumps([{
+        'hosts': 'localhost', 'gather_facts': False,
+        'tasks': [{'roamscan.qualys.presence_events': dict(options, spool_dir=str(servers.spool)), 'register': 'presence'},
+                  {'ansible.builtin.copy': {'content': '{{ presence | to_json }}', 'dest': str(result_file), 'mode': '0600'}}],
+    }]))
+    proc = run_ansible('ansible-playbook', '-i', 'localhost,', '-c', 'local', str(playbook))
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return json.loads(result_file.read_text())
+
+
 @pytest.fixture(scope='module')
 def servers(vpn_certificates, run_ansible, collections_dir):
     sys.path.insert(0, str(collections_dir))
-    from ansible_collections.roamscan.qualys.plugins.module_utils import _session_tables
+    from ansible_collections.roamscan.qualys.plugins.module_utils import _session_tables, _source_tables
     workdir = Path(tempfile.mkdtemp(prefix='roamscan-vpn-e2e-'))
     os.chmod(workdir, 0o755)
     root = workdir / 'root'
@@ -122,7 +148,7 @@ def servers(vpn_certificates, run_ansible, collections_dir):
             lab.start_openvpn(root / 'etc/openvpn/server/server.conf')
             lab.start_openvpn(root / 'etc/openvpn/server/users.conf', name='openvpn-users')
             lab.start_ocserv(root / 'etc/ocserv/ocserv.conf')
-            yield Servers(lab, root, _session_tables)
+            yield Servers(lab, root, _source_tables, _session_tables)
     finally:
         if mounted:
             subprocess.run(['umount', str(spool)], check=False)
@@ -143,7 +169,7 @@ def test_role_wired_the_hooks_into_both_servers(servers):
     assert 'use-occtl = true\n' in ocserv
 
 
-def test_openvpn_connect_and_disconnect_are_start_and_end_records_and_the_status_table_follows(servers):
+def test_openvpn_connect_and_disconnect_are_start_and_end_records_and_the_status_table_follows(servers, run_ansible):
     lab = servers.lab
     witness = lab.openvpn_client('laptop-vpn-02', configure_tunnel=False, name='witness').wait_connected()
     laptop = lab.openvpn_client(LAPTOP_CN).wait_connected()
@@ -152,14 +178,20 @@ def test_openvpn_connect_and_disconnect_are_start_and_end_records_and_the_status
     start = servers.wait_record('connect', source='openvpn', kind='connect', id_value=LAPTOP_CN, ip=ip)
     assert (start.event, start.id_kind, start.aliases) == ('start', 'vpn_cert', {'platform': 'linux'})
     status = servers.root / OPENVPN_STATUS.lstrip('/')
-    assert wait_until(lambda: servers.tables.holds(servers.sessions('openvpn', status), 'vpn_cert', LAPTOP_CN, ip), 5,
+    assert wait_until(lambda: servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN, ip), 5,
                       what='the session in the status file')
-    assert not servers.tables.holds(servers.sessions('openvpn', status), 'vpn_cert', 'laptop-vpn-02', ip)
+    assert not servers.holds('openvpn', status, 'vpn_cert', 'laptop-vpn-02', ip)
+    # the module the controller runs on the VPN server: the connect and the live session
+    result = presence_events(run_ansible, servers, source='openvpn', table_path=str(status))
+    assert [(o['event'], o['why'], o['ip']) for o in result['observations']
+            if o['identity'] == {'kind': 'vpn_cert', 'value': LAPTOP_CN}] == [('start', 'connect', ip)]
+    assert {'kind': 'vpn_cert', 'value': LAPTOP_CN} in [o['identity'] for o in result['table'] if o['ip'] == ip]
+    assert all(o['authority'] == 'table' and o['source']['kind'] == 'openvpn' for o in result['observations'])
     laptop.disconnect()
     end = servers.wait_record('disconnect', source='openvpn', kind='disconnect', id_value=LAPTOP_CN, ip=ip)
     assert end.event == 'end'
     # OpenVPN rewrites the file only while it has work: the witness's keepalive gives it some
-    wait_until(lambda: not servers.tables.holds(servers.sessions('openvpn', status), 'vpn_cert', LAPTOP_CN, ip), 5,
+    wait_until(lambda: not servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN, ip), 5,
                what='the session to leave the status file')
     servers.disconnect('openvpn', [witness])
 
@@ -182,7 +214,7 @@ def test_hostile_certificate_names_are_recorded_safely_and_the_clients_connect(s
             passed = bytes.fromhex(record.id_value[1:])
             assert len(passed) == len(cn) and all(a in (b, ord('_')) for a, b in zip(passed, cn.encode())), passed
         # the table reader encodes the name the same way: the record is confirmed
-        wait_until(lambda: servers.tables.holds(servers.sessions('openvpn', status), 'vpn_cert', record.id_value,
+        wait_until(lambda: servers.holds('openvpn', status, 'vpn_cert', record.id_value,
                                                 client.assigned_ip), 5, what='%r in the status file' % cn)
     servers.disconnect('openvpn', clients)
     assert not marker.exists() and not (servers.root / 'pwned').exists()
@@ -203,7 +235,7 @@ def test_openvpn_user_identity_with_hostile_user_names(servers):
         record = servers.wait_record(repr(name), source='openvpn', kind='connect', ip=client.assigned_ip)
         assert record.id_kind == 'vpn_user'
         assert record.ip.startswith('10.88.1.')
-        assert servers.tables.holds(sessions, 'vpn_user', record.id_value, record.ip), (name, record)
+        assert servers.session_tables.holds(sessions, 'vpn_user', record.id_value, record.ip), (name, record)
         if name == 'alice':
             assert record.id_value == 'alice'
         else:
@@ -219,11 +251,11 @@ def test_ocserv_connect_and_disconnect_are_start_and_end_records_and_occtl_follo
     lab.prove_tunnel(ip, '10.89.0.1')
     start = servers.wait_record('connect', source='ocserv', kind='connect', id_value='alice', ip=ip)
     assert (start.event, start.id_kind, start.hostname) == ('start', 'vpn_user', 'laptop-7')
-    assert servers.tables.holds(servers.sessions('ocserv', lab.occtl_socket), 'vpn_user', 'alice', ip)
+    assert servers.holds('ocserv', lab.occtl_socket, 'vpn_user', 'alice', ip)
     client.disconnect()
     end = servers.wait_record('disconnect', source='ocserv', kind='disconnect', id_value='alice', ip=ip)
     assert end.event == 'end'
-    wait_until(lambda: not servers.tables.holds(servers.sessions('ocserv', lab.occtl_socket), 'vpn_user', 'alice', ip), 10,
+    wait_until(lambda: not servers.holds('ocserv', lab.occtl_socket, 'vpn_user', 'alice', ip), 10,
                what='alice to leave occtl')
 
 
@@ -241,7 +273,7 @@ def test_ocserv_hostile_user_and_host_names_are_recorded_safely(servers):
         assert record.id_value == '%' + raw[:128].hex()
         assert record.hostname is None  # ocserv passes the client's name: hex in the spool, never plain
         # occtl mangles bytes above 0x7f: such a user is never confirmed, the others are
-        assert servers.tables.holds(sessions, 'vpn_user', record.id_value, record.ip) == raw.isascii()
+        assert servers.session_tables.holds(sessions, 'vpn_user', record.id_value, record.ip) == raw.isascii()
     servers.disconnect('ocserv', clients)
     assert not marker.exists()
 
@@ -269,13 +301,13 @@ def test_full_or_unwritable_spool_never_keeps_a_client_out(servers):
         openvpn = lab.openvpn_client(LAPTOP_CN, configure_tunnel=False, name='full-openvpn').wait_connected()
         ocserv = lab.openconnect('alice', 'alice-pw', name='full-openconnect').wait_connected()
         # both sessions are live although their hooks could not write
-        wait_until(lambda: servers.tables.holds(servers.sessions('openvpn', status), 'vpn_cert', LAPTOP_CN,
+        wait_until(lambda: servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN,
                                                 openvpn.assigned_ip), 5, what='the OpenVPN session')
-        assert servers.tables.holds(servers.sessions('ocserv', lab.occtl_socket), 'vpn_user', 'alice', ocserv.assigned_ip)
+        assert servers.holds('ocserv', lab.occtl_socket, 'vpn_user', 'alice', ocserv.assigned_ip)
         openvpn.disconnect()
         ocserv.disconnect()
         # the disconnect hooks have run once the sessions left the tables
-        wait_until(lambda: not servers.tables.holds(servers.sessions('openvpn', status), 'vpn_cert', LAPTOP_CN,
+        wait_until(lambda: not servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN,
                                                     openvpn.assigned_ip), 10, what='the OpenVPN session to end')
         wait_until(lambda: not servers.sessions('ocserv', lab.occtl_socket), 10, what='the ocserv session to end')
         assert len(servers.records()) == before
@@ -286,7 +318,7 @@ def test_full_or_unwritable_spool_never_keeps_a_client_out(servers):
     os.chmod(servers.spool, 0o500)
     try:
         client = lab.openvpn_client(LAPTOP_CN, configure_tunnel=False, name='readonly-openvpn').wait_connected()
-        wait_until(lambda: servers.tables.holds(servers.sessions('openvpn', status), 'vpn_cert', LAPTOP_CN,
+        wait_until(lambda: servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN,
                                                 client.assigned_ip), 5, what='the OpenVPN session')
         assert len(servers.records()) == before
     finally:
