@@ -54,17 +54,22 @@ def ocserv_sessions(socket_file, now, host):
             for row in read_occtl_users(socket_file)]
 
 
-def wireguard_sessions(interface, now, host, max_handshake_age=MAX_HANDSHAKE_AGE):
-    """WireGuard peers with a handshake in the last ``max_handshake_age`` seconds, one observation
-    per /32 allowed IP, at the handshake's time. An older handshake gives nothing: WireGuard has
-    no disconnect, so silence never means "gone"."""
-    sessions = []
-    for peer in read_wg_dump(interface):
-        handshake = peer['latest_handshake']
-        if handshake is not None and now - handshake < max_handshake_age:
-            sessions.extend(_seen('wireguard', host, 'handshake', 'wg_key', peer['public_key'], ip, handshake)
-                            for ip in peer['allowed_ips'])
-    return sessions
+def recent_handshake(peer, now, max_handshake_age=MAX_HANDSHAKE_AGE):
+    """Whether a parsed WireGuard peer shook hands in the last ``max_handshake_age`` seconds."""
+    return peer['latest_handshake'] is not None and now - peer['latest_handshake'] < max_handshake_age
+
+
+def wireguard_observations(peers, now, host, max_handshake_age=MAX_HANDSHAKE_AGE):
+    """One observation per /32 allowed IP of each peer with a recent handshake, at the handshake's
+    time. An older handshake gives nothing: WireGuard has no disconnect, so silence never means
+    "gone"."""
+    return [_seen('wireguard', host, 'handshake', 'wg_key', peer['public_key'], ip, peer['latest_handshake'])
+            for peer in peers if recent_handshake(peer, now, max_handshake_age) for ip in peer['allowed_ips']]
+
+
+def wireguard_sessions(interface, now, host):
+    """WireGuard peers of ``interface`` with a handshake in the last MAX_HANDSHAKE_AGE seconds."""
+    return wireguard_observations(read_wg_dump(interface), now, host)
 
 
 SESSION_TABLE_READERS = {'openvpn': openvpn_sessions, 'ocserv': ocserv_sessions, 'wireguard': wireguard_sessions}
