@@ -104,7 +104,7 @@ peers:
   type: int
   sample: 3
 peers_without_recent_handshake:
-  description: Peers not reported (no handshake yet, or older than O(max_handshake_age)): unknown, not gone.
+  description: Peers not reported (no handshake yet, or older than O(max_handshake_age)); unknown, not gone.
   returned: always
   type: int
   sample: 1
