@@ -73,8 +73,8 @@ def openvpn_connect_times(workdir, connects):
     base = statistics.median(times['without a script'])
     print('OpenVPN connect (client start -> Initialization Sequence Completed), median of %d:' % connects)
     for name, samples in times.items():
-        print('  %-17s %7.1f ms  = %.2fx without a script' % (name, statistics.median(samples) * 1e3,
-                                                            statistics.median(samples) / base))
+        median = statistics.median(samples)
+        print('  %-17s %7.1f ms  = %.2fx without a script' % (name, median * 1e3, median / base))
     print('  hook vs /bin/true as client-connect: %.2fx'
           % (statistics.median(times['with the hook']) / statistics.median(times['with /bin/true'])))
     recorded = (spool / 'current').read_text().count(' connect vpn_cert laptop-vpn-01 ')

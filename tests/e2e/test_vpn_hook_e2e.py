@@ -214,8 +214,7 @@ def test_hostile_certificate_names_are_recorded_safely_and_the_clients_connect(s
             passed = bytes.fromhex(record.id_value[1:])
             assert len(passed) == len(cn) and all(a in (b, ord('_')) for a, b in zip(passed, cn.encode())), passed
         # the table reader encodes the name the same way: the record is confirmed
-        wait_until(lambda: servers.holds('openvpn', status, 'vpn_cert', record.id_value,
-                                                client.assigned_ip), 5, what='%r in the status file' % cn)
+        wait_until(lambda: servers.holds('openvpn', status, 'vpn_cert', record.id_value, client.assigned_ip), 5, what='%r in the status file' % cn)
     servers.disconnect('openvpn', clients)
     assert not marker.exists() and not (servers.root / 'pwned').exists()
 
@@ -301,14 +300,12 @@ def test_full_or_unwritable_spool_never_keeps_a_client_out(servers):
         openvpn = lab.openvpn_client(LAPTOP_CN, configure_tunnel=False, name='full-openvpn').wait_connected()
         ocserv = lab.openconnect('alice', 'alice-pw', name='full-openconnect').wait_connected()
         # both sessions are live although their hooks could not write
-        wait_until(lambda: servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN,
-                                                openvpn.assigned_ip), 5, what='the OpenVPN session')
+        wait_until(lambda: servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN, openvpn.assigned_ip), 5, what='the OpenVPN session')
         assert servers.holds('ocserv', lab.occtl_socket, 'vpn_user', 'alice', ocserv.assigned_ip)
         openvpn.disconnect()
         ocserv.disconnect()
         # the disconnect hooks have run once the sessions left the tables
-        wait_until(lambda: not servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN,
-                                                    openvpn.assigned_ip), 10, what='the OpenVPN session to end')
+        wait_until(lambda: not servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN, openvpn.assigned_ip), 10, what='the OpenVPN session to end')
         wait_until(lambda: not servers.sessions('ocserv', lab.occtl_socket), 10, what='the ocserv session to end')
         assert len(servers.records()) == before
     finally:
@@ -318,8 +315,7 @@ def test_full_or_unwritable_spool_never_keeps_a_client_out(servers):
     os.chmod(servers.spool, 0o500)
     try:
         client = lab.openvpn_client(LAPTOP_CN, configure_tunnel=False, name='readonly-openvpn').wait_connected()
-        wait_until(lambda: servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN,
-                                                client.assigned_ip), 5, what='the OpenVPN session')
+        wait_until(lambda: servers.holds('openvpn', status, 'vpn_cert', LAPTOP_CN, client.assigned_ip), 5, what='the OpenVPN session')
         assert len(servers.records()) == before
     finally:
         os.chmod(servers.spool, 0o700)

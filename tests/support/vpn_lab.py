@@ -29,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from netns import CLEAN_ENV, Process, run, wait_until
+from netns import NamespaceLab, Process, run, wait_until
 
 OPENVPN_NET = '10.88.0'
 OCSERV_NET = '10.89.0'
@@ -124,7 +124,7 @@ class VpnClient(Process):
         self.stop(timeout=timeout)
 
 
-class VpnLab:
+class VpnLab(NamespaceLab):
     """Server and client namespace joined by one veth pair."""
 
     SERVER_IP = '10.87.0.1'
@@ -156,35 +156,10 @@ class VpnLab:
             raise
         return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        for process in reversed(self.processes):
-            try:
-                process.stop()
-            except (OSError, subprocess.SubprocessError):
-                pass
-        for namespace in (self.client_ns, self.server_ns):
-            run('ip', 'netns', 'del', namespace, check=False)
+    def namespaces(self):
+        return [self.client_ns, self.server_ns]
 
     # -- processes
-    def spawn(self, name, namespace, argv, env=None, cls=Process, stdin=None, **extra):
-        """Start ``argv`` (str or bytes items) in ``namespace``; output goes to <name>.log."""
-        log = self.workdir / ('%s.log' % name)
-        full_env = dict(CLEAN_ENV)
-        full_env.update(env or {})
-        with open(log, 'ab') as handle:
-            popen = subprocess.Popen(['ip', 'netns', 'exec', namespace, *argv], stdout=handle, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL, env=full_env,
-                                     cwd=self.workdir)
-        if stdin is not None:
-            popen.stdin.write(stdin)
-            popen.stdin.close()
-        process = cls(name, popen, log, **extra)
-        self.processes.append(process)
-        return process
-
     def _write(self, name, text, mode=0o644):
         path = self.workdir / name
         path.write_text(text)
@@ -233,8 +208,8 @@ class VpnLab:
         tmp = self.workdir / (name + '-tmp')
         tmp.mkdir(exist_ok=True)
         os.chmod(tmp, 0o1777)
-        server = self.spawn(name, self.server_ns, ['openvpn', '--cd', str(self.workdir), '--tmp-dir', str(tmp),
-                                                    '--config', str(config_file)])
+        argv = ['openvpn', '--cd', str(self.workdir), '--tmp-dir', str(tmp), '--config', str(config_file)]
+        server = self.spawn(name, self.server_ns, argv)
         server.wait_for_output('Initialization Sequence Completed')
         return server
 
@@ -383,4 +358,3 @@ class WireGuard:
                     return int(epoch)
             return None
         return wait_until(handshake_time, 10, interval=0.2, what='a WireGuard handshake of peer %d' % index)
-
