@@ -12,11 +12,9 @@ it is never confirmed.
 from __future__ import annotations
 
 import json
-import subprocess
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidIp, normalize_ip
 
-OCCTL_TIMEOUT = 10
 MAX_OCCTL_BYTES = 16 * 1024 * 1024
 
 
@@ -49,17 +47,17 @@ def parse_occtl_users(text):
     return rows
 
 
-def read_occtl_users(socket_file=None, occtl='occtl'):
+def read_occtl_users(socket_file, run_command):
     """``parse_occtl_users`` of a live ``occtl`` run (``socket_file``: ocserv's occtl-socket-file;
-    None: occtl's compiled-in default)."""
-    argv = [occtl] + (['--socket-file', socket_file] if socket_file else []) + ['--json', 'show', 'users']
+    None: occtl's compiled-in default). ``run_command(argv)`` returns (rc, stdout, stderr) like
+    AnsibleModule.run_command."""
+    argv = ['occtl'] + (['--socket-file', socket_file] if socket_file else []) + ['--json', 'show', 'users']
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=OCCTL_TIMEOUT, check=False,
-                              env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LC_ALL': 'C'})
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise OcctlError('cannot run %s: %s' % (occtl, exc)) from None
-    if proc.returncode != 0:
-        raise OcctlError('occtl failed (rc=%d): %s' % (proc.returncode, proc.stderr.decode('utf-8', 'replace').strip()[:300]))
-    if len(proc.stdout) > MAX_OCCTL_BYTES:
+        rc, out, err = run_command(argv)
+    except OSError as exc:
+        raise OcctlError('cannot run occtl: %s' % exc) from None
+    if rc != 0:
+        raise OcctlError('occtl failed (rc=%d): %s' % (rc, (err or out).strip()[:300]))
+    if len(out) > MAX_OCCTL_BYTES:
         raise OcctlError('occtl printed more than %d bytes' % MAX_OCCTL_BYTES)
-    return parse_occtl_users(proc.stdout.decode('utf-8', 'replace'))
+    return parse_occtl_users(out)

@@ -12,11 +12,9 @@ and no error message ever quotes a dump line.
 from __future__ import annotations
 
 import re
-import subprocess
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidIp, normalize_ip
 
-WG_TIMEOUT = 10
 _INTERFACE = re.compile(r'[A-Za-z0-9_=+.-]{1,15}')
 _PUBLIC_KEY = re.compile(r'[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=')
 _INTERFACE_FIELDS = 4
@@ -47,7 +45,8 @@ def parse_wg_dump(text):
         fields = line.split('\t')
         if len(fields) != _PEER_FIELDS:
             raise WireGuardError('wg dump line %d: %d fields, a peer line has %d' % (number, len(fields), _PEER_FIELDS))
-        public_key, _preshared_key, endpoint, allowed_ips, handshake = fields[:5]
+        # fields[1] is the preshared key: never kept
+        public_key, endpoint, allowed_ips, handshake = fields[0], fields[2], fields[3], fields[4]
         if not _PUBLIC_KEY.fullmatch(public_key):
             raise WireGuardError('wg dump line %d: the peer key is not a WireGuard public key' % number)
         if not handshake.isdigit():
@@ -71,20 +70,18 @@ def _host_addresses(allowed_ips):
     return addresses
 
 
-def read_wg_dump(interface, wg='wg'):
-    """``parse_wg_dump`` of a live ``wg show INTERFACE dump``."""
+def read_wg_dump(interface, run_command):
+    """``parse_wg_dump`` of a live ``wg show INTERFACE dump``; ``run_command(argv)`` returns
+    (rc, stdout, stderr) like AnsibleModule.run_command."""
     if not valid_interface(interface):
         raise WireGuardError('not an interface name: %r' % (interface,))
     try:
-        proc = subprocess.run([wg, 'show', interface, 'dump'], capture_output=True, timeout=WG_TIMEOUT, check=False,
-                              env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LC_ALL': 'C'})
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise WireGuardError('cannot run %s: %s' % (wg, exc)) from None
-    if proc.returncode != 0:
+        rc, out, err = run_command(['wg', 'show', interface, 'dump'])
+    except OSError as exc:
+        raise WireGuardError('cannot run wg: %s' % exc) from None
+    if rc != 0:
         # wg's own message (e.g. "Unable to access interface: No such device"); it never prints keys there
-        raise WireGuardError('wg show %s dump failed (rc=%d): %s'
-                             % (interface, proc.returncode, proc.stderr.decode('utf-8', 'replace').strip()[:300]))
-    try:
-        return parse_wg_dump(proc.stdout.decode('ascii'))
-    except UnicodeDecodeError:
-        raise WireGuardError('wg dump is not ASCII') from None
+        raise WireGuardError('wg show %s dump failed (rc=%d): %s' % (interface, rc, err.strip()[:300]))
+    if not out.isascii():
+        raise WireGuardError('wg dump is not ASCII')
+    return parse_wg_dump(out)

@@ -5,7 +5,7 @@
 
 FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
 Standard library only (it runs on the VPN server). Each reader has the _source_tables shape
-(where, now, host) -> [observation]: one ``seen`` observation per identity holding a tunnel IP,
+(where, now, host, run_command) -> [observation]: one ``seen`` observation per identity holding a tunnel IP,
 with the identity value encoded exactly as the hooks write it in the spool (as-is when safe,
 else ``%`` + hex), so a spool record and a table row compare as strings. A tunnel IP counts
 only while the same identity still holds it (``holds``).
@@ -36,7 +36,7 @@ def _seen(source, host, why, kind, raw_value, ip, time):
     return observation(source, host, 'seen', why, kind, encode_value(value, 128), ip, iso_time(time))
 
 
-def openvpn_sessions(path, now, host):
+def openvpn_sessions(path, now, host, run_command=None):
     """Sessions in OpenVPN's status file (refused when stale): one observation per certificate
     name and one per user name, so a record of either identity kind can be checked."""
     sessions = []
@@ -48,10 +48,10 @@ def openvpn_sessions(path, now, host):
     return sessions
 
 
-def ocserv_sessions(socket_file, now, host):
+def ocserv_sessions(socket_file, now, host, run_command):
     """Connected ocserv users (``occtl --json show users``)."""
     return [_seen('ocserv', host, 'connected', 'vpn_user', row['username'], row['ip'], now)
-            for row in read_occtl_users(socket_file)]
+            for row in read_occtl_users(socket_file, run_command)]
 
 
 def recent_handshake(peer, now, max_handshake_age=MAX_HANDSHAKE_AGE):
@@ -67,9 +67,9 @@ def wireguard_observations(peers, now, host, max_handshake_age=MAX_HANDSHAKE_AGE
             for peer in peers if recent_handshake(peer, now, max_handshake_age) for ip in peer['allowed_ips']]
 
 
-def wireguard_sessions(interface, now, host):
+def wireguard_sessions(interface, now, host, run_command):
     """WireGuard peers of ``interface`` with a handshake in the last MAX_HANDSHAKE_AGE seconds."""
-    return wireguard_observations(read_wg_dump(interface), now, host)
+    return wireguard_observations(read_wg_dump(interface, run_command), now, host)
 
 
 SESSION_TABLE_READERS = {'openvpn': openvpn_sessions, 'ocserv': ocserv_sessions, 'wireguard': wireguard_sessions}

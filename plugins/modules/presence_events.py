@@ -259,8 +259,11 @@ def main():
     params = module.params
     host = params['source_host'] or platform.node()
 
+    def run_command(argv):
+        return module.run_command(argv, environ_update={'LC_ALL': 'C'})
+
     def read_table(now):
-        return read_source_table(params['source'], params['table_path'], now, host)
+        return read_source_table(params['source'], params['table_path'], now, host, run_command)
 
     def observations(records, table, skipped):
         return {'observations': [from_record(record, host) for record in records], 'table': table}

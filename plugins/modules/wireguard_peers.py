@@ -87,6 +87,9 @@ observations:
       hostname: null
       authority: table
   contains:
+    source:
+      description: C(kind) C(wireguard) and C(host) (O(source_host)).
+      type: dict
     identity:
       description:
         - C(kind) C(wg_key) and C(value) the peer's public key, as-is when it matches C([A-Za-z0-9][A-Za-z0-9._@$+=/:-]*),
@@ -140,7 +143,7 @@ def main():
     host = params['source_host'] or platform.node()
     now = time.time()
     try:
-        peers = read_wg_dump(params['interface'])
+        peers = read_wg_dump(params['interface'], lambda argv: module.run_command(argv, environ_update={'LC_ALL': 'C'}))
     except WireGuardError as exc:
         module.fail_json(msg=str(exc))
     observations = wireguard_observations(peers, now, host, params['max_handshake_age'])

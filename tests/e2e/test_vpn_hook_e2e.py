@@ -24,7 +24,7 @@ import pytest
 
 from netns import wait_until
 from vpn_fixtures import HOSTILE_CNS, LAPTOP_CN
-from vpn_lab import VpnLab
+from vpn_lab import VpnLab, run_command
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -72,7 +72,7 @@ class Servers:
 
     def sessions(self, source, where):
         """The live table of ``source`` as the collection reads it (observations)."""
-        return self.tables.read_source_table(source, str(where), time.time(), 'vpn-lab')
+        return self.tables.read_source_table(source, str(where), time.time(), 'vpn-lab', run_command)
 
     def holds(self, source, where, identity_kind, identity_value, ip):
         return self.session_tables.holds(self.sessions(source, where), identity_kind, identity_value, ip)
@@ -228,8 +228,10 @@ def test_openvpn_user_identity_with_hostile_user_names(servers):
     for client in clients:
         client.wait_connected()
     status = servers.root / USERS_STATUS.lstrip('/')
-    sessions = wait_until(lambda: (lambda s: s if len([x for x in s if x['identity']['kind'] == 'vpn_user']) == len(clients) else None)(
-        servers.sessions('openvpn', status)), 5, what='all user sessions in the status file')
+    def all_users():
+        sessions = servers.sessions('openvpn', status)
+        return sessions if len([s for s in sessions if s['identity']['kind'] == 'vpn_user']) == len(clients) else None
+    sessions = wait_until(all_users, 5, what='all user sessions in the status file')
     for name, client in zip(['alice'] + HOSTILE_USERS, clients):
         record = servers.wait_record(repr(name), source='openvpn', kind='connect', ip=client.assigned_ip)
         assert record.id_kind == 'vpn_user'
@@ -266,7 +268,7 @@ def test_ocserv_hostile_user_and_host_names_are_recorded_safely(servers):
     for client in clients:
         client.wait_connected()
     sessions = servers.sessions('ocserv', lab.occtl_socket)
-    for (name, _), client in zip(hostile, clients):
+    for (name, _password), client in zip(hostile, clients):
         raw = os.fsencode(name)
         record = servers.wait_record(repr(name), source='ocserv', kind='connect', ip=client.assigned_ip)
         assert record.id_value == '%' + raw[:128].hex()

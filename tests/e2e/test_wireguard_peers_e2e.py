@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from vpn_lab import VpnLab
+from vpn_lab import VpnLab, run_command
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -54,7 +54,7 @@ def run_module(run_ansible, wg, tasks):
         play_tasks.append({'name': name, 'roamscan.qualys.wireguard_peers': options.get('args'),
                            'check_mode': options.get('check_mode', False), 'register': name, 'ignore_errors': True})
     results = workdir / 'results.json'
-    names = [name for name, _ in tasks if name != 'pause']
+    names = [name for name, _options in tasks if name != 'pause']
     play_tasks.append({'ansible.builtin.copy': {
         'content': '{{ %s | to_json }}' % ('{' + ', '.join("'%s': %s" % (n, n) for n in names) + '}'),
         'dest': str(results), 'mode': '0600'}})
@@ -102,7 +102,7 @@ def test_the_session_table_confirms_a_key_only_at_its_own_address(wireguard, col
         from ansible_collections.roamscan.qualys.plugins.module_utils._source_tables import read_source_table
         wg = wireguard
         wg.handshake(0)
-        sessions = read_source_table('wireguard', wg.server_if, time.time(), 'vpn1')
+        sessions = read_source_table('wireguard', wg.server_if, time.time(), 'vpn1', run_command)
         key = expected_value(wg.peer_public(0))
         assert holds(sessions, 'wg_key', key, wg.peer_ips[0])
         assert not holds(sessions, 'wg_key', key, wg.peer_ips[1])        # another peer's address

@@ -105,8 +105,8 @@ def test_ocserv_connect_disconnect_and_client_reported_extras(hooks):
 def test_hostile_values_are_recorded_exactly_as_the_reader_encodes_them_and_never_run(hooks, server):
     rng = random.Random(20261201)
     values = [v.format(marker=hooks.marker) for v in HOSTILE]
-    values += [''.join(chr(rng.choice([rng.randrange(1, 128), rng.randrange(128, 256)])) for _ in range(rng.randrange(1, 140)))
-               .encode('latin-1').decode('utf-8', 'surrogateescape') for _ in range(25)]
+    values += [bytes(rng.choice([rng.randrange(1, 128), rng.randrange(128, 256)]) for _byte in range(rng.randrange(1, 140)))
+               .decode('utf-8', 'surrogateescape') for _value in range(25)]
     for value in values:
         if server == 'openvpn':
             env = dict(OPENVPN_CONNECT, common_name=value, IV_HWADDR=value, IV_PLAT=value)

@@ -29,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from netns import NamespaceLab, Process, run, wait_until
+from netns import CLEAN_ENV, NamespaceLab, Process, run, wait_until
 
 OPENVPN_NET = '10.88.0'
 OCSERV_NET = '10.89.0'
@@ -47,6 +47,12 @@ exit 0
 ''' % OCSERV_NET
 # the lab server's auth-user-pass-verify: accept every user name (the hook, not auth, is under test)
 ACCEPT_ANY_USER = '#!/bin/sh\nexit 0\n'
+
+
+def run_command(argv):
+    """AnsibleModule.run_command's contract for the table readers: (rc, stdout, stderr) as text."""
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False, env={'LC_ALL': 'C', 'PATH': CLEAN_ENV['PATH']})
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def openssl(*argv, cwd):
@@ -353,7 +359,7 @@ class WireGuard:
 
         def handshake_time():
             for line in run('wg', 'show', self.server_if, 'latest-handshakes').stdout.splitlines():
-                key, _, epoch = line.partition('\t')
+                key, _tab, epoch = line.partition('\t')
                 if key == self.peer_public(index) and epoch.strip() not in ('', '0'):
                     return int(epoch)
             return None

@@ -3,11 +3,8 @@
 them in tests/e2e), and the re-check that a tunnel IP is still held by the same identity."""
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from ansible_collections.roamscan.qualys.plugins.module_utils import _session_table_ocserv, _session_table_wireguard
 from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_ocserv import OcctlError, parse_occtl_users
 from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_openvpn import (
     OpenVpnStatusError,
@@ -15,7 +12,11 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_ope
     parse_openvpn_status,
     read_openvpn_status,
 )
-from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_wireguard import WireGuardError, parse_wg_dump
+from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_wireguard import (
+    WireGuardError,
+    parse_wg_dump,
+    read_wg_dump,
+)
 from ansible_collections.roamscan.qualys.plugins.module_utils._session_tables import (
     holds,
     ocserv_sessions,
@@ -118,19 +119,15 @@ def test_occtl_users():
             parse_occtl_users(text)
 
 
-def test_occtl_run_failure_and_sessions(monkeypatch):
-    def fake_run(argv, **kwargs):
+def test_occtl_run_failure_and_sessions():
+    def occtl(argv):
         assert argv == ['occtl', '--socket-file', '/run/occtl.socket', '--json', 'show', 'users']
-        return subprocess.CompletedProcess(argv, 0, OCCTL.encode(), b'')
-    monkeypatch.setattr(_session_table_ocserv.subprocess, 'run', fake_run)
-    sessions = ocserv_sessions('/run/occtl.socket', UPDATED, 'vpn1')
+        return 0, OCCTL, ''
+    sessions = ocserv_sessions('/run/occtl.socket', UPDATED, 'vpn1', occtl)
     assert holds(sessions, 'vpn_user', 'alice', '10.89.0.50')
     assert holds(sessions, 'vpn_user', '%2428746f7563682070776e656429', '10.89.0.52')
-
-    monkeypatch.setattr(_session_table_ocserv.subprocess, 'run',
-                        lambda argv, **kw: subprocess.CompletedProcess(argv, 1, b'', b'could not connect to ocserv'))
     with pytest.raises(OcctlError, match='could not connect'):
-        ocserv_sessions(None, UPDATED, 'vpn1')
+        ocserv_sessions(None, UPDATED, 'vpn1', lambda argv: (1, '', 'could not connect to ocserv'))
 
 
 def test_wg_dump_keeps_no_secret_key():
@@ -155,13 +152,18 @@ def test_wg_dump_errors_never_quote_a_line(text):
     assert PRIVATE not in str(error.value) and PRESHARED not in str(error.value)
 
 
-def test_wg_interface_names_are_checked_before_running_wg(monkeypatch):
-    def never(*args, **kwargs):
+def test_wg_interface_names_are_checked_before_running_wg():
+    def never(argv):
         raise AssertionError('wg must not run')
-    monkeypatch.setattr(_session_table_wireguard.subprocess, 'run', never)
     for name in ('-h', 'a b', 'x;id', '', 'x' * 16, None):
         with pytest.raises(WireGuardError, match='not an interface name'):
-            _session_table_wireguard.read_wg_dump(name)
+            read_wg_dump(name, never)
+
+
+def test_wg_failure_names_the_interface_and_no_key():
+    with pytest.raises(WireGuardError, match='wg show wg9 dump failed .rc=1.: Unable to access interface'):
+        read_wg_dump('wg9', lambda argv: (1, '', 'Unable to access interface: No such device\n'))
+    assert read_wg_dump('wg0', lambda argv: (0, WG_DUMP, ''))[0]['public_key'] == PEER_A
 
 
 def test_wireguard_recent_handshakes_only_and_never_gone():
