@@ -86,14 +86,17 @@ class Servers:
             self.wait_record('disconnect', source=source, kind='disconnect', ip=client.assigned_ip)
 
 
-def deploy(run_ansible, workdir, root, roles):
-    """Apply the role once per entry of ``roles`` (variables) under the prefix, services untouched."""
+def deploy(run_ansible, workdir, root, hosts):
+    """Apply the role under the prefix, services untouched: one inventory host (all local) per
+    entry of ``hosts`` (name -> role variables), so ansible runs them side by side."""
+    inventory = workdir / 'inventory.json'
+    inventory.write_text(json.dumps({'all': {'hosts': {
+        name: dict(variables, vpn_hook_root=str(root), vpn_hook_manage_service=False, ansible_connection='local',
+                   ansible_python_interpreter=sys.executable)
+        for name, variables in hosts.items()}}}))
     playbook = workdir / 'deploy.yml'
-    tasks = [{'name': 'vpn_hook %d' % i, 'ansible.builtin.include_role': {'name': 'roamscan.qualys.vpn_hook'},
-              'vars': dict(variables, vpn_hook_root=str(root), vpn_hook_manage_service=False)}
-             for i, variables in enumerate(roles)]
-    playbook.write_text(json.dumps([{'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}]))
-    proc = run_ansible('ansible-playbook', '-i', 'localhost,', '-c', 'local', str(playbook))
+    playbook.write_text(json.dumps([{'hosts': 'all', 'gather_facts': False, 'roles': [{'role': 'roamscan.qualys.vpn_hook'}]}]))
+    proc = run_ansible('ansible-playbook', '-i', str(inventory), '--forks', '3', str(playbook))
     assert proc.returncode == 0, proc.stdout[-4000:]
     return proc
 
@@ -131,15 +134,16 @@ def servers(vpn_certificates, run_ansible, collections_dir):
             (root / 'etc/openvpn/server/users.conf').write_text(
                 lab.openvpn_config(port=1195, network='10.88.1', extra=drop))
             (root / 'etc/ocserv/ocserv.conf').write_text(lab.ocserv_config(OCSERV_USERS))
-            deploy(run_ansible, workdir, root, [
-                {'vpn_hook_server': 'openvpn', 'vpn_hook_openvpn_status_interval': 1},
-                {'vpn_hook_server': 'openvpn', 'vpn_hook_identity': 'user', 'vpn_hook_script_dir': '/usr/local/lib/roamscan-users',
-                 'vpn_hook_openvpn_config_file': '/etc/openvpn/server/users.conf',
-                 'vpn_hook_openvpn_snippet_file': '/etc/openvpn/server/roamscan-users.conf',
-                 'vpn_hook_openvpn_status_file': USERS_STATUS, 'vpn_hook_openvpn_status_interval': 1},
+            deploy(run_ansible, workdir, root, {
+                'openvpn-cert': {'vpn_hook_server': 'openvpn', 'vpn_hook_openvpn_status_interval': 1},
+                'openvpn-users': {
+                    'vpn_hook_server': 'openvpn', 'vpn_hook_identity': 'user', 'vpn_hook_script_dir': '/usr/local/lib/roamscan-users',
+                    'vpn_hook_openvpn_config_file': '/etc/openvpn/server/users.conf',
+                    'vpn_hook_openvpn_snippet_file': '/etc/openvpn/server/roamscan-users.conf',
+                    'vpn_hook_openvpn_status_file': USERS_STATUS, 'vpn_hook_openvpn_status_interval': 1},
                 # ocserv runs its hook as root, which writes any spool: share the OpenVPN hooks' owner
-                {'vpn_hook_server': 'ocserv', 'vpn_hook_spool_owner': 'nobody'},
-            ])
+                'ocserv': {'vpn_hook_server': 'ocserv', 'vpn_hook_spool_owner': 'nobody'},
+            })
             assert spool.stat().st_uid == 65534  # the OpenVPN configurations' "user nobody"
             # a tiny tmpfs, mounted before the servers start so they see it
             subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k,mode=0700,uid=65534,gid=65534', 'roamscan-vpn-spool',
