@@ -61,7 +61,7 @@ def parse_wg_dump(text):
 def _host_addresses(allowed_ips):
     addresses = []
     for network in allowed_ips.split(','):
-        address, _, prefix = network.partition('/')
+        address, _slash, prefix = network.partition('/')
         if prefix == '32':
             try:
                 addresses.append(normalize_ip(address))

@@ -232,9 +232,11 @@ def test_openvpn_user_identity_with_hostile_user_names(servers):
     for client in clients:
         client.wait_connected()
     status = servers.root / USERS_STATUS.lstrip('/')
+
     def all_users():
         sessions = servers.sessions('openvpn', status)
         return sessions if len([s for s in sessions if s['identity']['kind'] == 'vpn_user']) == len(clients) else None
+
     sessions = wait_until(all_users, 5, what='all user sessions in the status file')
     for name, client in zip(['alice'] + HOSTILE_USERS, clients):
         record = servers.wait_record(repr(name), source='openvpn', kind='connect', ip=client.assigned_ip)
