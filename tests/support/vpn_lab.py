@@ -45,6 +45,78 @@ case $reason in
 esac
 exit 0
 ''' % OCSERV_NET
+STRONGSWAN_POOL = '10.91.0.10-10.91.0.20'
+STRONGSWAN_CONF = '''charon {
+  load = random nonce aes sha1 sha2 hmac kdf pem pkcs1 x509 pubkey gmp socket-default kernel-libipsec kernel-netlink updown vici attr
+  plugins {
+    vici { socket = unix://%(vici)s }
+    # the IKE socket marks its packets so kernel-libipsec's routes never catch them
+    kernel-netlink { fwmark = !0x42 }
+    socket-default { fwmark = 0x42 }
+    # the tunnel's traffic selector is the server's own address, which also carries IKE
+    kernel-libipsec { allow_peer_ts = yes }
+  }
+  filelog { stderr { default = 1 } }
+}
+'''
+_SWANCTL_PSK = '''secrets {
+  ike-lab {
+    id-1 = laptop-ss-01
+    id-2 = server
+    secret = "roamscan-lab-psk-not-secret"
+  }
+}
+'''
+SWANCTL_SERVER = '''connections {
+  rw {
+    local_addrs = %(server)s
+    pools = pool
+    proposals = aes128-sha256-modp2048
+    local {
+      auth = psk
+      id = server
+    }
+    remote {
+      auth = psk
+      id = laptop-ss-01
+    }
+    children {
+      net {
+        local_ts = 0.0.0.0/0
+        updown = %(updown)s
+        esp_proposals = aes128-sha256
+      }
+    }
+  }
+}
+pools {
+  pool {
+    addrs = ''' + STRONGSWAN_POOL + '''
+  }
+}
+''' + _SWANCTL_PSK
+SWANCTL_CLIENT = '''connections {
+  home {
+    remote_addrs = %(server)s
+    vips = 0.0.0.0
+    proposals = aes128-sha256-modp2048
+    local {
+      auth = psk
+      id = laptop-ss-01
+    }
+    remote {
+      auth = psk
+      id = server
+    }
+    children {
+      home {
+        remote_ts = %(server)s/32
+        esp_proposals = aes128-sha256
+      }
+    }
+  }
+}
+''' + _SWANCTL_PSK
 # the lab server's auth-user-pass-verify: accept every user name (the hook, not auth, is under test)
 ACCEPT_ANY_USER = '#!/bin/sh\nexit 0\n'
 
@@ -289,6 +361,35 @@ class VpnLab(NamespaceLab):
         argv.append('https://%s:4443' % self.SERVER_IP)
         return self.spawn(name, self.client_ns, argv, cls=VpnClient, stdin=password.encode() + b'\n',
                           client_ns=self.client_ns, marker='Configured as ', address_pattern=r'Configured as ([0-9.]+),')
+
+    # -- strongSwan (charon with kernel-libipsec: ESP in userspace over TUN, no kernel ESP needed)
+    def start_strongswan(self, updown):
+        """A real charon on each side (IKEv2, PSK): the server hands out virtual IPs from
+        STRONGSWAN_POOL and runs ``updown`` for each CHILD_SA; the client (identity
+        ``laptop-ss-01``) is loaded, not started: ``strongswan_connect()`` initiates. Each charon
+        gets a private /run (its PID file and sockets are not per namespace)."""
+        for side, namespace in (('server', self.server_ns), ('client', self.client_ns)):
+            directory = self.workdir / ('strongswan-' + side)
+            directory.mkdir(exist_ok=True)
+            (directory / 'strongswan.conf').write_text(STRONGSWAN_CONF % {'vici': directory / 'charon.vici'})
+            (directory / 'swanctl.conf').write_text(
+                SWANCTL_SERVER % {'server': self.SERVER_IP, 'updown': updown} if side == 'server'
+                else SWANCTL_CLIENT % {'server': self.SERVER_IP})
+            charon = self.spawn('charon-' + side, namespace, [
+                'unshare', '--mount', 'sh', '-c', 'mount -t tmpfs roamscan-charon-run /run && exec "$@"', 'charon',
+                'env', 'STRONGSWAN_CONF=%s' % (directory / 'strongswan.conf'), '/usr/lib/ipsec/charon'])
+            wait_until(lambda d=directory: (d / 'charon.vici').exists(), 15, what='the vici socket of charon-' + side)
+            assert charon.alive(), charon.output()
+            self.swanctl(side, '--load-all', '--file', str(directory / 'swanctl.conf'))
+
+    def swanctl(self, side, *argv):
+        return run('swanctl', *argv, '--uri', 'unix://%s' % (self.workdir / ('strongswan-' + side) / 'charon.vici'))
+
+    def strongswan_connect(self):
+        """Initiate the client's CHILD_SA; returns the virtual IP the server assigned."""
+        output = self.swanctl('client', '--initiate', '--child', 'home', '--timeout', '20').stdout
+        assert 'initiate completed successfully' in output, output
+        return re.search(r'installing new virtual IP ([0-9.]+)', output).group(1)
 
     # -- WireGuard (wireguard-go)
     def start_wireguard(self, peers=1):
