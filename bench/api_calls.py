@@ -6,6 +6,8 @@ own client. roamscan's cycle for N present, overdue laptops:
   host_last_scanned (host list, paginated by 1000) -> qualys_scan_launch (reuse lookup + ONE launch)
   -> qualys_scan_status once per 15-minute cycle until done (one call per poll) + one result fetch.
 The baseline launches one scan per laptop (one call per host) and is not even charged for polling.
+It then prints the calls of the launch step alone: a normal launch vs resuming an intent (the scan
+exists and has finished / Qualys has none), which must never cost more than a normal launch.
 
     python bench/api_calls.py [--sizes 1,10,100,500,1000,2000]
 """
@@ -96,6 +98,23 @@ def one_call_per_host(count):
         sim.stop()
 
 
+def launch_step_calls(count):
+    """(normal launch, resume finding the finished scan, resume finding none): API calls of the launch step."""
+    import datetime
+    sim = fresh_sim()
+    try:
+        since = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+        spent = []
+        for title, resume in (('roamscan bench', None), ('roamscan bench', since), ('roamscan other', since)):
+            client = QualysClient(sim.url, sim.username, sim.password)
+            launch_plan(client, plan_launches(laptops(count), title), LAUNCH_OPTIONS, sim.username, resume_since=resume)
+            spent.append(client.api_calls)
+            sim.state.scan_action('*', 'process')
+        return spent
+    finally:
+        sim.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', default='1,10,100,500,1000,2000')
@@ -110,6 +129,11 @@ def main():
         print('%8d %11d %12.4f %15d %16.4f %8.1fx %22.1f' % (
             count, calls, calls / scanned, baseline, baseline / count, (baseline / count) / (calls / scanned),
             math.ceil(baseline / STANDARD_CALLS_PER_HOUR * 10) / 10))
+    print()
+    print('%8s %13s %22s %20s %7s' % ('laptops', 'launch calls', 'resume, scan finished', 'resume, no scan', 'ratio'))
+    for count in sizes:
+        normal, found, missing = launch_step_calls(count)
+        print('%8d %13d %22d %20d %6.2fx' % (count, normal, found, missing, max(found, missing) / normal))
 
 
 if __name__ == '__main__':

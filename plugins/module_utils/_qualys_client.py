@@ -3,6 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """HTTP client for the Qualys VM ("FO") API used by the roamscan.qualys modules.
 
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+
 Rules it enforces (see docs/architecture.md and the Qualys reference):
 - Basic auth and ``X-Requested-With`` on every call; redirects are never followed.
 - Reads are retried on connection errors and 5xx; a launch is never re-sent blindly.

@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: roamscan.qualys contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""When was each laptop last really scanned: local records, credited Qualys host-list entries."""
+"""When was each laptop last really scanned: local records, credited Qualys host-list entries.
+
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared connection argument spec and the module base that builds the Qualys client.
 
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+
 The options are documented once in the roamscan.qualys.qualys doc fragment.
 """
 

@@ -1,10 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: roamscan.qualys contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Launch planning, safe (re)launch and status of VM scans, on top of QualysClient."""
+"""Launch planning, safe (re)launch and status of VM scans, on top of QualysClient.
+
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+"""
 
 from __future__ import annotations
 
+import datetime
 import re
 import time
 
@@ -15,11 +19,19 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors imp
     QualysTransportError,
 )
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_xml import ACTIVE_STATES, TERMINAL_STATES
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import format_time, parse_time
 
 SCAN_REF = re.compile(r'^scan/([0-9]+)\.[0-9]+$')
 # Margin before the oldest ref's epoch when listing scans by launch time: the epoch in a ref is
 # the platform's clock at launch, which may differ a little from LAUNCH_DATETIME.
 LIST_MARGIN_SEC = 86400
+# Resuming an intent, scans launched up to this long before its recorded time still count: LAUNCH_DATETIME
+# is Qualys' clock, the intent's time the controller's.
+RESUME_CLOCK_MARGIN_SEC = 3600
+
+
+class LaunchUndecided(QualysError):
+    """Resuming an intent, Qualys could not tell whether its scan exists: nothing was launched."""
 
 
 class LaunchIncomplete(QualysError):
@@ -49,6 +61,16 @@ def _active_scans(client, username):
     return client.list_scans({'state': ','.join(ACTIVE_STATES), 'user_login': username})
 
 
+def resume_list_params(username, since):
+    """One scan-list call: this user's scans in ANY state launched from ``since`` (minus the clock margin) on.
+
+    The API has no title filter (reference 5.1), so the title is matched client-side. There is no
+    upper bound: a scan launched by an earlier resume of the same intent is later than ``since``.
+    """
+    after = parse_time(since) - datetime.timedelta(seconds=RESUME_CLOCK_MARGIN_SEC)
+    return {'user_login': username, 'launched_after_datetime': format_time(after)}
+
+
 def _matching_active(active, item):
     """An active scan with the same title whose targets cover this launch's targets."""
     for scan in active:
@@ -58,57 +80,104 @@ def _matching_active(active, item):
     return None
 
 
-def _result(item, ref, scan_id, reused):
-    return {'ref': ref, 'id': scan_id, 'title': item['title'], 'targets': item['targets'], 'reused': reused}
+class _ScanLookup:
+    """Finds the scan Qualys may already run for a plan item, before anything is launched.
 
-
-def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=None):
-    """Launch every plan item (reusing matching active scans); returns the scans.
-
-    A launch whose answer is lost is never re-sent. With reuse_active, one more scan-list call
-    looks for the scan Qualys may have started; otherwise the error says so and a re-run with
-    reuse_active finds it.
+    Normally (``reuse_active``) one call lists the active scans and a scan of the same title covering the
+    targets is reused. Resuming an intent (``resume_since``) one call lists every scan launched since the
+    intent was recorded: the one titled like the item is reused whatever its state, and when Qualys cannot
+    tell (error, several candidates) nothing is launched.
     """
-    active = _active_scans(client, username) if reuse_active else []
+
+    def __init__(self, client, username, reuse_active, resume_since):
+        self.client = client
+        self.username = username
+        self.reuse_active = reuse_active
+        self.resume_since = resume_since
+        self.scans = self._list() if resume_since or reuse_active else []
+
+    def _list(self):
+        if not self.resume_since:
+            return _active_scans(self.client, self.username)
+        try:
+            return self.client.list_scans(resume_list_params(self.username, self.resume_since))
+        except QualysError as exc:
+            raise LaunchUndecided('cannot tell whether Qualys already runs the scan of the intent recorded at %s, '
+                                  'so nothing was launched (the next run asks again): %s'
+                                  % (self.resume_since, exc)) from None
+
+    def find(self, item):
+        if not self.resume_since:
+            return _matching_active(self.scans, item)
+        same_title = [scan for scan in self.scans if scan['title'] == item['title']]
+        if len(same_title) > 1:
+            raise LaunchUndecided(
+                '%d scans titled "%s" were launched by %s since the intent was recorded (%s): %s. Cannot tell which '
+                'one this intent launched, so nothing was launched; cancel the extra scans in Qualys'
+                % (len(same_title), item['title'], self.username, self.resume_since,
+                   ', '.join('%s (%s)' % (scan['ref'], scan['state']) for scan in same_title)))
+        return same_title[0] if same_title else None
+
+    def look_again(self, item):
+        """After a lost launch answer: one more listing (None without reuse_active or resume_since)."""
+        if not (self.resume_since or self.reuse_active):
+            return None
+        self.scans = self._list()
+        return self.find(item)
+
+
+def _result(item, ref, scan_id, reused, state=None):
+    return {'ref': ref, 'id': scan_id, 'title': item['title'], 'targets': item['targets'], 'reused': reused,
+            'state': state}
+
+
+def _reused(item, scan, warn):
+    covered = targets_lib.parse_target_text(scan['target'])
+    if warn and covered is not None and not targets_lib.covers(covered, item['intervals']):
+        warn('scan %s ("%s") does not cover every target of this launch; the laptops it misses stay unscanned'
+             % (scan['ref'], item['title']))
+    return _result(item, scan['ref'], None, True, scan['state'])
+
+
+def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=None, resume_since=None):
+    """Launch every plan item (reusing the scans Qualys already has for it); returns the scans.
+
+    Every item is matched against Qualys' scans before the first launch, so an undecidable resume
+    launches nothing. A launch whose answer is lost is never re-sent: one more scan-list call looks for
+    the scan Qualys may have started (with reuse_active or resume_since); otherwise the error says so.
+    """
+    lookup = _ScanLookup(client, username, reuse_active, resume_since)
+    existing = [lookup.find(item) for item in plan]
     done = []
-    for item in plan:
-        found = _matching_active(active, item)
+    for item, found in zip(plan, existing):
         if found:
-            done.append(_result(item, found['ref'], None, True))
+            done.append(_reused(item, found, warn))
             continue
         params = dict(launch_options, scan_title=item['title'], ip=','.join(item['targets']))
         try:
             launched = client.launch_scan(params)
         except QualysTransportError as exc:
-            recovered = _recover_lost_launch(client, item, username, exc, reuse_active, warn)
+            try:
+                recovered = lookup.look_again(item)
+            except QualysError as again:
+                raise LaunchIncomplete('%s. Looking for the scan afterwards failed too (%s); a re-run with reuse_active '
+                                       'or resume finds it if Qualys started it.' % (exc, again), done, exc) from None
             if recovered is None:
-                if reuse_active:
-                    hint = ('No active scan titled "%s" was found afterwards, so it was most likely not launched; '
+                if reuse_active or resume_since:
+                    hint = ('No scan titled "%s" was found afterwards, so it was most likely not launched; '
                             're-running is safe.' % item['title'])
                 else:
                     hint = 'Re-running with reuse_active=true returns that scan instead of launching a second one.'
                 raise LaunchIncomplete('%s. %s' % (exc, hint), done, exc) from None
-            done.append(recovered)
+            if warn:
+                warn('the answer to launching "%s" was lost (%s); found the scan Qualys started: %s'
+                     % (item['title'], type(exc).__name__, recovered['ref']))
+            done.append(_reused(item, recovered, None))
             continue
         except QualysError as exc:
             raise LaunchIncomplete(str(exc), done, exc) from None
         done.append(_result(item, launched['ref'], launched['id'], False))
     return done
-
-
-def _recover_lost_launch(client, item, username, exc, reuse_active, warn):
-    if not reuse_active:
-        return None
-    try:
-        found = _matching_active(_active_scans(client, username), item)
-    except QualysError:
-        return None
-    if found is None:
-        return None
-    if warn:
-        warn('the answer to launching "%s" was lost (%s); found the scan Qualys started: %s'
-             % (item['title'], type(exc).__name__, found['ref']))
-    return _result(item, found['ref'], None, True)
 
 
 def _ref_epoch(ref):

@@ -3,6 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Scan targets: IPv4 addresses and ``a-b`` ranges, kept as merged integer intervals.
 
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+
 Intervals make duplicates and overlaps vanish, let a 500-IP target list travel as a short ``ip=``
 value, and allow splitting by address count without expanding huge ranges.
 """

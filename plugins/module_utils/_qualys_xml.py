@@ -3,6 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parse Qualys VM API answers (SIMPLE_RETURN, SCAN_LIST_OUTPUT, HOST_LIST_OUTPUT, fetch JSON).
 
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+
 Parsing goes through defusedxml: Qualys answers carry a DOCTYPE naming an external DTD, which is
 allowed but never fetched; entity declarations (XML bombs, external entities) are refused.
 """

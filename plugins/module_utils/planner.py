@@ -17,8 +17,8 @@ needs proof, never a guess.
 
 ``pending.scan_ref`` is null between recording a launch intent and recording the launched scan;
 ``pending.title`` is the deterministic title of that cycle's launch, so a run killed in between is
-resumed with the same title and the launch module's ``reuse_active`` returns the scan that already
-exists instead of starting a second one.
+resumed with the same title, and the launch module's ``resume`` (that title and the intent's
+``launched_at``) returns the scan that already exists, whatever its state, instead of starting a second one.
 
 Every time is an ISO-8601 UTC string with second precision and ``Z``; they compare as strings.
 """
@@ -498,10 +498,10 @@ def unresolved_intents(records):
 
 
 def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title_prefix='roamscan'):
-    """What this cycle launches: ``{title, targets: [{mac, ip, overdue_since}], held, resumed}``.
+    """What this cycle launches: ``{title, targets: [{mac, ip, overdue_since}], held, resumed, intended_at}``.
 
     An unresolved intent (a run stopped between recording the intent and recording the scan) is
-    resumed first with its own title; otherwise the most overdue present laptops, capped, unless
+    resumed first with its own title and the time its intent was first recorded (``intended_at``); otherwise the most overdue present laptops, capped, unless
     ``max_active_scans`` roamscan scans are still pending.
     """
     intents = unresolved_intents(records)
@@ -509,15 +509,17 @@ def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title
         title = sorted(intents)[0]
         targets = [{'mac': mac, 'ip': records[mac]['pending']['ip'], 'overdue_since': overdue_since(records[mac], rescan_days) or ''}
                    for mac in sorted(intents[title])]
-        return {'title': title, 'targets': targets, 'held': None, 'resumed': True}
+        intended_at = min(records[mac]['pending']['launched_at'] for mac in intents[title])
+        return {'title': title, 'targets': targets, 'held': None, 'resumed': True, 'intended_at': intended_at}
     running = active_scans(records)
     if len(running) >= max_active_scans:
-        return {'title': None, 'targets': [], 'resumed': False,
+        return {'title': None, 'targets': [], 'resumed': False, 'intended_at': None,
                 'held': '%d roamscan scan(s) still pending (max_active_scans=%d): %s'
                         % (len(running), max_active_scans, ', '.join(running[:5]))}
     due = candidates(records, now, rescan_days)[:max_hosts_per_cycle]
     targets = [{'mac': item['mac'], 'ip': item['ip'], 'overdue_since': item['overdue_since']} for item in due]
-    return {'title': '%s %s' % (title_prefix, now) if targets else None, 'targets': targets, 'held': None, 'resumed': False}
+    return {'title': '%s %s' % (title_prefix, now) if targets else None, 'targets': targets, 'held': None, 'resumed': False,
+            'intended_at': None}
 
 
 def record_intent(records, title, targets, holders, now):

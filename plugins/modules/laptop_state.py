@@ -72,7 +72,8 @@ options:
       - Record the launch intent right before the launch call. Each target must still be leased to the same MAC in the
         fresh lease tables given in O(intend.leases) (read just before); the others are dropped.
       - The intent carries the launch's title, so a run stopped before the launch was recorded is resumed with the same
-        title on the next run (see O(plan)) and the launch module's C(reuse_active) returns the scan that already exists.
+        title on the next run (see O(plan)); the launch module's C(resume) option, given that title and the intent's time
+        (C(intended_at) of RV(plan)), returns the scan that already exists in whatever state it is now.
     type: dict
     suboptions:
       title:
@@ -253,12 +254,12 @@ merged:
 plan:
   description:
     - With O(plan=true) - C(title) of the launch (null when nothing is due), C(targets) (C({mac, ip, overdue_since})),
-      C(held) (why nothing is launched while scans are pending, else null) and C(resumed) (an unfinished launch of an
-      earlier run is being completed).
+      C(held) (why nothing is launched while scans are pending, else null), C(resumed) (an unfinished launch of an
+      earlier run is being completed) and C(intended_at) (when that launch's intent was first recorded, else null).
   returned: when a step option was given
   type: dict
   sample: {title: roamscan 2026-11-28T07:03:14Z, targets: [{mac: "02:77:00:00:0a:01", ip: 10.77.0.100, overdue_since: ""}],
-           held: null, resumed: false}
+           held: null, resumed: false, intended_at: null}
 coverage:
   description:
     - With O(coverage_days) - C(window_days), C(since), C(seen) (laptops seen since then), C(scanned) (of those,

@@ -16,6 +16,9 @@ description:
   - A launch is never re-sent blindly. With O(reuse_active) a scan of the same title and targets that
     is still active is returned instead of launching again, so re-running the task after a lost
     answer does not start a second scan.
+  - With O(resume), the task resumes a launch recorded as intended earlier (a run killed while Qualys
+    was answering it). The scan launched for it is returned whatever its state is now, even finished
+    or canceled, and nothing is launched when Qualys cannot tell whether it exists.
 author:
   - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
@@ -76,8 +79,8 @@ options:
       - Scan title (API C(scan_title)). When the targets are split, each launch gets the suffix
         C([n/total]).
       - Together with the targets it identifies the scan for O(reuse_active); keep it stable per run.
+      - Required unless O(resume) is set, whose O(resume.title) it defaults to; when both are set they must be equal.
     type: str
-    required: true
   priority:
     description:
       - Processing priority, V(0) (no priority) to V(9) (low); V(1) is Emergency.
@@ -96,6 +99,27 @@ options:
         is lost the module also looks once more itself.
     type: bool
     default: true
+  resume:
+    description:
+      - Resume a launch whose intent was recorded before an earlier run stopped, so that it never starts a
+        second scan. One scan-list call (instead of the O(reuse_active) one) reads this user's scans in
+        B(any) state launched since O(resume.since) minus one hour (Qualys' clock may differ from the
+        controller's); the scan titled O(resume.title) (per split launch, with its C([n/total]) suffix) is
+        returned with RV(scans[].reused) and its RV(scans[].state) instead of launching.
+      - Only a title no scan carries is launched. If that listing fails or finds several scans with the
+        title, the task fails without launching anything, so the intent stays unresolved for the next run.
+      - The API cannot filter by title, so the title is compared here; keep titles unique per intent
+        (the scan cycle puts the intent's time in them).
+    type: dict
+    suboptions:
+      title:
+        description: Title the intent's scan was (or is to be) launched with.
+        type: str
+        required: true
+      since:
+        description: When the intent was recorded, ISO-8601 with a time zone (V(2026-12-01T09:00:05Z)), before its launch call.
+        type: str
+        required: true
 seealso:
   - module: roamscan.qualys.qualys_scan_status
   - module: roamscan.qualys.host_last_scanned
@@ -135,6 +159,17 @@ EXAMPLES = r'''
       # A lost answer cannot start a second scan: reuse_active finds the first one.
       retries: 2
       until: launch is succeeded
+
+- name: Resume a launch intended by a run that was killed while Qualys answered it
+  roamscan.qualys.qualys_scan_launch:
+    targets: "{{ intent_ips }}"
+    resume:
+      title: roamscan 2026-12-01T09:00:00Z
+      since: "2026-12-01T09:00:05Z"
+    option_profile: Laptop Light Scan
+    scanner: [laptop_scanner_1]
+  register: launch
+  # launch.scans[0].reused is true and launch.scans[0].state may be Finished: credit it as usual.
 '''
 
 RETURN = r'''
@@ -164,9 +199,15 @@ scans:
       elements: str
       sample: [10.20.0.15, 10.20.4.0-10.20.4.40]
     reused:
-      description: True when an active scan was returned instead of launching.
+      description: True when a scan Qualys already had was returned instead of launching.
       type: bool
       sample: false
+    state:
+      description:
+        - State Qualys listed for a reused scan (V(Queued), V(Running), V(Finished), V(Canceled), V(Error),
+          V(Paused), ...); null for a scan this task launched (and in check mode).
+      type: str
+      sample: Finished
 scan_refs:
   description: The RV(scans[].ref) values, for convenience.
   returned: always
@@ -205,6 +246,7 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_scans impo
     plan_launches,
 )
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_targets import InvalidTarget
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
 
 SCANNER_SELECTORS = ('scanner', 'scanner_ids', 'default_scanner', 'scanners_in_ag')
 
@@ -241,6 +283,22 @@ def check_scanner_choice(module):
                              'networks. Set one, or external_scanners=true if that is really wanted.')
 
 
+def check_resume(module):
+    """The intent's time (canonical) when resuming, else None; makes O(title) default to O(resume.title)."""
+    resume = module.params['resume']
+    if not resume:
+        return None
+    if module.params['title'] is None:
+        module.params['title'] = resume['title']
+    elif module.params['title'] != resume['title']:
+        module.fail_json(msg='title (%s) and resume.title (%s) differ: a resumed launch keeps its intent\'s title'
+                             % (module.params['title'], resume['title']))
+    try:
+        return normalize_time(resume['since'])
+    except ValueError as exc:
+        module.fail_json(msg='resume.since: %s' % exc)
+
+
 def main():
     module = QualysModule(
         argument_spec=dict(
@@ -252,16 +310,21 @@ def main():
             default_scanner=dict(type='bool', default=False),
             scanners_in_ag=dict(type='bool', default=False),
             external_scanners=dict(type='bool', default=False),
-            title=dict(type='str', required=True),
+            title=dict(type='str'),
             priority=dict(type='int'),
             max_targets_per_scan=dict(type='int'),
             reuse_active=dict(type='bool', default=True),
+            resume=dict(type='dict', options=dict(
+                title=dict(type='str', required=True),
+                since=dict(type='str', required=True),
+            )),
         ),
         mutually_exclusive=[('option_profile', 'option_profile_id')],
-        required_one_of=[('option_profile', 'option_profile_id')],
+        required_one_of=[('option_profile', 'option_profile_id'), ('title', 'resume')],
         supports_check_mode=True,
     )
     params = module.params
+    resume_since = check_resume(module)
     check_scanner_choice(module)
     if params['priority'] is not None and not 0 <= params['priority'] <= 9:
         module.fail_json(msg='priority must be 0-9, got %d' % params['priority'])
@@ -278,15 +341,15 @@ def main():
         module.fail_json(msg='targets is empty, nothing to launch')
 
     if module.check_mode:
-        scans = [{'ref': None, 'id': None, 'title': item['title'], 'targets': item['targets'], 'reused': False}
-                 for item in plan]
+        scans = [{'ref': None, 'id': None, 'title': item['title'], 'targets': item['targets'], 'reused': False,
+                  'state': None} for item in plan]
         module.exit_json(changed=True, scans=scans, scan_refs=[], api_calls=0,
                          rate_limit={'limit': None, 'remaining': None, 'window_sec': None})
 
     client = module.qualys_client()
     try:
         scans = launch_plan(client, plan, launch_options(params), params['username'],
-                            reuse_active=params['reuse_active'], warn=module.warn)
+                            reuse_active=params['reuse_active'], warn=module.warn, resume_since=resume_since)
     except LaunchIncomplete as exc:
         module.fail_qualys(exc, scans=exc.scans, scan_refs=[s['ref'] for s in exc.scans],
                            changed=any(not s['reused'] for s in exc.scans))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .server import QualysSimulator
@@ -14,7 +15,8 @@ def main(argv=None):
     parser.add_argument('--host', default='127.0.0.1', help='bind address (default 127.0.0.1; keep it loopback)')
     parser.add_argument('--port', type=int, default=0, help='port (default: any free port)')
     parser.add_argument('--username', default='roamscan_api')
-    parser.add_argument('--password', default='sim-password')
+    parser.add_argument('--password', default=os.environ.get('QUALYS_SIM_PASSWORD', 'sim-password'),
+                        help='default: $QUALYS_SIM_PASSWORD (keeps it out of the process list), else sim-password')
     parser.add_argument('--config', help='JSON object merged into the default config (timings, limits, ...)')
     args = parser.parse_args(argv)
     config = json.loads(args.config) if args.config else None

@@ -265,6 +265,7 @@ def test_run_stopped_after_intent_resumes_with_same_title_instead_of_new_plan():
     # killed here; next run:
     again = planner.plan(records, NOW, 30, max_hosts_per_cycle=10, max_active_scans=1)
     assert again['resumed'] and again['title'] == 'roamscan 2026-11-28T11:45:00Z'
+    assert again['intended_at'] == '2026-11-28T11:45:00Z'  # what the launch's resume.since needs
     assert again['targets'] == [{'mac': A, 'ip': X, 'overdue_since': '2026-11-28T11:00:00Z'}]
     # the intent keeps its launch time when re-recorded
     planner.record_intent(records, again['title'], again['targets'], {X: A}, NOW)

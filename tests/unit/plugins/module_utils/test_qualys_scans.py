@@ -6,9 +6,11 @@ import pytest
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_errors import (
     QualysApiError,
     QualysLaunchOutcomeUnknown,
+    QualysTransportError,
 )
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_scans import (
     LaunchIncomplete,
+    LaunchUndecided,
     classify_results,
     launch_plan,
     list_params_for,
@@ -30,7 +32,10 @@ class FakeClient:
 
     def list_scans(self, params):
         self.calls.append(('list', params))
-        return self.lists.pop(0)
+        answer = self.lists.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     def launch_scan(self, params):
         self.calls.append(('launch', params))
@@ -67,7 +72,8 @@ def test_plan_rejects_before_anything():
 def test_launch_reuses_active_scan_with_same_title_and_targets():
     client = FakeClient(lists=[[scan('scan/1.1', title='other'), scan('scan/1.2', 'Queued')]])
     done = launch_plan(client, plan_launches(['10.0.0.2'], 't'), OPTIONS, 'u')
-    assert done == [{'ref': 'scan/1.2', 'id': None, 'title': 't', 'targets': ['10.0.0.2'], 'reused': True}]
+    assert done == [{'ref': 'scan/1.2', 'id': None, 'title': 't', 'targets': ['10.0.0.2'], 'reused': True,
+                     'state': 'Queued'}]
     assert [c[0] for c in client.calls] == ['list']
     assert client.calls[0][1] == {'state': 'Queued,Loading,Running', 'user_login': 'u'}
 
@@ -110,6 +116,75 @@ def test_failure_after_first_chunk_keeps_launched_scans():
         launch_plan(client, plan_launches(['10.0.0.1-10.0.0.2'], 't', 1), OPTIONS, 'u')
     assert [s['ref'] for s in caught.value.scans] == ['scan/4.1']
     assert caught.value.cause.code == '1905'
+
+
+# --- resuming an intent whose launch may have happened ---------------------------------------
+
+INTENT = '2026-11-28T07:00:04Z'
+
+
+@pytest.mark.parametrize('state', ['Running', 'Finished', 'Canceled', 'Error', 'Paused'])
+def test_resume_returns_the_intents_scan_whatever_its_state_in_one_call(state):
+    client = FakeClient(lists=[[scan('scan/7.2', state, title='other'), scan('scan/7.1', state)]])
+    done = launch_plan(client, plan_launches(['10.0.0.1-10.0.0.3'], 't'), OPTIONS, 'u', resume_since=INTENT)
+    assert done == [{'ref': 'scan/7.1', 'id': None, 'title': 't', 'targets': ['10.0.0.1-10.0.0.3'], 'reused': True,
+                     'state': state}]
+    # no state filter, this user, launched since the intent minus the clock margin; no launch
+    assert client.calls == [('list', {'user_login': 'u', 'launched_after_datetime': '2026-11-28T06:00:04Z'})]
+
+
+def test_resume_launches_once_when_qualys_has_no_scan_of_that_title():
+    client = FakeClient(lists=[[scan('scan/7.2', 'Finished', title='t earlier cycle')]],
+                        launches=[{'ref': 'scan/8.1', 'id': '81'}])
+    done = launch_plan(client, plan_launches(['10.0.0.1'], 't'), OPTIONS, 'u', resume_since=INTENT)
+    assert done[0]['ref'] == 'scan/8.1' and not done[0]['reused'] and done[0]['state'] is None
+    assert [c[0] for c in client.calls] == ['list', 'launch']      # as many calls as a normal launch
+
+
+def test_resume_with_split_launches_reuses_each_titled_part_and_launches_only_the_missing_one():
+    client = FakeClient(lists=[[scan('scan/9.1', 'Finished', title='t [1/2]', target='10.0.0.1')]],
+                        launches=[{'ref': 'scan/9.2', 'id': '92'}])
+    done = launch_plan(client, plan_launches(['10.0.0.1-10.0.0.2'], 't', 1), OPTIONS, 'u', resume_since=INTENT)
+    assert [(s['ref'], s['reused']) for s in done] == [('scan/9.1', True), ('scan/9.2', False)]
+    assert client.calls[1] == ('launch', dict(OPTIONS, scan_title='t [2/2]', ip='10.0.0.2'))
+
+
+def test_resume_fails_without_launching_when_qualys_cannot_be_asked():
+    client = FakeClient(lists=[QualysTransportError('Qualys answered HTTP 503')])
+    with pytest.raises(LaunchUndecided, match='nothing was launched.*HTTP 503'):
+        launch_plan(client, plan_launches(['10.0.0.1'], 't'), OPTIONS, 'u', resume_since=INTENT)
+    assert [c[0] for c in client.calls] == ['list']
+
+
+def test_resume_fails_without_launching_when_several_scans_carry_the_title():
+    twice = [scan('scan/7.1', 'Finished', title='t [2/2]'), scan('scan/7.3', 'Running', title='t [2/2]')]
+    client = FakeClient(lists=[twice])
+    with pytest.raises(LaunchUndecided, match=r'2 scans titled "t \[2/2\]".*scan/7.1 \(Finished\), scan/7.3 \(Running\)'):
+        launch_plan(client, plan_launches(['10.0.0.1-10.0.0.2'], 't', 1), OPTIONS, 'u', resume_since=INTENT)
+    assert [c[0] for c in client.calls] == ['list']     # decided before the first launch: not even [1/2] launched
+
+
+def test_resumed_scan_missing_targets_is_still_reused_with_a_warning():
+    warnings = []
+    client = FakeClient(lists=[[scan('scan/7.1', 'Finished', target='10.0.0.1')]])
+    done = launch_plan(client, plan_launches(['10.0.0.1-10.0.0.2'], 't'), OPTIONS, 'u', warn=warnings.append,
+                       resume_since=INTENT)
+    assert done[0]['ref'] == 'scan/7.1' and [c[0] for c in client.calls] == ['list']
+    assert 'does not cover every target' in warnings[0]
+
+
+def test_resumed_launch_with_lost_answer_finds_the_scan_in_any_state():
+    client = FakeClient(lists=[[], [scan('scan/8.1', 'Finished', target='10.0.0.1')]],
+                        launches=[QualysLaunchOutcomeUnknown('lost')])
+    done = launch_plan(client, plan_launches(['10.0.0.1'], 't'), OPTIONS, 'u', resume_since=INTENT)
+    assert done[0]['ref'] == 'scan/8.1' and done[0]['reused'] and done[0]['state'] == 'Finished'
+
+
+def test_lost_launch_whose_lookup_fails_too_does_not_claim_rerun_is_safe_by_absence():
+    client = FakeClient(lists=[[], QualysTransportError('reset')], launches=[QualysLaunchOutcomeUnknown('lost')])
+    with pytest.raises(LaunchIncomplete, match='Looking for the scan afterwards failed too') as caught:
+        launch_plan(client, plan_launches(['10.0.0.1'], 't'), OPTIONS, 'u')
+    assert 'most likely not launched' not in str(caught.value)
 
 
 def test_list_params_one_call_for_many_refs():

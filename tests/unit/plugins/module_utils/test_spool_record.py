@@ -7,6 +7,7 @@ import string
 
 import pytest
 
+from ansible_collections.roamscan.qualys.plugins.module_utils._spool import Spool, SpoolFollower
 from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import (
     ID_KINDS,
     KIND_EVENTS,
@@ -289,3 +290,30 @@ def test_damaged_lines_never_swallow_the_next_record():
         if isinstance(outcome, SpoolRecord) and outcome.id in expected:
             found.append(outcome.id)
     assert found == expected
+
+
+def test_damaged_lines_in_a_spool_cost_no_record_of_the_reader_or_the_follower(tmp_path):
+    """The same through the spool protocol: Spool.collect (segments) and SpoolFollower (current)."""
+    rng = random.Random(1234)
+    follower = SpoolFollower(str(tmp_path), from_start=True, clock=CLOCK)
+    expected, followed = [], []
+    with open(str(tmp_path / 'current'), 'ab', buffering=0) as spool_file:
+        for n in range(300):
+            bad = mutate(rng, rng.choice(SAMPLES))
+            bad = bad if isinstance(bad, bytes) else bad.encode('utf-8', 'surrogatepass')
+            good = rs2(n % 100, identity='CN=s%d' % n) if n % 2 else rs1(n % 100)
+            spool_file.write(b'\n' + bad)
+            spool_file.write(b'\n' + good.encode())
+            expected.append(parse_spool_line(good, clock=CLOCK).id)
+            if n % 50 == 0:
+                followed += follower.poll()
+    followed += follower.poll()
+    lines = [line for line in (tmp_path / 'current').read_bytes().split(b'\n') if line]
+    batch = Spool(str(tmp_path), clock=CLOCK, ack_grace=0).collect()[0]
+    for records in (batch.records, followed):
+        assert [r.id for r in records if r.id in expected] == expected
+    assert set(batch.skipped) <= REASONS and set(follower.skipped) <= REASONS
+    # every line is either a record or counted, none vanishes
+    assert sum(batch.skipped.values()) + len(batch.records) == len(lines)
+    assert sum(follower.skipped.values()) + len(followed) == len(lines)
+    follower.close()

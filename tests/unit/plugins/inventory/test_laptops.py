@@ -1,0 +1,137 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The laptops inventory plugin against a golden ``ansible-inventory --list``-shaped answer.
+
+Only public behaviour is used: laptop records written into a jsonfile fact cache through Ansible's
+cache plugin API (as the cycle stores them), the plugin configured by its YAML file, and the groups
+and host variables it produces. Times are chosen so that membership does not move with the clock
+(leases end in 2020 or 2099, rescan_days spans a century).
+
+After an intended change of the output, regenerate and review the diff:
+    ROAMSCAN_UPDATE_GOLDEN=1 python -m pytest tests/unit/plugins/inventory/test_laptops.py
+(with the collection importable as ansible_collections.roamscan.qualys).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ansible.inventory.data import InventoryData
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import cache_loader, init_plugin_loader, inventory_loader
+from ansible.utils.collection_loader import AnsibleCollectionConfig
+
+GOLDEN = Path(__file__).parent / 'golden' / 'laptops_inventory.json'
+
+
+def laptop(mac, **fields):
+    record = {'schema': 1, 'mac': mac, 'ip': None, 'hostname': None, 'first_seen': '2026-11-01T08:00:00Z',
+              'last_seen': None, 'lease_state': None, 'lease_expires': None, 'held_since': None, 'dhcp_server': None,
+              'ip_history': [], 'last_scanned': None, 'last_scan_ref': None, 'pending': None}
+    record.update(fields)
+    return record
+
+
+def present(mac, ip, server, **fields):
+    return laptop(mac, ip=ip, lease_state='active', held_since='2026-11-30T07:00:00Z', last_seen='2026-11-30T07:10:00Z',
+                  lease_expires='2099-01-01T00:00:00Z', dhcp_server=server, **fields)
+
+
+RECORDS = {
+    # present, never scanned: overdue
+    'mac-027700000a01': present('02:77:00:00:0a:01', '10.77.0.100', 'dhcp1', hostname='alice-lt'),
+    # present, scanned recently: not overdue
+    'mac-027700000b02': present('02:77:00:00:0b:02', '10.77.0.101', 'dhcp1', hostname='bob-lt',
+                                last_scanned='2026-11-30T07:20:00Z', last_scan_ref='scan/1796022000.00001'),
+    # present with a scan pending: pending, never overdue while it is
+    'mac-027700000c03': present('02:77:00:00:0c:03', '10.77.1.50', 'dhcp2', pending={
+        'scan_ref': 'scan/1796025600.00002', 'ip': '10.77.1.50', 'launched_at': '2026-11-30T08:00:00Z',
+        'title': 'roamscan 2026-11-30T08:00:00Z'}),
+    # gone since 2020 (lease ran out), a hostile host name kept as data
+    'mac-027700000d04': laptop('02:77:00:00:0d:04', ip='10.77.0.9', lease_state='active', held_since='2020-01-01T00:00:00Z',
+                               last_seen='2020-01-01T00:00:00Z', lease_expires='2020-01-01T01:00:00Z', dhcp_server='dhcp2',
+                               hostname='{{ lookup("pipe", "id") }}',
+                               ip_history=[{'ip': '10.77.0.8', 'from': '2019-12-01T00:00:00Z', 'to': '2019-12-31T00:00:00Z'}]),
+}
+NOT_LAPTOPS = {
+    'dhcp1': {'ansible_facts_of_a_server': True},                               # another host's facts share the cache
+    'mac-027700000e05': {'roamscan': {'schema': 99, 'mac': '02:77:00:00:0e:05'}},  # corrupt record: skipped
+}
+# The plugin's documented example, read from a durable jsonfile cache of our own.
+CONFIG = '''plugin: roamscan.qualys.laptops
+rescan_days: 36500
+fact_cache:
+  plugin: ansible.builtin.jsonfile
+  connection: {cache}
+  timeout: 0
+keyed_groups:
+  - key: roamscan.dhcp_server
+    prefix: served_by
+groups:
+  roaming_never_scanned: roamscan.last_scanned is none
+compose:
+  roamscan_name: roamscan.hostname | default('', true)
+'''
+
+
+def inventory_list(inventory):
+    """What ``ansible-inventory --list`` prints: groups with hosts/children, hostvars under _meta."""
+    listing = {'_meta': {'hostvars': {}}}
+    for name, group in sorted(inventory.groups.items()):
+        entry = {}
+        hosts = sorted(host.name for host in group.hosts)
+        children = sorted(child.name for child in group.child_groups)
+        if hosts:
+            entry['hosts'] = hosts
+        if children:
+            entry['children'] = children
+        if entry:
+            listing[name] = entry
+    for name, host in sorted(inventory.hosts.items()):
+        listing['_meta']['hostvars'][name] = host.get_vars()
+    for name in listing['_meta']['hostvars']:
+        for magic in ('inventory_hostname', 'inventory_hostname_short', 'group_names', 'inventory_file', 'inventory_dir'):
+            listing['_meta']['hostvars'][name].pop(magic, None)
+    return json.loads(json.dumps(listing, sort_keys=True, default=str))
+
+
+@pytest.fixture
+def laptops_inventory(tmp_path):
+    if not AnsibleCollectionConfig.collection_finder:
+        init_plugin_loader()    # run by plain pytest (regenerating); ansible-test has set it up already
+    cache_dir = tmp_path / 'facts'
+    cache = cache_loader.get('ansible.builtin.jsonfile', _uri=str(cache_dir), _timeout=0, _prefix='')
+    for host, facts in list(RECORDS.items()) + list(NOT_LAPTOPS.items()):
+        cache.set(host, {'roamscan': facts} if host in RECORDS else facts)
+    config = tmp_path / 'roamscan.laptops.yml'
+    config.write_text(CONFIG.format(cache=cache_dir))
+    plugin = inventory_loader.get('roamscan.qualys.laptops')
+    assert plugin.verify_file(str(config))
+    inventory = InventoryData()
+    plugin.parse(inventory, DataLoader(), str(config), cache=False)
+    inventory.reconcile_inventory()    # as ansible-inventory does after every source
+    return inventory_list(inventory)
+
+
+def test_inventory_matches_the_reviewed_golden_listing(laptops_inventory):
+    if os.environ.get('ROAMSCAN_UPDATE_GOLDEN'):
+        GOLDEN.write_text(json.dumps(laptops_inventory, indent=2, sort_keys=True) + '\n', encoding='utf-8')
+    assert laptops_inventory == json.loads(GOLDEN.read_text(encoding='utf-8'))
+
+
+def test_golden_listing_says_what_users_rely_on(laptops_inventory):
+    """The golden file itself, checked against the plugin's documented groups (so a bad regeneration shows)."""
+    golden = json.loads(GOLDEN.read_text(encoding='utf-8'))
+    assert set(golden['roaming_clients']['hosts']) == set(RECORDS)
+    assert golden['roaming_present']['hosts'] == ['mac-027700000a01', 'mac-027700000b02', 'mac-027700000c03']
+    assert golden['roaming_overdue']['hosts'] == ['mac-027700000a01', 'mac-027700000d04']
+    assert golden['roaming_pending']['hosts'] == ['mac-027700000c03']
+    assert golden['served_by_dhcp2']['hosts'] == ['mac-027700000c03', 'mac-027700000d04']
+    hostvars = golden['_meta']['hostvars']
+    assert all(hostvars[host]['ansible_connection'] == 'roamscan.qualys.record_only' for host in RECORDS)
+    # a client-supplied host name stays data: composed from, never run
+    assert hostvars['mac-027700000d04']['roamscan']['hostname'] == '{{ lookup("pipe", "id") }}'
+    assert hostvars['mac-027700000d04']['roamscan_name'] == '{{ lookup("pipe", "id") }}'
+    assert 'mac-027700000e05' not in hostvars and 'dhcp1' not in hostvars
