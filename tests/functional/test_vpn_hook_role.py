@@ -81,3 +81,15 @@ def test_openvpn_wiring_and_a_second_run_changes_nothing(role):
     second = role(vpn_hook_server='openvpn')
     assert second.returncode == 0 and 'changed=0' in second.stdout, second.stdout[-3000:]
     assert (role.root / 'etc/openvpn/server/server.conf').read_text() == config
+
+
+def test_without_managing_the_configuration_only_role_files_are_written(role):
+    config = role.root / 'etc/openvpn/server/server.conf'
+    config.write_text(config.read_text() + 'client-connect /usr/local/bin/their-wrapper\n')
+    before = config.read_text()
+    proc = role(vpn_hook_server='openvpn', vpn_hook_manage_server_config=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert config.read_text() == before
+    snippet = (role.root / 'etc/openvpn/server/roamscan-hook.conf').read_text()
+    assert 'client-connect %s/usr/local/lib/roamscan/roamscan-openvpn-hook\n' % role.root in snippet
+    assert (role.root / 'usr/local/lib/roamscan/roamscan-openvpn-hook').stat().st_mode & 0o777 == 0o755
