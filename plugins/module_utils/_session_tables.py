@@ -18,6 +18,7 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_ocs
 from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_openvpn import (
     DEFAULT_STATUS_FILE,
     OpenVpnStatusError,
+    StaleStatusFile,
     read_openvpn_status,
 )
 from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_wireguard import WireGuardError, read_wg_dump
@@ -37,10 +38,16 @@ def _seen(source, host, why, kind, raw_value, ip, time):
 
 
 def openvpn_sessions(path, now, host, run_command=None):
-    """Sessions in OpenVPN's status file (refused when stale): one observation per certificate
-    name and one per user name, so a record of either identity kind can be checked."""
+    """Sessions in OpenVPN's status file: one observation per certificate name and one per user
+    name, so a record of either identity kind can be checked. A stale file (an idle server stops
+    rewriting it, ended sessions included) confirms nobody: no sessions, and the spool is still
+    read; a missing or broken file is an error."""
+    try:
+        rows = read_openvpn_status(path, now)[1]
+    except StaleStatusFile:
+        return []
     sessions = []
-    for row in read_openvpn_status(path, now)[1]:
+    for row in rows:
         if row['common_name']:
             sessions.append(_seen('openvpn', host, 'connected', 'vpn_cert', row['common_name'], row['ip'], now))
         if row['username']:

@@ -50,7 +50,7 @@ options:
       - Defaults to C(/var/lib/kea/kea-leases4.csv) for Kea (its LFC files C(.completed), C(.2), C(.1) are read too),
         C(/var/lib/dhcp/dhcpd.leases) for dhcpd and C(/var/lib/misc/dnsmasq.leases) for dnsmasq.
       - "VPN servers (role M(roamscan.qualys.vpn_hook)): OpenVPN's status file (version 3, default
-        C(/run/openvpn-server/status-roamscan.log); refused when OpenVPN has not rewritten it for 30 s), ocserv's
+        C(/run/openvpn-server/status-roamscan.log); confirms nobody when OpenVPN has not rewritten it for 30 s), ocserv's
         C(occtl-socket-file) (default: occtl's own), or the WireGuard interface name (default C(wg0); peers with a
         handshake in the last 180 s). Each connected identity holding a tunnel IP is one C(seen) observation."
     type: path

@@ -107,6 +107,8 @@ def test_openvpn_sessions_confirm_the_same_identity_at_the_same_ip_only(tmp_path
     assert not holds(sessions, 'vpn_cert', 'laptop-vpn-01', '10.88.0.3')   # the address is someone else's now
     assert not holds(sessions, 'vpn_user', 'laptop-vpn-01', '10.88.0.2')   # same value, other identity kind
     assert holds(sessions, 'vpn_user', '%fffe726177', '10.88.0.3')
+    # an idle server left this file behind: it confirms nobody, and is no error for the spool read
+    assert openvpn_sessions(str(path), UPDATED + 31, 'vpn1') == []
 
 
 def test_occtl_users():
