@@ -257,10 +257,15 @@ class DhcpLab:
 
     def python_wrapper(self, python):
         """A script usable as ansible_python_interpreter that runs modules inside the server namespace."""
-        wrapper = self.workdir / 'python-in-netns'
-        wrapper.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (self.server_ns, python))
-        os.chmod(wrapper, 0o755)
-        return wrapper
+        return netns_python(self.workdir / 'python-in-netns', self.server_ns, python)
+
+
+def netns_python(wrapper, namespace, python):
+    """Write ``wrapper``, a script usable as ansible_python_interpreter that runs ``python`` in ``namespace``."""
+    wrapper = Path(wrapper)
+    wrapper.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (namespace, python))
+    os.chmod(wrapper, 0o755)
+    return wrapper
 
 
 def kea_dhcp4_config(lab, lease_file, hooks_libraries=(), valid_lifetime=8, reservations=()):
