@@ -296,3 +296,43 @@ class CursorState:
             state['files'][path] = position
             changed = True
         return changed
+
+
+def collect_logs(store, paths, ack, include_lines, check_mode, now, settle, max_lines, take, skipped):
+    """The reader protocol of a log module (logon_events, log_presence): acknowledge ``ack``, then
+    feed every complete line after the acknowledged positions of ``paths`` to ``take(bytes)``, at
+    most ``max_lines`` in all; the reader's own counts (too_long, truncated) go to ``skipped``.
+    Returns {changed, cursor, rotation_gaps}; the cursor is None before the state file exists."""
+    state = store.load()
+    changed = False
+    if ack:
+        changed = store.apply(state, ack, paths)
+        if changed and not check_mode:
+            store.save(state)
+    result = dict(changed=changed, cursor=None, rotation_gaps=[])
+    if not include_lines:
+        return result
+    # a log seen for the first time starts at its beginning, remembered at once: a rotation before
+    # the first acknowledgement must not skip it
+    readers = {path: LogReader(path, settle=settle) for path in paths}
+    starts = {path: reader.start(now) for path, reader in readers.items() if path not in state['files']}
+    state['files'].update((path, start) for path, start in starts.items() if start is not None)
+    if (state.get('new') or any(starts.values())) and not check_mode:
+        store.save(state)
+    positions = {}
+    taken = [0]
+
+    def counted(line):
+        taken[0] += 1
+        take(line)
+
+    for path in paths:
+        position, lost = readers[path].read(state['files'].get(path), now, counted, skipped,
+                                            max(max_lines - taken[0], 0))
+        if position is not None:
+            positions[path] = position
+        if lost:
+            result['rotation_gaps'].append(path)
+    if not state.get('new'):
+        result['cursor'] = store.cursor(state, positions)
+    return result

@@ -221,7 +221,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.roamscan.qualys.plugins.module_utils._log_cursor import CursorError, CursorState, LogReader
+from ansible_collections.roamscan.qualys.plugins.module_utils._log_cursor import CursorError, CursorState, collect_logs
 from ansible_collections.roamscan.qualys.plugins.module_utils._logon_records import (
     AddressFilter,
     ExclusionError,
@@ -239,29 +239,10 @@ def _summary(counter):
 
 def collect(params, check_mode, now):
     """The logon_events protocol: ack, then read. Returns the result fields."""
-    store = CursorState(params['state_file'])
-    state = store.load()
-    paths = params['paths']
-    changed = False
-    if params['ack']:
-        changed = store.apply(state, params['ack'], paths)
-        if changed and not check_mode:
-            store.save(state)
-    result = dict(changed=changed, observations=[], cursor=None, skipped_lines=_summary({}),
-                  ignored=_summary({}), rotation_gaps=[])
-    if not params['include_events']:
-        return result
-    # a log seen for the first time starts at its beginning, remembered at once: a rotation before
-    # the first acknowledgement must not skip it
-    readers = {path: LogReader(path, settle=params['settle_seconds']) for path in paths}
-    starts = {path: reader.start(now) for path, reader in readers.items() if path not in state['files']}
-    state['files'].update((path, start) for path, start in starts.items() if start is not None)
-    if (state.get('new') or any(starts.values())) and not check_mode:
-        store.save(state)
     own = local_addresses() if params['exclude_local_addresses'] else []
     address_filter = AddressFilter(params['exclude_addresses'], own)
     host = params['source_host'] or platform.node()
-    observations, skipped, ignored, positions = [], {}, {}, {}
+    observations, skipped, ignored = [], {}, {}
 
     def take(line):
         try:
@@ -271,17 +252,8 @@ def collect(params, check_mode, now):
         except Ignored as exc:
             ignored[exc.reason] = ignored.get(exc.reason, 0) + 1
 
-    budget = params['max_events']
-    for path in paths:
-        taken = len(observations) + sum(skipped.values()) + sum(ignored.values())
-        position, lost = readers[path].read(
-            state['files'].get(path), now, take, skipped, max(budget - taken, 0))
-        if position is not None:
-            positions[path] = position
-        if lost:
-            result['rotation_gaps'].append(path)
-    if not state.get('new'):
-        result['cursor'] = store.cursor(state, positions)
+    result = collect_logs(CursorState(params['state_file']), params['paths'], params['ack'], params['include_events'],
+                          check_mode, now, params['settle_seconds'], params['max_events'], take, skipped)
     result.update(observations=observations, skipped_lines=_summary(skipped), ignored=_summary(ignored))
     return result
 
