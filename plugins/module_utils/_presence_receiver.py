@@ -422,12 +422,26 @@ class ReceiverServer(http.server.ThreadingHTTPServer):
 
 
 def main(argv=None):
-    """``roamscan-presence-receiver CONFIG.json``: serve until SIGTERM."""
+    """``roamscan-presence-receiver [--check] CONFIG.json``: serve until SIGTERM, or only validate."""
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s', stream=sys.stderr)
+    check = argv[:1] == ['--check']
+    argv = argv[1:] if check else argv
     if len(argv) != 1:
-        sys.stderr.write('usage: roamscan-presence-receiver CONFIG.json\n')
+        sys.stderr.write('usage: roamscan-presence-receiver [--check] CONFIG.json\n')
         return 2
+    if check:
+        try:
+            config = load_config(argv[0])
+        except ConfigError as exc:
+            LOGGER.error('%s', exc)
+            return 1
+        for key in ('spool_dir', 'state_dir'):
+            if not os.path.isdir(config[key]):
+                LOGGER.error('%s %s is not a directory', key, config[key])
+                return 1
+        LOGGER.info('configuration %s: %d endpoint(s), valid', argv[0], len(config['endpoints']))
+        return 0
     try:
         server = ReceiverServer(Receiver(load_config(argv[0])))
     except (ConfigError, OSError, ssl.SSLError) as exc:

@@ -23,8 +23,14 @@ def _dhcp_reader(server):
     return read
 
 
+def _no_table(path, now, host):
+    """A log-only source (the presence receiver): nothing to re-read, its spool is all there is."""
+    return []
+
+
 TABLE_READERS = {server: _dhcp_reader(server) for server in DEFAULT_LEASE_FILES}
-DEFAULT_TABLE_PATHS = dict(DEFAULT_LEASE_FILES)
+TABLE_READERS['receiver'] = _no_table
+DEFAULT_TABLE_PATHS = dict(DEFAULT_LEASE_FILES, receiver=None)
 TABLE_ERRORS = (LeaseFileError,)
 
 
