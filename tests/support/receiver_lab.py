@@ -81,19 +81,19 @@ class ReceiverLab:
             'state_dir': str(self.state_dir), 'max_body_bytes': max_body_bytes,
             'request_timeout': request_timeout, 'endpoints': endpoints}))
 
-    def start(self):
+    def start(self, wrapper=()):
+        """Start the receiver (``wrapper``: e.g. ``ip netns exec NS``); returns once it listens."""
         self._log = open(self.log_path, 'ab')
-        self.process = subprocess.Popen([self.python, str(SCRIPT), str(self.config_path)],
+        self.process = subprocess.Popen([*wrapper, self.python, str(SCRIPT), str(self.config_path)],
                                         stdout=self._log, stderr=subprocess.STDOUT)
+        started = self.log_path.read_text().count('listening on')
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError('receiver exited: %s' % self.log_path.read_text())
-            try:
-                socket.create_connection((self.address, self.port), timeout=0.2).close()
+            if self.log_path.read_text().count('listening on') > started:
                 return self
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.05)
         raise RuntimeError('receiver did not listen: %s' % self.log_path.read_text())
 
     def stop(self, sig=signal.SIGTERM):
