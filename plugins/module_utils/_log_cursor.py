@@ -336,3 +336,42 @@ def collect_logs(store, paths, ack, include_lines, check_mode, now, settle, max_
     if not state.get('new'):
         result['cursor'] = store.cursor(state, positions)
     return result
+
+
+def log_argument_spec(default_paths, default_state_file):
+    """The options every log reader module has (paths, state_file, ack, include_events, source_host,
+    settle_seconds, max_events)."""
+    return dict(
+        paths=dict(type='list', elements='path', default=list(default_paths)),
+        state_file=dict(type='path', default=default_state_file),
+        ack=dict(type='str'),
+        include_events=dict(type='bool', default=True),
+        source_host=dict(type='str'),
+        settle_seconds=dict(type='int', default=SETTLE_SECONDS),
+        max_events=dict(type='int', default=20000),
+    )
+
+
+def _summary(counter):
+    return {'count': sum(counter.values()), 'reasons': dict(sorted(counter.items()))}
+
+
+def read_observations(params, check_mode, now, parse, skipped_error, ignored_error):
+    """One log reader module run: ``parse(line bytes)`` returns an observation or raises
+    ``skipped_error`` (no valid record) or ``ignored_error`` (valid, no presence), both with a
+    ``reason``. Returns the module result fields (changed, cursor, rotation_gaps, observations,
+    skipped_lines, ignored)."""
+    observations, skipped, ignored = [], {}, {}
+
+    def take(line):
+        try:
+            observations.append(parse(line))
+        except skipped_error as exc:
+            _count(skipped, exc.reason)
+        except ignored_error as exc:
+            _count(ignored, exc.reason)
+
+    result = collect_logs(CursorState(params['state_file']), params['paths'], params['ack'], params['include_events'],
+                          check_mode, now, params['settle_seconds'], params['max_events'], take, skipped)
+    result.update(observations=observations, skipped_lines=_summary(skipped), ignored=_summary(ignored))
+    return result

@@ -193,16 +193,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.roamscan.qualys.plugins.module_utils._log_cursor import CursorError, CursorState, collect_logs
+from ansible_collections.roamscan.qualys.plugins.module_utils._log_cursor import CursorError, log_argument_spec, read_observations
 from ansible_collections.roamscan.qualys.plugins.module_utils._logon_records import Ignored, SkippedLine
 from ansible_collections.roamscan.qualys.plugins.module_utils._observation import observation
 from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import KIND_EVENTS
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import iso_time
 from ansible_collections.roamscan.qualys.plugins.module_utils._vpn_log_lines import PARSERS, parse_vpn_line
-
-
-def _summary(counter):
-    return {'count': sum(counter.values()), 'reasons': dict(sorted(counter.items()))}
 
 
 def vpn_observation(event, line_id, host, now, max_session):
@@ -220,49 +216,26 @@ def collect(params, check_mode, now):
     """The log_presence protocol: ack, then read. Returns the result fields."""
     host = params['source_host'] or platform.node()
     wanted = frozenset(params['parsers'])
-    observations, skipped, ignored = [], {}, {}
 
-    def count(counter, reason):
-        counter[reason] = counter.get(reason, 0) + 1
-
-    def take(line):
+    def parse(line):
         try:
             text = line.decode('utf-8')
         except UnicodeDecodeError:
-            count(skipped, 'not_utf8')
-            return
-        try:
-            event = parse_vpn_line(text, now)
-        except SkippedLine as exc:
-            count(skipped, exc.reason)
-            return
-        except Ignored as exc:
-            count(ignored, exc.reason)
-            return
+            raise SkippedLine('not_utf8') from None
+        event = parse_vpn_line(text, now)
         if event.parser not in wanted:
-            count(ignored, 'other_parser')
-            return
-        line_id = hashlib.sha256(line).hexdigest()[:20]
-        observations.append(vpn_observation(event, line_id, host, now, params['max_session']))
+            raise Ignored('other_parser')
+        return vpn_observation(event, hashlib.sha256(line).hexdigest()[:20], host, now, params['max_session'])
 
-    result = collect_logs(CursorState(params['state_file']), params['paths'], params['ack'], params['include_events'],
-                          check_mode, now, params['settle_seconds'], params['max_events'], take, skipped)
-    result.update(observations=observations, skipped_lines=_summary(skipped), ignored=_summary(ignored))
-    return result
+    return read_observations(params, check_mode, now, parse, SkippedLine, Ignored)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            paths=dict(type='list', elements='path', default=['/var/log/roamscan/vpn.log']),
-            state_file=dict(type='path', default='/var/lib/roamscan/log_presence.json'),
-            ack=dict(type='str'),
-            include_events=dict(type='bool', default=True),
+            log_argument_spec(['/var/log/roamscan/vpn.log'], '/var/lib/roamscan/log_presence.json'),
             parsers=dict(type='list', elements='str', choices=list(PARSERS), default=list(PARSERS)),
             max_session=dict(type='int', default=43200),
-            source_host=dict(type='str'),
-            settle_seconds=dict(type='int', default=30),
-            max_events=dict(type='int', default=20000),
         ),
         supports_check_mode=True,
     )
