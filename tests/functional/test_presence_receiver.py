@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -191,5 +193,25 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path):
         values = [line.split(' ')[7] for line in lab.spool_lines() if ' vpn_user crash' in line]
         assert set(acknowledged) <= set(values)
         assert len(values) == len(set(values)) == last
+    finally:
+        lab.stop()
+
+
+def test_https_with_the_configured_certificate(tmp_path):
+    cert, key = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+                    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', str(key), '-out', str(cert)],
+                   check=True, capture_output=True)
+    lab = ReceiverLab(tmp_path / 'receiver', tls=(cert, key)).start()
+    try:
+        assert lab.post('/v1/presence/ndjson', presence('tls-user'), lab.bearer('ndjson'))[0] == 200
+        with socket.create_connection((lab.address, lab.port), timeout=5) as plain:
+            plain.sendall(b'POST /v1/presence/ndjson HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}')
+            assert not plain.recv(100).startswith(b'HTTP/')  # no plain-text answer on the TLS port
+        with pytest.raises(ssl.SSLError):
+            unverified = ssl.create_default_context()
+            with socket.create_connection((lab.address, lab.port), timeout=5) as raw:
+                unverified.wrap_socket(raw, server_hostname='127.0.0.1')
+        assert len(written(lab, 'tls-user')) == 1
     finally:
         lab.stop()

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -58,7 +59,7 @@ def _module_utils():
 
 class ReceiverLab:
     def __init__(self, base, address='127.0.0.1', port=None, max_body_bytes=65536, request_timeout=3.0,
-                 python=sys.executable):
+                 python=sys.executable, tls=None):
         self.base = Path(base)
         self.address = address
         self.port = port or free_port(address)
@@ -68,6 +69,7 @@ class ReceiverLab:
         self.config_path = self.base / 'receiver.json'
         self.python = python
         self.process = None
+        self.tls = tls  # (certificate file, key file) or None
         for directory in (self.spool_dir, self.state_dir, self.base / 'secrets'):
             directory.mkdir(parents=True, exist_ok=True)
         endpoints = {}
@@ -79,7 +81,8 @@ class ReceiverLab:
         self.config_path.write_text(json.dumps({
             'listen_address': address, 'listen_port': self.port, 'spool_dir': str(self.spool_dir),
             'state_dir': str(self.state_dir), 'max_body_bytes': max_body_bytes,
-            'request_timeout': request_timeout, 'endpoints': endpoints}))
+            'request_timeout': request_timeout, 'endpoints': endpoints,
+            'tls_cert': tls and str(tls[0]), 'tls_key': tls and str(tls[1])}))
 
     def start(self, wrapper=()):
         """Start the receiver (``wrapper``: e.g. ``ip netns exec NS``); returns once it listens."""
@@ -107,7 +110,11 @@ class ReceiverLab:
 
     def post(self, path, body, headers=None, timeout=10):
         """(status, JSON answer) of one POST with http.client."""
-        connection = http.client.HTTPConnection(self.address, self.port, timeout=timeout)
+        if self.tls:
+            context = ssl.create_default_context(cafile=str(self.tls[0]))
+            connection = http.client.HTTPSConnection(self.address, self.port, timeout=timeout, context=context)
+        else:
+            connection = http.client.HTTPConnection(self.address, self.port, timeout=timeout)
         try:
             data = body if isinstance(body, bytes) else body.encode('utf-8')
             connection.request('POST', path, body=data, headers=dict({'Content-Type': 'application/json'}, **(headers or {})))
