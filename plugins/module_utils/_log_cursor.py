@@ -296,3 +296,82 @@ class CursorState:
             state['files'][path] = position
             changed = True
         return changed
+
+
+def collect_logs(store, paths, ack, include_lines, check_mode, now, settle, max_lines, take, skipped):
+    """The reader protocol of a log module (logon_events, log_presence): acknowledge ``ack``, then
+    feed every complete line after the acknowledged positions of ``paths`` to ``take(bytes)``, at
+    most ``max_lines`` in all; the reader's own counts (too_long, truncated) go to ``skipped``.
+    Returns {changed, cursor, rotation_gaps}; the cursor is None before the state file exists."""
+    state = store.load()
+    changed = False
+    if ack:
+        changed = store.apply(state, ack, paths)
+        if changed and not check_mode:
+            store.save(state)
+    result = dict(changed=changed, cursor=None, rotation_gaps=[])
+    if not include_lines:
+        return result
+    # a log seen for the first time starts at its beginning, remembered at once: a rotation before
+    # the first acknowledgement must not skip it
+    readers = {path: LogReader(path, settle=settle) for path in paths}
+    starts = {path: reader.start(now) for path, reader in readers.items() if path not in state['files']}
+    state['files'].update((path, start) for path, start in starts.items() if start is not None)
+    if (state.get('new') or any(starts.values())) and not check_mode:
+        store.save(state)
+    positions = {}
+    taken = [0]
+
+    def counted(line):
+        taken[0] += 1
+        take(line)
+
+    for path in paths:
+        position, lost = readers[path].read(state['files'].get(path), now, counted, skipped,
+                                            max(max_lines - taken[0], 0))
+        if position is not None:
+            positions[path] = position
+        if lost:
+            result['rotation_gaps'].append(path)
+    if not state.get('new'):
+        result['cursor'] = store.cursor(state, positions)
+    return result
+
+
+def log_argument_spec(default_paths, default_state_file):
+    """The options every log reader module has (paths, state_file, ack, include_events, source_host,
+    settle_seconds, max_events)."""
+    return dict(
+        paths=dict(type='list', elements='path', default=list(default_paths)),
+        state_file=dict(type='path', default=default_state_file),
+        ack=dict(type='str'),
+        include_events=dict(type='bool', default=True),
+        source_host=dict(type='str'),
+        settle_seconds=dict(type='int', default=SETTLE_SECONDS),
+        max_events=dict(type='int', default=20000),
+    )
+
+
+def _summary(counter):
+    return {'count': sum(counter.values()), 'reasons': dict(sorted(counter.items()))}
+
+
+def read_observations(params, check_mode, now, parse, skipped_error, ignored_error):
+    """One log reader module run: ``parse(line bytes)`` returns an observation or raises
+    ``skipped_error`` (no valid record) or ``ignored_error`` (valid, no presence), both with a
+    ``reason``. Returns the module result fields (changed, cursor, rotation_gaps, observations,
+    skipped_lines, ignored)."""
+    observations, skipped, ignored = [], {}, {}
+
+    def take(line):
+        try:
+            observations.append(parse(line))
+        except skipped_error as exc:
+            _count(skipped, exc.reason)
+        except ignored_error as exc:
+            _count(ignored, exc.reason)
+
+    result = collect_logs(CursorState(params['state_file']), params['paths'], params['ack'], params['include_events'],
+                          check_mode, now, params['settle_seconds'], params['max_events'], take, skipped)
+    result.update(observations=observations, skipped_lines=_summary(skipped), ignored=_summary(ignored))
+    return result

@@ -30,8 +30,13 @@ def _dhcp_reader(server):
     return read
 
 
-TABLE_READERS = dict({server: _dhcp_reader(server) for server in DEFAULT_LEASE_FILES}, **SESSION_TABLE_READERS)
-DEFAULT_TABLE_PATHS = dict(DEFAULT_LEASE_FILES, **DEFAULT_SESSION_TABLES)
+def _no_table(path, now, host, run_command=None):  # pylint: disable=unused-argument
+    """A log-only source (the presence receiver): nothing to re-read, its spool is all there is."""
+    return []
+
+
+TABLE_READERS = dict({server: _dhcp_reader(server) for server in DEFAULT_LEASE_FILES}, receiver=_no_table, **SESSION_TABLE_READERS)
+DEFAULT_TABLE_PATHS = dict(DEFAULT_LEASE_FILES, receiver=None, **DEFAULT_SESSION_TABLES)
 TABLE_ERRORS = (LeaseFileError,) + SESSION_TABLE_ERRORS
 
 

@@ -221,7 +221,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.roamscan.qualys.plugins.module_utils._log_cursor import CursorError, CursorState, LogReader
+from ansible_collections.roamscan.qualys.plugins.module_utils._log_cursor import CursorError, log_argument_spec, read_observations
 from ansible_collections.roamscan.qualys.plugins.module_utils._logon_records import (
     AddressFilter,
     ExclusionError,
@@ -233,71 +233,21 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._logon_records imp
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import iso_time
 
 
-def _summary(counter):
-    return {'count': sum(counter.values()), 'reasons': dict(sorted(counter.items()))}
-
-
 def collect(params, check_mode, now):
     """The logon_events protocol: ack, then read. Returns the result fields."""
-    store = CursorState(params['state_file'])
-    state = store.load()
-    paths = params['paths']
-    changed = False
-    if params['ack']:
-        changed = store.apply(state, params['ack'], paths)
-        if changed and not check_mode:
-            store.save(state)
-    result = dict(changed=changed, observations=[], cursor=None, skipped_lines=_summary({}),
-                  ignored=_summary({}), rotation_gaps=[])
-    if not params['include_events']:
-        return result
-    # a log seen for the first time starts at its beginning, remembered at once: a rotation before
-    # the first acknowledgement must not skip it
-    readers = {path: LogReader(path, settle=params['settle_seconds']) for path in paths}
-    starts = {path: reader.start(now) for path, reader in readers.items() if path not in state['files']}
-    state['files'].update((path, start) for path, start in starts.items() if start is not None)
-    if (state.get('new') or any(starts.values())) and not check_mode:
-        store.save(state)
     own = local_addresses() if params['exclude_local_addresses'] else []
     address_filter = AddressFilter(params['exclude_addresses'], own)
     host = params['source_host'] or platform.node()
-    observations, skipped, ignored, positions = [], {}, {}, {}
-
-    def take(line):
-        try:
-            observations.append(parse_logon_line(line, address_filter, host))
-        except SkippedLine as exc:
-            skipped[exc.reason] = skipped.get(exc.reason, 0) + 1
-        except Ignored as exc:
-            ignored[exc.reason] = ignored.get(exc.reason, 0) + 1
-
-    budget = params['max_events']
-    for path in paths:
-        taken = len(observations) + sum(skipped.values()) + sum(ignored.values())
-        position, lost = readers[path].read(
-            state['files'].get(path), now, take, skipped, max(budget - taken, 0))
-        if position is not None:
-            positions[path] = position
-        if lost:
-            result['rotation_gaps'].append(path)
-    if not state.get('new'):
-        result['cursor'] = store.cursor(state, positions)
-    result.update(observations=observations, skipped_lines=_summary(skipped), ignored=_summary(ignored))
-    return result
+    return read_observations(params, check_mode, now, lambda line: parse_logon_line(line, address_filter, host),
+                             SkippedLine, Ignored)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            paths=dict(type='list', elements='path', default=['/var/log/samba/roamscan-auth.json']),
-            state_file=dict(type='path', default='/var/lib/roamscan/logon_events.json'),
-            ack=dict(type='str'),
-            include_events=dict(type='bool', default=True),
+            log_argument_spec(['/var/log/samba/roamscan-auth.json'], '/var/lib/roamscan/logon_events.json'),
             exclude_addresses=dict(type='list', elements='str', default=[]),
             exclude_local_addresses=dict(type='bool', default=True),
-            source_host=dict(type='str'),
-            settle_seconds=dict(type='int', default=30),
-            max_events=dict(type='int', default=20000),
         ),
         supports_check_mode=True,
     )

@@ -36,9 +36,11 @@ options:
   source:
     description:
       - The presence source whose live table is read (with O(include_table=true)).
+      - C(receiver) is the spool of the M(roamscan.qualys.presence_receiver) role's receiver; it has no live table
+        (RV(table) is empty) and its observations have C(authority) C(log).
     type: str
     required: true
-    choices: [kea, dhcpd, dnsmasq, ocserv, openvpn, wireguard]
+    choices: [dhcpd, dnsmasq, kea, ocserv, openvpn, receiver, wireguard]
   source_host:
     description:
       - The name given as the C(host) of each observation's RV(observations[].source).
