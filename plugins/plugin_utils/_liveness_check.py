@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The verify stage's optional liveness check: which probe host asks which target, and what its
+answers mean for the launch.
+
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+
+``roamscan_probe_routes`` maps CIDRs to the inventory host that sits on that segment (the most
+specific CIDR wins); a target no route covers is asked by the DHCP server that leased it. A
+target the probe found silent (``no_reply``) or answering with another MAC (``mac_mismatch``)
+is dropped from the launch. A target whose probe host could not run the probe is kept (its lease
+was re-verified just before) and reported, so a broken probe never stops the scanning.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+PROBE_REASONS = ('no_reply', 'mac_mismatch')
+
+
+class InvalidProbeRoutes(ValueError):
+    """``roamscan_probe_routes`` is not a mapping of IPv4 CIDRs to inventory host names."""
+
+
+def parse_routes(routes):
+    """``[(network, host)]`` most specific first, from ``{cidr: host}``."""
+    if routes is None:
+        return []
+    if not isinstance(routes, dict):
+        raise InvalidProbeRoutes('roamscan_probe_routes must map CIDRs to inventory hosts, got %s' % type(routes).__name__)
+    parsed = []
+    for cidr, host in routes.items():
+        try:
+            network = ipaddress.IPv4Network(str(cidr), strict=False)
+        except ValueError:
+            raise InvalidProbeRoutes('roamscan_probe_routes: not an IPv4 network: %r' % str(cidr)[:64]) from None
+        if not isinstance(host, str) or not host:
+            raise InvalidProbeRoutes('roamscan_probe_routes[%s]: not an inventory host name' % network)
+        parsed.append((network, host))
+    parsed.sort(key=lambda item: -item[0].prefixlen)
+    return parsed
+
+
+def probe_plan(targets, routes, records):
+    """``[{host, allow, targets: [{ip, mac}]}]``: one probe per host, each allowed just its targets' routes
+    (or, for a DHCP server asked by default, just the targets themselves)."""
+    plan = {}
+    for target in targets:
+        address = ipaddress.IPv4Address(target['ip'])
+        route = next(((network, host) for network, host in routes if address in network), None)
+        if route is not None:
+            host, allow = route[1], str(route[0])
+        else:
+            host, allow = (records.get(target['mac']) or {}).get('dhcp_server'), '%s/32' % address
+        if not host:
+            continue
+        entry = plan.setdefault(host, {'host': host, 'allow': [], 'targets': []})
+        if allow not in entry['allow']:
+            entry['allow'].append(allow)
+        entry['targets'].append({'ip': target['ip'], 'mac': target['mac']})
+    return [plan[host] for host in sorted(plan)]
+
+
+def apply_probe(launch, results, failures):
+    """Split ``launch`` (``[{mac, ip}]``) by the probe's ``results`` (``[{ip, expected_mac, reason, ...}]``).
+
+    ``failures`` is ``{host: message}`` of probe hosts that could not probe. Returns
+    ``(kept, dropped, not_probed)``; dropped entries carry ``reason`` and what the probe saw.
+    """
+    verdicts = {(item.get('ip'), item.get('expected_mac')): item for item in results if isinstance(item, dict)}
+    kept, dropped, not_probed = [], [], []
+    for target in launch:
+        verdict = verdicts.get((target['ip'], target['mac']))
+        if verdict is None:
+            not_probed.append(dict(target, reason=failures.get(target.get('probe_host')) or 'no probe result'))
+            kept.append(target)
+        elif verdict.get('reason') in PROBE_REASONS:
+            dropped.append({'mac': target['mac'], 'ip': target['ip'], 'reason': verdict['reason'],
+                            'method': verdict.get('method'), 'seen_macs': list(verdict.get('macs') or [])})
+        else:
+            kept.append(target)
+    return kept, dropped, not_probed
