@@ -1,7 +1,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Cost of the roamscan lease hook, measured against baselines in the same run.
+"""Cost of the roamscan lease hooks (one per server), measured against baselines in the same run.
 
-1. per event: hook run vs exec of /bin/true from the same shell loop (goal <= 2x);
+1. per event: each server's hook vs exec of /bin/true from the same shell loop (goal <= 1.6x for
+   every server), the hostile-name (hex) path too, and where the time goes: dash start-up, parsing
+   the hook, running it;
 2. per event: hook vs the 2014 script's per-event work (grep + awk rewrite of a 10,000-MAC hosts.dat);
 3. records per second one spool sustains with concurrent writers (and that every record is intact);
 4. (root) extra time ISC dhcpd takes to ACK a renewal with the hook installed vs without (goal < 5 ms),
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import resource
+import shlex
 import signal
 import socket
 import statistics
@@ -28,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tests' / 'support'))
 
 from collection_import import module_utils  # noqa: E402  pylint: disable=wrong-import-position
-from hook import render_hook  # noqa: E402  pylint: disable=wrong-import-position
+from hook import SERVERS, hook_text, render_hook  # noqa: E402  pylint: disable=wrong-import-position
 
 spool_record = module_utils('_spool_record')
 
@@ -47,52 +51,118 @@ else
 fi
 '''
 
+GOAL = 1.6  # each hook per event, times an exec of /bin/true
+ENV = {'PATH': '/usr/bin:/bin', 'DNSMASQ_LEASE_EXPIRES': '1795848217'}
 KEA_ENV = {'LEASES4_SIZE': '1', 'DELETED_LEASES4_SIZE': '0', 'QUERY4_TYPE': 'DHCPREQUEST', 'QUERY4_CIADDR': '0.0.0.0',
            'LEASES4_AT0_ADDRESS': '10.77.0.100', 'LEASES4_AT0_HWADDR': '02:77:00:00:0a:01', 'LEASES4_AT0_STATE': 'default',
            'LEASES4_AT0_HOSTNAME': 'laptop-17', 'LEASES4_AT0_CLTT': '1795847908', 'LEASES4_AT0_VALID_LIFETIME': '3600'}
+HOSTILE = 'x;touch /tmp/pwned;$(id)'
+COMMON_PATH = {'kea': 'kea leases4_committed', 'dhcpd': 'dhcpd commit (unpadded MAC)', 'dnsmasq': 'dnsmasq add'}
+HOSTILE_PATH = {server: name + ', hostile name (hex path)' for server, name in COMMON_PATH.items()}
+PARSED = {server: server + ' hook parsed, not run' for server in SERVERS}
+HOSTILE_PART = '# hostile host names only'  # the line that starts the part parsed only for hex-encoded names
+
+
+def new_lease(server, hostname):
+    """(argv, env) with which ``server`` reports a new lease to its hook (dnsmasq: an illegal name only in env)."""
+    if server == 'kea':
+        return ['leases4_committed'], dict(KEA_ENV, LEASES4_AT0_HOSTNAME=hostname)
+    if server == 'dhcpd':
+        return ['dhcpd', 'commit', '10.77.0.100', '2:77:0:0:a:1', hostname, '3600', '0.0.0.0'], ENV
+    if hostname == HOSTILE:
+        return ['add', '02:77:00:00:0a:01', '10.77.0.142'], dict(ENV, DNSMASQ_SUPPLIED_HOSTNAME=hostname)
+    return ['add', '02:77:00:00:0a:01', '10.77.0.142', hostname], ENV
 
 
 def shell_loop(command, count, env=None):
-    """Seconds per iteration of ``command`` run ``count`` times from one dash loop (fork+exec each)."""
+    """(wall, cpu) seconds per iteration of ``command`` run ``count`` times from one dash loop (fork+exec
+    each). CPU time (user + system of the loop and what it ran) is less disturbed by other load."""
     script = 'i=0; while [ $i -lt %d ]; do %s; i=$((i + 1)); done' % (count, command)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(['/bin/dash', '-c', script], env=env or {'PATH': '/usr/bin:/bin'}, check=True)
-    return (time.perf_counter() - start) / count
+    subprocess.run(['/bin/dash', '-c', script], env=env or ENV, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall / count, cpu / count
 
 
-def best_of(runs, measure):
-    return min(measure() for _attempt in range(runs))
+def best_of_rounds(rounds, cases, count_of):
+    """Best (wall, cpu) of each case over ``rounds`` rounds that each run every case once (load drifts alike)."""
+    best = {}
+    for _round in range(rounds):
+        for name, (command, env) in cases.items():
+            wall, cpu = shell_loop(command, count_of(name), env)
+            old_wall, old_cpu = best.get(name, (wall, cpu))
+            best[name] = (min(wall, old_wall), min(cpu, old_cpu))
+    return best
+
+
+def write_script(path, text):
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
 
 
 def per_event(work, events):
-    hook = render_hook(work / 'hook', work / 'spool')
-    (work / 'spool').mkdir()
+    """Per-event times; returns (results, the dnsmasq hook)."""
+    spool = work / 'spool'
+    spool.mkdir()
+    hooks = {server: render_hook(work / ('hook-' + server), spool, server) for server in SERVERS}
+    # what dash parses on the common path (the hook up to its hostile-name part), parsed but not
+    # run: dash parses a compound command whole before running it
+    parsed = {server: write_script(work / ('parsed-' + server), '#!/bin/sh\nif false; then\n%s\nfi\n'
+                                   % hook_text(server, spool).split('\n', 1)[1].split(HOSTILE_PART)[0])
+              for server in SERVERS}
+    empty = write_script(work / 'empty-script', '#!/bin/sh\n')
+    (work / 'empty-file').write_text('')
     baseline_dir = work / 'baseline'
     baseline_dir.mkdir()
-    baseline = baseline_dir / 'hook-2014.sh'
-    baseline.write_text(BASELINE_2014)
-    baseline.chmod(0o755)
+    baseline = write_script(baseline_dir / 'hook-2014.sh', BASELINE_2014)
     with open(baseline_dir / 'hosts.dat', 'w') as hosts:
         for n in range(10000):
             hosts.write('02:77:%02x:%02x:%02x:%02x 10.%d.%d.%d 1795000000 0\n' % (
                 n >> 24 & 255, n >> 16 & 255, n >> 8 & 255, n & 255, n >> 16 & 255, n >> 8 & 255, n & 255))
     mac = '02:77:00:00:13:88'  # MAC number 5000: in the middle of hosts.dat
-    env = {'PATH': '/usr/bin:/bin', 'DNSMASQ_LEASE_EXPIRES': '1795848217'}
     cases = {
-        '/bin/true': (shell_loop, '/bin/true', env),
-        'hook dnsmasq add': (shell_loop, '%s add 02:77:00:00:0a:01 10.77.0.142 laptop-17' % hook, env),
-        'hook dhcpd commit (unpadded MAC)': (shell_loop, '%s dhcpd commit 10.77.0.100 2:77:0:0:a:1 laptop-17 3600 0.0.0.0' % hook, env),
-        'hook kea leases4_committed': (shell_loop, '%s leases4_committed' % hook, KEA_ENV),
-        'hook dnsmasq add, hostile name (hex path)': (
-            shell_loop, "%s add 02:77:00:00:0a:01 10.77.0.142 'x;touch /tmp/pwned;$(id)'" % hook, env),
-        'hook lease4_renew (ignored)': (shell_loop, '%s lease4_renew' % hook, KEA_ENV),
-        '2014 baseline (grep+awk, 10k MACs)': (shell_loop, '%s add %s 10.99.0.1' % (baseline, mac), env),
+        '/bin/true': ('/bin/true', ENV),
+        'dash -c :': ('/bin/dash -c :', ENV),
+        'dash empty-file': ('/bin/dash %s' % (work / 'empty-file'), ENV),
+        'empty #!/bin/sh script': (str(empty), ENV),
     }
-    results = {}
-    for name, (func, command, case_env) in cases.items():
-        count = events if '2014' not in name else max(50, events // 20)
-        results[name] = best_of(3, lambda: func(command, count, case_env))
-    return results, hook
+    for server in SERVERS:
+        for name, hostname in ((COMMON_PATH[server], 'laptop-17'), (HOSTILE_PATH[server], HOSTILE)):
+            argv, env = new_lease(server, hostname)
+            cases[name] = (' '.join(shlex.quote(arg) for arg in [str(hooks[server])] + argv), env)
+        cases[PARSED[server]] = (str(parsed[server]), ENV)
+    cases['kea lease4_renew (ignored)'] = ('%s lease4_renew' % hooks['kea'], KEA_ENV)
+    cases['2014 baseline (grep+awk, 10k MACs)'] = ('%s add %s 10.99.0.1' % (baseline, mac), ENV)
+    results = best_of_rounds(3, cases, lambda name: events if '2014' not in name else max(50, events // 20))
+    return results, hooks['dnsmasq']
+
+
+def print_per_event(results):
+    true_wall, true_cpu = results['/bin/true']
+    print('== per event (fork+exec from a dash loop, best of 3 interleaved rounds; wall and CPU time)')
+    for name, (wall, cpu) in results.items():
+        print('  %-52s %8.1f us %6.2fx   cpu %8.1f us %6.2fx /bin/true'
+              % (name, wall * 1e6, wall / true_wall, cpu * 1e6, cpu / true_cpu))
+    print('== where the time goes (CPU us per event; each step over the one before)')
+    columns = ('server', 'dash start-up', 'parse hook', 'run hook', 'hook/true', 'hostile/true')
+    print('  %-8s %14s %12s %10s %14s %16s' % columns)
+    empty = results['empty #!/bin/sh script'][1]
+    for server in SERVERS:
+        hook, parsed, hostile = (results[name][1] for name in (COMMON_PATH[server], PARSED[server], HOSTILE_PATH[server]))
+        print('  %-8s %14.1f %12.1f %10.1f %13.2fx %15.2fx' % (
+            server, (empty - true_cpu) * 1e6, (parsed - empty) * 1e6, (hook - parsed) * 1e6,
+            hook / true_cpu, hostile / true_cpu))
+    for label, index in (('wall', 0), ('cpu', 1)):
+        ratios = {server: results[COMMON_PATH[server]][index] / results['/bin/true'][index] for server in SERVERS}
+        print('  hook / exec of /bin/true (%s): %s (goal <= %.1fx for every server: %s)' % (
+            label, ', '.join('%s %.2fx' % item for item in ratios.items()), GOAL,
+            'met' if max(ratios.values()) <= GOAL else 'NOT met'))
+    print('  2014 baseline / dnsmasq hook: %.1fx'
+          % (results['2014 baseline (grep+awk, 10k MACs)'][0] / results[COMMON_PATH['dnsmasq']][0]))
 
 
 def throughput(work, hook, writers, per_writer):
@@ -156,7 +226,7 @@ def dhcpd_ack_latency(renewals):
     try:
         spool = base / 'spool'
         spool.mkdir()
-        hook = render_hook(base / 'hook', spool)
+        hook = render_hook(base / 'hook', spool, 'dhcpd')
         include = base / 'hook.conf'
         include.write_text((ROOT / 'roles/dhcp_hook/templates/dhcpd-roamscan-hook.conf.j2').read_text()
                            .replace('{{ ansible_managed }}', 'bench').replace('{{ __dhcp_hook_script }}', str(hook)))
@@ -197,13 +267,8 @@ def main():
     work = Path(tempfile.mkdtemp(prefix='roamscan-bench-'))
     try:
         results, hook = per_event(work, args.events)
-        true_cost = results['/bin/true']
-        print('== per event (fork+exec from a dash loop, best of 3)')
-        for name, seconds in results.items():
-            print('  %-42s %8.1f us   %6.2fx /bin/true' % (name, seconds * 1e6, seconds / true_cost))
-        hook_cost = results['hook dnsmasq add']
-        print('  hook / exec of /bin/true : %.2fx (goal <= 2x)' % (hook_cost / true_cost))
-        print('  2014 baseline / hook     : %.1fx' % (results['2014 baseline (grep+awk, 10k MACs)'] / hook_cost))
+        print_per_event(results)
+        hook_cost = results[COMMON_PATH['dnsmasq']][0]
 
         rate, intact, total = throughput(work, hook, args.writers, args.events // 2)
         print('== one spool, %d concurrent writers' % args.writers)

@@ -9,20 +9,13 @@ plugins/modules/laptop_state.py.
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.roamscan.qualys.plugins.module_utils import planner
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_from_host
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
-from ansible_collections.roamscan.qualys.plugins.plugin_utils.laptop_store import (
-    UnsafeFactCache,
-    cache_name,
-    load_records,
-    open_fact_cache,
-    save_records,
-)
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, UnsafeFactCache, open_store
 
 ARGUMENT_SPEC = {
     'observe': {'type': 'dict', 'default': {}},
@@ -69,15 +62,15 @@ class ActionModule(ActionBase):
         requested = (args['observe'] or args['scan_status'] is not None or args['last_scanned'] is not None
                      or args['intend'] or args['launched'] or args['plan'] or args['coverage_days'])
         try:
-            cache = open_fact_cache(settings=args['fact_cache'])
+            store = open_store(settings=args['fact_cache'])
             if not requested:
-                result['fact_cache'] = cache_name(args['fact_cache'])
+                result['fact_cache'] = store.name
                 return result
-            records, facts, corrupt = load_records(cache)
+            records, corrupt = store.all(), store.corrupt
         except UnsafeFactCache as exc:
             result.update(failed=True, msg=to_text(exc))
             return result
-        except AnsibleError as exc:
+        except StoreError as exc:
             result.update(failed=True, msg='Cannot read laptop records from the fact cache: %s' % to_text(exc))
             return result
 
@@ -85,7 +78,11 @@ class ActionModule(ActionBase):
         cycle.run()
         stored = 0
         if cycle.changed and not self._task.check_mode:
-            stored = save_records(cache, records, facts, cycle.changed)
+            try:
+                stored = store.save(records, cycle.changed)
+            except StoreError as exc:
+                result.update(failed=True, msg=to_text(exc))
+                return result
         result.update(cycle.report())
         result['stored'] = stored
         result['changed'] = bool(cycle.changed)

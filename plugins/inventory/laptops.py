@@ -68,7 +68,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible_collections.roamscan.qualys.plugins.module_utils import planner
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
-from ansible_collections.roamscan.qualys.plugins.plugin_utils.laptop_store import load_records, open_fact_cache
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import open_store
 
 CONNECTION = 'roamscan.qualys.record_only'
 
@@ -84,10 +84,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         try:
-            records, dummy, corrupt = load_records(open_fact_cache(require_durable=False, settings=self.get_option('fact_cache')))
+            store = open_store(settings=self.get_option('fact_cache'), require_durable=False)
+            records = store.all()
         except Exception as exc:  # pylint: disable=broad-exception-caught
             raise AnsibleParserError('roamscan.qualys.laptops: cannot read the fact cache: %s' % to_text(exc)) from exc
-        for item in corrupt:
+        for item in store.corrupt:
             self.display.warning('roamscan.qualys.laptops: skipped corrupt fact cache entry %s: %s' % (item['host'], item['error']))
         self.populate(records, time_now())
 

@@ -4,9 +4,13 @@ in the right file, check mode writes nothing. Needs the Debian DHCP servers for 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 
 import pytest
+
+from hook import hook_text
 
 pytestmark = pytest.mark.skipif(not (shutil.which('kea-dhcp4') and shutil.which('dhcpd') and shutil.which('dnsmasq')),
                                 reason='needs kea-dhcp4, dhcpd and dnsmasq for configuration validation')
@@ -92,3 +96,26 @@ def test_embedded_kea_gets_the_hooks_library_entry_as_data(role):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert '"name": "%s/usr/local/lib/roamscan/roamscan-lease-hook"' % role.root in proc.stdout
     assert 'libdhcp_run_script.so' in proc.stdout and not (role.root / 'etc/kea/kea-dhcp4.conf').exists()
+
+
+def without_managed_line(text):
+    lines = text.split('\n')
+    return '\n'.join(lines[:1] + lines[2:])
+
+
+def test_each_server_gets_its_own_hook_and_the_single_hook_of_earlier_releases_is_replaced(role):
+    hook = role.root / 'usr/local/lib/roamscan/roamscan-lease-hook'
+    hook.parent.mkdir(parents=True)
+    # what earlier releases installed there: one script with all three servers' branches
+    hook.write_text('#!/bin/sh\n# roamscan.qualys lease hook for Kea (run_script), ISC dhcpd (execute) and dnsmasq\n'
+                    'case ${1-} in leases4_committed) ;; dhcpd) ;; add|old|del) ;; esac\nexit 0\n')
+    spool = '/var/spool/roamscan'
+    for server in ('dnsmasq', 'dhcpd'):
+        first = role(dhcp_hook_server=server)
+        assert first.returncode == 0, first.stdout[-3000:]
+        # the very text the tests and bench/ run (tests/support/hook.py), for this server only
+        assert without_managed_line(hook.read_text()) == without_managed_line(hook_text(server, spool, root=str(role.root)))
+        assert stat.S_IMODE(os.stat(hook).st_mode) == 0o755
+        again = role(dhcp_hook_server=server)
+        assert again.returncode == 0 and 'changed=0' in again.stdout, again.stdout[-3000:]
+    assert 'DNSMASQ' not in hook.read_text() and 'leases4_committed' not in hook.read_text()

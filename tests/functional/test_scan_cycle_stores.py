@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,34 +16,6 @@ from cycle_lab import CycleLab, SCAN_SETTINGS, launch_calls, summary_of
 
 A, B = '02:77:00:00:0a:01', '02:77:00:00:0b:02'
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    exe = shutil.which('redis-server')
-    if not exe:
-        pytest.skip('redis-server is not installed')
-    port = free_port()
-    proc = subprocess.Popen([exe, '--bind', '127.0.0.1', '--port', str(port), '--save', '', '--appendonly', 'no',
-                             '--dir', str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def launch_then_credit(lab, qualys_sim):
@@ -62,7 +32,7 @@ def launch_then_credit(lab, qualys_sim):
 def test_cycle_on_redis_shared_by_two_controllers(tmp_path, ansible_env, qualys_sim, redis_server):
     """Controller 1 launches, controller 2 (its own directory, same Redis) confirms and credits."""
     env = dict(ansible_env, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='true')   # community.general from the ansible package
-    connection = '127.0.0.1:%d:0' % redis_server
+    connection = redis_server.connection
     first = CycleLab(tmp_path / 'controller1', env, cache='community.general.redis', cache_connection=connection)
     second = CycleLab(tmp_path / 'controller2', env, cache='community.general.redis', cache_connection=connection)
     for lab in (first, second):
@@ -75,7 +45,7 @@ def test_cycle_on_redis_shared_by_two_controllers(tmp_path, ansible_env, qualys_
 
 def test_redis_with_expiry_is_refused(tmp_path, ansible_env, qualys_sim, redis_server):
     env = dict(ansible_env, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='true')
-    lab = CycleLab(tmp_path / 'lab', env, cache='community.general.redis', cache_connection='127.0.0.1:%d:0' % redis_server,
+    lab = CycleLab(tmp_path / 'lab', env, cache='community.general.redis', cache_connection=redis_server.connection,
                    cache_timeout=86400)
     proc = lab.run(qualys_sim)
     assert proc.returncode != 0 and 'Set fact_caching_timeout = 0' in proc.stdout and qualys_sim.state.calls == []

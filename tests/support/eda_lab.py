@@ -59,7 +59,7 @@ class EdaLab:
         try:
             self.dhcp.__enter__()
             self.spool_dir.mkdir(mode=0o755)
-            hook = render_hook(self.workdir / 'roamscan-lease-hook', self.spool_dir)
+            hook = render_hook(self.workdir / 'roamscan-lease-hook', self.spool_dir, 'dnsmasq')
             # script-on-renewal: what the dhcp_hook role configures, so renewals reach the spool too
             self.dhcp.start_dnsmasq(self.lease_file, '--dhcp-script=%s' % hook, '--script-on-renewal')
             self._write_controller()

@@ -2,6 +2,7 @@
 """Fixtures shared by tests/functional and tests/e2e (loaded with -p roamscan_fixtures)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from redis_lab import RedisServer
 
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -56,6 +59,41 @@ def run_ansible(ansible_env):
             raise AssertionError('%s %s failed (rc=%s)\nstdout:\n%s\nstderr:\n%s'
                                  % (tool, ' '.join(args), proc.returncode, proc.stdout, proc.stderr))
         return proc
+    return _run
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A started RedisServer (persistent, so that it can be restarted without loss)."""
+    if not shutil.which('redis-server'):
+        pytest.skip('redis-server is not installed')
+    server = RedisServer(tmp_path, persist=True).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope='session')
+def store_driver(ansible_env):
+    """run(request, bypass_permissions=True) -> (exit status, answer): the laptop store API in its own process
+    (tests/support/store_driver.py). ``bypass_permissions=False`` drops root's right to ignore file modes
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) the way an unprivileged controller user lacks it."""
+    driver = Path(__file__).resolve().parent / 'store_driver.py'
+
+    def _run(request, bypass_permissions=True, env=None, timeout=300):
+        full_env = dict(ansible_env, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='true')   # community.general from the ansible package
+        full_env.update(env or {})
+        command = [sys.executable, str(driver), json.dumps(request)]
+        if not bypass_permissions:
+            caps = '-dac_override,-dac_read_search'
+            command = ['setpriv', '--bounding-set=%s' % caps, '--inh-caps=%s' % caps, *command]
+        proc = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+        try:
+            answer = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            answer = {'stdout': proc.stdout, 'stderr': proc.stderr}
+        return proc.returncode, answer
     return _run
 
 

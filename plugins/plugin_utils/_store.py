@@ -1,0 +1,388 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The laptop store: laptop records in Ansible's configured fact cache (controller side).
+
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+
+One cache entry per laptop (host ``mac-027700000a01``), the record under the fact key ``roamscan``;
+other facts stored for that host are kept as they are. The stage actions and the inventory plugin
+use only :func:`open_store` and :class:`LaptopStore`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+
+from ansible import constants as C
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.loader import cache_loader
+
+from ansible_collections.roamscan.qualys.plugins.module_utils.planner import InvalidRecord, validate_record
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import MAC_HOST_PATTERN, mac_from_host
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name as _host_name
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_backend import (  # noqa: F401 pylint: disable=unused-import
+    StoreError,  # the errors are part of this module's API
+    StoreWriteError,
+    Unreadable,
+    open_backend,
+)
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index import (
+    CATALOG_KEY,
+    COMPACT_AFTER,
+    INDEX_KEY,
+    Index,
+    IndexUnusable,
+    compact,
+    digest,
+    digest_as_record,
+    parse_catalog,
+)
+
+FACT_KEY = 'roamscan'
+MEMORY_PLUGINS = frozenset(('memory', 'ansible.builtin.memory', 'ansible.legacy.memory'))
+HOW_TO_FIX = ('roamscan keeps scan history in the fact cache. Configure a durable one that never expires, e.g. in '
+              'ansible.cfg [defaults]: fact_caching = ansible.builtin.jsonfile, fact_caching_connection = <directory>, '
+              'fact_caching_timeout = 0 (or ANSIBLE_CACHE_PLUGIN, ANSIBLE_CACHE_PLUGIN_CONNECTION, '
+              'ANSIBLE_CACHE_PLUGIN_TIMEOUT=0); for several controllers use community.general.redis with timeout 0. '
+              'The roamscan_fact_cache variable ({plugin, connection, timeout: 0}) overrides this for roamscan alone.')
+
+
+class UnsafeFactCache(StoreError):
+    """The configured fact cache would forget scan history."""
+
+
+def open_store(settings=None, require_durable=True):
+    """The laptop store in Ansible's configured fact cache, or in the cache ``settings`` name.
+
+    ``settings`` (``{plugin, connection, timeout, prefix}``, the ``roamscan_fact_cache`` variable) replaces Ansible's
+    fact cache configuration for the laptop records; ansible-runner and AWX point Ansible's own at a per-job
+    directory. With ``require_durable``, memory caches, caches that expire entries and that per-job directory are
+    refused with :class:`UnsafeFactCache`.
+    """
+    settings = settings or {}
+    name = settings.get('plugin') or C.CACHE_PLUGIN
+    if require_durable and name in MEMORY_PLUGINS:
+        raise UnsafeFactCache('The fact cache is %r: it lives only as long as one ansible-playbook run, so every '
+                              'laptop would look never scanned on the next run. %s' % (name, HOW_TO_FIX))
+    options = {key: settings[field] for field, key in (('connection', '_uri'), ('timeout', '_timeout'), ('prefix', '_prefix'))
+               if settings.get(field) is not None}
+    try:
+        cache = cache_loader.get(name, **options)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # plugins raise what their backend raises when they connect (AnsibleError, OSError, redis errors)
+        raise StoreError('Cache plugin %r (fact_caching) could not be opened: %s' % (name, to_text(exc))) from exc
+    if cache is None:
+        raise StoreError('Cache plugin %r (fact_caching) could not be loaded.' % name)
+    _default_empty_prefix(cache)
+    if require_durable:
+        _refuse_forgetful(cache, name)
+    return LaptopStore(_backend_of(cache, name), name)
+
+
+def _backend_of(cache, name):
+    try:
+        return open_backend(cache, name)
+    except StoreError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        raise StoreError('Cache plugin %r (fact_caching) could not be opened: %s' % (name, to_text(exc))) from exc
+
+
+def _option(cache, name):
+    try:
+        return cache.get_option(name)
+    except KeyError:
+        return None
+
+
+def _refuse_forgetful(cache, name):
+    job_dir = os.environ.get('AWX_ISOLATED_DATA_DIR')
+    location = _option(cache, '_uri')
+    if job_dir and isinstance(location, str) and os.path.realpath(os.path.expanduser(location)).startswith(os.path.realpath(job_dir) + os.sep):
+        raise UnsafeFactCache('The fact cache is %s, inside this job\'s artifacts directory (%s): ansible-runner and AWX '
+                              'point Ansible\'s fact cache there for each job, so scan history would be gone by the next '
+                              'job. Give roamscan its own store with the roamscan_fact_cache variable, e.g. '
+                              '{plugin: community.general.redis, connection: "redis.example.net:6379:0", timeout: 0} or '
+                              '{plugin: ansible.builtin.jsonfile, connection: /var/lib/roamscan/facts, timeout: 0}.'
+                              % (location, job_dir))
+    try:
+        timeout = float(cache.get_option('_timeout'))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise UnsafeFactCache('Cannot tell whether fact cache plugin %r expires entries (it has no _timeout option). %s'
+                              % (name, HOW_TO_FIX)) from None
+    if timeout != 0:
+        raise UnsafeFactCache('The fact cache (%s) expires entries after %d seconds (fact_caching_timeout): a laptop '
+                              'away for longer would lose its scan history. Set fact_caching_timeout = 0. %s'
+                              % (name, timeout, HOW_TO_FIX))
+
+
+def _default_empty_prefix(cache):
+    """File caches list keys with len(prefix) although jsonfile's _prefix has no default (ansible/ansible#87395)."""
+    try:
+        if cache.get_option('_prefix') is None:
+            cache.set_option('_prefix', '')
+    except KeyError:
+        pass  # plugin without a prefix option
+
+
+@functools.lru_cache(maxsize=None)
+def mac_host_name(mac):
+    """The cache key of laptop ``mac`` (validated once per MAC: a cycle asks for the same ones many times)."""
+    return _host_name(mac)
+
+
+def _in_working_set(record):
+    return record.get('lease_state') == 'active' or bool(record.get('pending'))
+
+
+def _text(record):
+    return json.dumps(record, separators=(',', ':'))
+
+
+class LaptopStore:
+    """The laptop records of one fact cache; each record is read at most once per store object.
+
+    ``index_state`` says how the index was found on first use: ``fresh``, ``repaired`` (records written behind
+    its back were re-read), ``rebuilt: <why>`` (every record read) or ``none`` (a cache plugin that cannot tell
+    what changed: every cycle reads every record).
+    """
+
+    def __init__(self, backend, name):
+        self.name = name
+        self.corrupt = []
+        self.index_state = None
+        self._backend = backend
+        self._records = {}    # mac: record handed out (callers change it, then save it)
+        self._texts = {}      # cache key: JSON text of the record as read or written (the index's copy)
+        self._facts = {}      # mac: the host's other facts, when known
+        self._entries = {}    # cache key: index entry of what was read or written
+        self._absent = set()  # macs without a cache entry
+        self._index = None
+        self._catalog = None
+        self._all_read = False
+
+    # -- reading ---------------------------------------------------------------------------
+    def _read(self, macs, again=False):
+        keys = {mac_host_name(mac): mac for mac in macs
+                if again or (mac_host_name(mac) not in self._entries and mac not in self._absent)}
+        if not keys:
+            return
+        index = self._index
+        unread = []
+        for key, mac in keys.items():
+            if not again and index is not None and key in index.copies:
+                # the index's copy, valid while the entry has that version (checked when the index was opened)
+                self._records[mac] = json.loads(index.copies[key])
+                self._texts[key] = index.copies[key]
+                self._entries[key] = index.overlay[key]
+                self._absent.discard(mac)
+            else:
+                unread.append(key)
+        found = self._backend.read_many(sorted(unread)) if unread else {}
+        for key in unread:
+            mac = keys[key]
+            self._records.pop(mac, None)
+            self._facts.pop(mac, None)
+            self._texts.pop(key, None)
+            if key in found:
+                self._absent.discard(mac)
+                self._entries[key] = self._classify(mac, key, *found[key])
+            else:
+                self._entries.pop(key, None)
+                self._absent.add(mac)
+
+    def _classify(self, mac, key, value, version):
+        if isinstance(value, Unreadable):
+            error = 'unreadable cache entry: %s' % value.reason
+        elif not isinstance(value, dict):
+            error = 'cache entry is a %s, not a mapping of facts' % type(value).__name__
+        else:
+            others = {name: fact for name, fact in value.items() if name != FACT_KEY}
+            self._facts[mac] = others
+            if FACT_KEY not in value:
+                return [version, None, None, int(bool(others))]
+            try:
+                record = validate_record(value[FACT_KEY], mac)
+            except InvalidRecord as exc:
+                del self._facts[mac]
+                error = 'invalid %s record: %s' % (FACT_KEY, exc)
+            else:
+                self._records[mac] = record
+                self._texts[key] = _text(record)
+                return [version, digest(record), None, int(bool(others))]
+        self.corrupt = [item for item in self.corrupt if item['host'] != key] + [{'host': key, 'error': error}]
+        return [version, None, error, 0]
+
+    def get(self, macs):
+        """``{mac: record}`` for those of ``macs`` that have a record."""
+        macs = list(macs)
+        self._fresh_index()
+        self._read(macs)
+        return {mac: self._records[mac] for mac in macs if mac in self._records}
+
+    def all(self):
+        """Every record (coverage report, inventory plugin)."""
+        if not self._all_read:
+            self._read([mac_from_host(key) for key in self._backend.keys(MAC_HOST_PATTERN)])
+            self._all_read = True
+        return dict(self._records)
+
+    def working_set(self):
+        """``{mac: record}`` a cycle may act on: open holdings and pending scans or intents."""
+        index = self._fresh_index()
+        if index is None:
+            return {mac: record for mac, record in self.all().items() if _in_working_set(record)}
+        found = self.get(mac_from_host(key) for key in index.working_keys())
+        return {mac: record for mac, record in found.items() if _in_working_set(record)}
+
+    def holders(self, ips):
+        """``{ip: mac}`` of records with an open holding of one of ``ips``."""
+        wanted = set(ips)
+        return {record['ip']: mac for mac, record in self.working_set().items()
+                if record.get('lease_state') == 'active' and record.get('ip') in wanted}
+
+    def digests(self):
+        """``{mac: partial record}`` of every laptop, enough for planner.summary (known / present / overdue / pending)."""
+        index = self._fresh_index()
+        if index is None:
+            return {mac: digest_as_record(digest(record)) for mac, record in self.all().items()}
+        entries = dict(self._load_catalog(index))
+        entries.update(index.overlay)
+        return {mac_from_host(key): digest_as_record(entry[1]) for key, entry in entries.items() if entry[1] is not None}
+
+    # -- the index -------------------------------------------------------------------------
+    def _fresh_index(self):
+        """The index, true for the records as they are now (re-reading what changed behind its back), or None."""
+        if self._index is not None or self.index_state is not None:
+            return self._index
+        if not self._backend.supports_versions:
+            self.index_state = 'none'
+            return None
+        try:
+            index = self._stored_index()
+        except IndexUnusable as exc:
+            return self._rebuild(str(exc))
+        if self._backend.unchanged(INDEX_KEY):
+            self.index_state = 'fresh'
+            self._index = index
+            return index
+        versions = self._backend.versions(MAC_HOST_PATTERN)
+        stale, needs_catalog = index.stale_keys(versions, self._backend.CLOCK_SKEW_NS)
+        if needs_catalog:
+            try:
+                entries = dict(self._load_catalog(index))
+            except IndexUnusable as exc:
+                return self._rebuild(str(exc))
+            entries.update(index.overlay)
+            stale = [key for key, version in versions.items() if key not in entries or entries[key][0] != version]
+            self._read([mac_from_host(key) for key in stale], again=True)
+            entries = {key: self._entries.get(key, entries.get(key)) for key in versions}
+            copies = dict(index.copies)
+            copies.update(self._texts)
+            self._index, self._catalog = compact({key: entry for key, entry in entries.items() if entry is not None},
+                                                 copies, self._backend.CLOCK_SKEW_NS)
+            self.index_state = 'repaired'
+            self._save_index(catalog=True, best_effort=True)
+            return self._index
+        self._read([mac_from_host(key) for key in stale], again=True)
+        for key in stale:
+            if key in self._entries:
+                index.update(key, self._entries[key], self._texts.get(key))
+        self._index = index
+        self.index_state = 'repaired' if stale else 'fresh'
+        if stale or self._backend.sealable:
+            self._save_index(best_effort=True)   # a new seal spares the next store the scan
+        return index
+
+    def _stored_index(self):
+        found = self._backend.read_many([INDEX_KEY]).get(INDEX_KEY)
+        if found is None:
+            raise IndexUnusable('no index yet')
+        if isinstance(found[0], Unreadable):
+            raise IndexUnusable('index unreadable: %s' % found[0].reason)
+        return Index.parse(found[0])
+
+    def _load_catalog(self, index):
+        if self._catalog is None or self._catalog_id != index.catalog_id:
+            found = self._backend.read_many([CATALOG_KEY]).get(CATALOG_KEY)
+            if found is None or isinstance(found[0], Unreadable):
+                raise IndexUnusable('catalog missing or unreadable')
+            self._entries_of_catalog = parse_catalog(found[0], index.catalog_id)
+            self._catalog, self._catalog_id = found[0], index.catalog_id
+        return self._entries_of_catalog
+
+    def _rebuild(self, reason):
+        self.all()
+        self._index, self._catalog = compact({key: entry for key, entry in self._entries.items() if MAC_HOST_PATTERN.match(key)},
+                                             self._texts, self._backend.CLOCK_SKEW_NS)
+        self.index_state = 'rebuilt: %s' % reason
+        self._save_index(catalog=True, best_effort=True)
+        return self._index
+
+    def _save_index(self, catalog=False, best_effort=False):
+        try:
+            if catalog:
+                self._backend.write_many({CATALOG_KEY: self._catalog})
+                self._catalog_id = self._index.catalog_id
+                self._entries_of_catalog = None
+                self._catalog = None        # read again when needed: compact() gave the packed value
+            self._backend.write_many({INDEX_KEY: self._index.dump()})
+            self._backend.seal(INDEX_KEY)
+        except StoreWriteError as exc:
+            if not best_effort:
+                raise
+            # reading goes on from the index in memory; the stored one stays detectably stale
+            self.index_state += ' (index not saved: %s)' % exc
+
+    # -- writing ---------------------------------------------------------------------------
+    def save(self, records, macs):
+        """Write ``records[mac]`` for each of ``macs`` (the host's other facts kept), verified, then the index.
+
+        Raises StoreWriteError naming the entry and the reason when a write fails or does not read back; nothing
+        is written then, or (a failure between the atomic renames, or of the index) the records written so far
+        are complete and the index, left stale, is repaired from them on next use. An entry that could not be
+        read is never overwritten.
+        """
+        macs = sorted(macs)
+        if not macs:
+            return 0
+        index = self._fresh_index()
+        self._read(macs)
+        for mac in macs:
+            entry = self._entries.get(mac_host_name(mac))
+            if entry is not None and entry[2] is not None:
+                raise StoreWriteError('Refusing to overwrite %s in the fact cache (%s): its entry could not be read (%s)'
+                                      % (mac_host_name(mac), self._backend.label, entry[2]))
+        # hosts whose other facts are known only to exist (the record came from the index's copy)
+        self._read([mac for mac in macs if mac not in self._facts and self._entries.get(mac_host_name(mac), [None] * 4)[3]],
+                   again=True)
+        values = {}
+        for mac in macs:
+            host_facts = dict(self._facts.get(mac) or {})
+            host_facts[FACT_KEY] = records[mac]
+            values[mac_host_name(mac)] = host_facts
+        versions = self._backend.write_many(values)
+        for mac in macs:
+            key = mac_host_name(mac)
+            existed = key in self._entries
+            entry = [versions[key], digest(records[mac]), None, int(bool(self._facts.get(mac)))]
+            self._entries[key] = entry
+            self._texts[key] = _text(records[mac])
+            self._records[mac] = records[mac]
+            self._absent.discard(mac)
+            if index is not None:
+                if existed and key not in index.overlay:
+                    index.catalog_only -= 1
+                index.update(key, entry, self._texts[key])
+        if index is not None:
+            if index.outside_working_set() > COMPACT_AFTER:
+                entries = dict(self._load_catalog(index))
+                entries.update(index.overlay)
+                self._index, self._catalog = compact(entries, index.copies, self._backend.CLOCK_SKEW_NS)
+                self._save_index(catalog=True)
+            else:
+                self._save_index()
+        return len(macs)

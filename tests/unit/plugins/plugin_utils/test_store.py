@@ -1,0 +1,412 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible import constants as C
+
+from ansible_collections.roamscan.qualys.plugins.module_utils import planner
+from ansible_collections.roamscan.qualys.plugins.plugin_utils import _store
+from ansible_collections.roamscan.qualys.tests.support.legacy_records import (
+    legacy_cache,
+    legacy_write,
+    mac_of,
+    sample_fleet as fleet,
+    working_set_of as working,
+)
+
+A = '02:77:00:00:0a:01'
+B = '02:77:00:00:0b:02'
+
+
+@pytest.fixture
+def jsonfile(tmp_path, monkeypatch):
+    """The jsonfile fact cache configured the way ansible.cfg would (env), no expiry."""
+    monkeypatch.setattr(C, 'CACHE_PLUGIN', 'jsonfile')
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(tmp_path))
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_TIMEOUT', '0')
+    monkeypatch.delenv('ANSIBLE_CACHE_PLUGIN_PREFIX', raising=False)
+    return tmp_path
+
+
+def record(mac, ip):
+    rec = planner.new_record(mac, '2026-11-28T07:00:00Z')
+    rec.update(ip=ip, held_since='2026-11-28T07:00:00Z', last_seen='2026-11-28T07:00:00Z', lease_state='active',
+               lease_expires='2026-11-28T08:00:00Z')
+    return rec
+
+
+def laptop_files(directory):
+    return sorted(name for name in os.listdir(directory) if 'mac-' in name)
+
+
+def test_memory_cache_is_refused_with_what_to_set(monkeypatch):
+    monkeypatch.setattr(C, 'CACHE_PLUGIN', 'memory')
+    with pytest.raises(_store.UnsafeFactCache, match='fact_caching_timeout = 0') as info:
+        _store.open_store()
+    assert 'memory' in str(info.value)
+
+
+def test_expiring_cache_is_refused_with_what_to_set(jsonfile, monkeypatch):
+    monkeypatch.delenv('ANSIBLE_CACHE_PLUGIN_TIMEOUT')  # jsonfile's default: 86400 s
+    with pytest.raises(_store.UnsafeFactCache, match='expires entries after 86400 seconds.*Set fact_caching_timeout = 0'):
+        _store.open_store()
+
+
+def test_inventory_may_read_an_expiring_cache(jsonfile, monkeypatch):
+    monkeypatch.delenv('ANSIBLE_CACHE_PLUGIN_TIMEOUT')
+    store = _store.open_store(require_durable=False)
+    assert store.all() == {} and store.corrupt == []
+
+
+def test_records_round_trip_keeping_other_facts(jsonfile):
+    cache = legacy_cache()
+    cache.set('mac-027700000a01', {'owner': 'alice'})
+    cache.set('dhcp1.example.net', {'ansible_distribution': 'Debian'})  # not a laptop: ignored
+    store = _store.open_store()
+    assert store.all() == {} and store.corrupt == []
+    records = {A: record(A, '10.77.0.100'), B: record(B, '10.77.0.101')}
+    assert store.save(records, {A, B}) == 2
+
+    fresh = _store.open_store()
+    assert fresh.all() == records and fresh.corrupt == []
+    stored = legacy_cache().get('mac-027700000a01')
+    assert stored['owner'] == 'alice' and stored['roamscan']['ip'] == '10.77.0.100'
+
+
+def test_records_written_by_the_previous_release_are_read_unchanged(jsonfile):
+    records = {A: record(A, '10.77.0.100'), B: record(B, '10.77.0.101')}
+    legacy_write(records, facts={A: {'owner': 'alice'}})
+    store = _store.open_store()
+    assert store.get([A, B, '02:77:00:00:0c:03']) == records
+    assert store.working_set() == records
+
+
+def test_written_through_the_plugin_format_not_by_hand(jsonfile):
+    """Whatever this ansible-core's on-disk format is (2.19+: s1_<host> with __payload__), it is the plugin's."""
+    _store.open_store().save({A: record(A, '10.77.0.100')}, {A})
+    assert len(laptop_files(jsonfile)) == 1 and laptop_files(jsonfile)[0].endswith('mac-027700000a01')
+    assert legacy_cache().get('mac-027700000a01')['roamscan'] == record(A, '10.77.0.100')
+
+
+def test_corrupt_entries_are_reported_and_the_rest_loaded(jsonfile):
+    good = record(B, '10.77.0.101')
+    legacy_write({B: good})
+    cache = legacy_cache()
+    cache.set('mac-027700000a01', {'roamscan': {'schema': 99}})
+    cache.set('mac-027700000c03', {'roamscan': dict(good, mac='02:77:00:00:0c:03', ip='300.1.1.1')})
+    store = _store.open_store()
+    assert list(store.all()) == [B]
+    assert {item['host'] for item in store.corrupt} == {'mac-027700000a01', 'mac-027700000c03'}
+    assert all('invalid roamscan record' in item['error'] for item in store.corrupt)
+
+
+def test_corrupt_entry_is_never_overwritten(jsonfile):
+    legacy_cache().set('mac-027700000a01', {'roamscan': {'schema': 99}})
+    store = _store.open_store()
+    store.all()
+    with pytest.raises(_store.StoreWriteError, match='mac-027700000a01'):
+        store.save({A: record(A, '10.77.0.100')}, {A})
+    assert legacy_cache().get('mac-027700000a01') == {'roamscan': {'schema': 99}}
+
+
+def test_unreadable_file_is_reported(jsonfile):
+    legacy_write({A: record(A, '10.77.0.100'), B: record(B, '10.77.0.101')})
+    victim = [name for name in laptop_files(jsonfile) if name.endswith('mac-027700000a01')][0]
+    (jsonfile / victim).write_text('{"__payload__": "{\\"roamscan\\": {tru')   # torn write
+    store = _store.open_store()
+    assert list(store.all()) == [B]
+    assert [item['host'] for item in store.corrupt] == ['mac-027700000a01']
+    assert 'unreadable cache entry' in store.corrupt[0]['error']
+
+
+def test_prefix_is_respected(jsonfile, monkeypatch):
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_PREFIX', 'site1_')
+    _store.open_store().save({A: record(A, '10.77.0.100')}, {A})
+    assert all(name.startswith('site1_') for name in os.listdir(jsonfile))
+    assert list(_store.open_store().all()) == [A]
+
+
+def test_explicit_settings_replace_the_configured_cache(jsonfile, tmp_path, monkeypatch):
+    monkeypatch.setattr(C, 'CACHE_PLUGIN', 'memory')   # what a bare controller would have
+    own = tmp_path / 'roamscan-facts'
+    settings = {'plugin': 'jsonfile', 'connection': str(own), 'timeout': 0, 'prefix': None}
+    _store.open_store(settings=settings).save({A: record(A, '10.77.0.100')}, {A})
+    assert laptop_files(own)
+    assert list(_store.open_store(settings=settings).all()) == [A]
+
+
+def test_per_job_cache_of_ansible_runner_is_refused(jsonfile, monkeypatch):
+    """ansible-runner / AWX set ANSIBLE_CACHE_PLUGIN_CONNECTION to <artifacts>/<job>/fact_cache."""
+    job = jsonfile / 'artifacts' / 'job-7'
+    monkeypatch.setenv('AWX_ISOLATED_DATA_DIR', str(job))
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(job / 'fact_cache'))
+    with pytest.raises(_store.UnsafeFactCache, match="inside this job's artifacts directory.*roamscan_fact_cache"):
+        _store.open_store()
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(jsonfile / 'durable'))
+    assert _store.open_store() is not None
+
+
+def test_working_set_and_holders_are_the_open_holdings_and_pending(jsonfile):
+    away = dict(record(B, '10.77.0.101'), lease_state='expired')
+    pending = dict(record('02:77:00:00:0c:03', '10.77.0.102'), lease_state='released',
+                   pending={'scan_ref': 'scan/1.1', 'ip': '10.77.0.102', 'launched_at': '2026-11-28T07:30:00Z', 'title': 't'})
+    here = record(A, '10.77.0.100')
+    legacy_write({A: here, B: away, pending['mac']: pending})
+    store = _store.open_store()
+    assert store.working_set() == {A: here, pending['mac']: pending}
+    assert store.holders(['10.77.0.100', '10.77.0.101', '10.77.0.102']) == {'10.77.0.100': A}
+
+
+# -- the index: a cycle reads its working set, not every record ------------------------------------
+
+class Spy:
+    """Counts what the store asks of its backend."""
+
+    def __init__(self, store):
+        self.read, self.scans = [], 0
+        backend = store._backend
+        read_many, versions = backend.read_many, backend.versions
+
+        def counted_read(keys):
+            keys = list(keys)
+            self.read.extend(key for key in keys if key.startswith('mac-'))
+            return read_many(keys)
+
+        def counted_versions(*args):
+            self.scans += 1
+            return versions(*args)
+        backend.read_many, backend.versions = counted_read, counted_versions
+
+
+def test_first_use_builds_the_index_from_records_written_by_the_previous_release(jsonfile):
+    records = fleet()
+    legacy_write(records)
+    store = _store.open_store()
+    assert store.working_set() == working(records)
+    assert store.index_state == 'rebuilt: no index yet'
+
+
+def test_a_cycle_reads_its_working_set_from_the_index_alone_without_a_directory_scan(jsonfile):
+    records = fleet()
+    legacy_write(records)
+    _store.open_store().working_set()
+    store = _store.open_store()
+    spy = Spy(store)
+    assert store.working_set() == working(records) and store.index_state == 'fresh'
+    assert spy.read == [] and spy.scans == 0
+    assert store.get([mac_of(30)]) == {mac_of(30): records[mac_of(30)]} and spy.read == ['mac-02770000001e']
+    assert store.holders(['10.77.0.1', '10.77.0.12', '10.77.0.40']) == {'10.77.0.1': mac_of(1)}
+
+
+def test_each_record_is_read_once_per_store(jsonfile):
+    legacy_write(fleet())
+    store = _store.open_store()
+    spy = Spy(store)
+    store.working_set()
+    store.get([mac_of(1), mac_of(30)])
+    store.all()
+    store.holders(['10.77.0.1'])
+    assert sorted(spy.read) == sorted(set(spy.read)) and len(spy.read) == 50
+
+
+def test_saves_keep_the_index_true_for_the_next_cycle(jsonfile):
+    records = fleet()
+    legacy_write(records)
+    store = _store.open_store()
+    back = store.get([mac_of(30)])[mac_of(30)]   # away laptop comes back
+    back.update(lease_state='active', ip='10.77.9.9')
+    gone = store.working_set()[mac_of(2)]
+    gone['lease_state'] = 'released'
+    assert store.save({mac_of(30): back, mac_of(2): gone}, [mac_of(30), mac_of(2)]) == 2
+    records[mac_of(30)], records[mac_of(2)] = back, gone
+    fresh = _store.open_store()
+    spy = Spy(fresh)
+    assert fresh.working_set() == working(records) and fresh.index_state == 'fresh' and spy.scans == 0
+    assert fresh.holders(['10.77.9.9', '10.77.0.2']) == {'10.77.9.9': mac_of(30)}
+
+
+def index_file(directory):
+    return directory / [name for name in os.listdir(directory) if name.endswith('roamscan-store-index')][0]
+
+
+def test_index_deleted_mid_cycle_is_rebuilt_from_the_records(jsonfile):
+    records = fleet()
+    legacy_write(records)
+    first = _store.open_store()
+    here = first.working_set()[mac_of(3)]
+    os.remove(index_file(jsonfile))
+    here['hostname'] = 'pc3'
+    first.save({mac_of(3): here}, [mac_of(3)])   # the next stage of the same cycle
+    records[mac_of(3)] = here
+    store = _store.open_store()
+    assert store.working_set() == working(records) and store.all() == records
+
+
+@pytest.mark.parametrize('garbage', ['', '{"__payload__": "{\\"format\\": 1, \\"ove', '{"__payload__": "{\\"format\\": 7}"}',
+                                     '{"format": 1, "overlay": []}'])
+def test_corrupt_index_is_rebuilt_from_the_records(jsonfile, garbage):
+    records = fleet()
+    legacy_write(records)
+    _store.open_store().working_set()
+    index_file(jsonfile).write_text(garbage)
+    store = _store.open_store()
+    assert store.working_set() == working(records) and store.index_state.startswith('rebuilt')
+    assert _store.open_store().working_set() == working(records)
+
+
+def test_records_written_behind_its_back_are_found(jsonfile):
+    """The previous release (or another controller) writes records without knowing of the index."""
+    records = fleet()
+    legacy_write(records)
+    _store.open_store().working_set()
+    records[mac_of(40)]['pending'] = {'scan_ref': 'scan/9.9', 'ip': '10.77.0.40', 'launched_at': '2026-11-28T07:40:00Z', 'title': 'u'}
+    records[mac_of(1)]['lease_state'] = 'expired'
+    records[mac_of(77)] = record(mac_of(77), '10.77.0.77')
+    legacy_write({mac: records[mac] for mac in (mac_of(40), mac_of(1), mac_of(77))})
+    store = _store.open_store()
+    assert store.working_set() == working(records) and store.index_state == 'repaired'
+    assert sorted(store.digests()) == sorted(records)
+    again = _store.open_store()
+    assert again.working_set() == working(records) and again.index_state == 'fresh'
+
+
+def test_away_record_given_a_scan_behind_its_back_joins_the_working_set(jsonfile):
+    records = fleet()
+    legacy_write(records)
+    _store.open_store().working_set()
+    records[mac_of(40)]['pending'] = {'scan_ref': 'scan/9.9', 'ip': '10.77.0.40', 'launched_at': '2026-11-28T07:40:00Z', 'title': 'u'}
+    legacy_write({mac_of(40): records[mac_of(40)]})
+    store = _store.open_store()
+    assert store.working_set() == working(records) and store.index_state == 'repaired'
+
+
+def test_records_removed_behind_its_back_leave_the_index(jsonfile):
+    records = fleet()
+    legacy_write(records)
+    _store.open_store().working_set()
+    legacy_cache().delete('mac-027700000001')
+    legacy_cache().delete('mac-027700000028')
+    del records[mac_of(1)], records[mac_of(40)]
+    store = _store.open_store()
+    assert store.working_set() == working(records) and sorted(store.digests()) == sorted(records)
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_on(store, key_part, after=0):
+    """Make the backend fail as its ``after``-th entry named like ``key_part`` is put in place (what a crash leaves)."""
+    publish, seen = store._backend._publish, []
+
+    def failing(temporary, path):
+        if key_part in path:
+            seen.append(path)
+            if len(seen) > after:
+                raise Crash(path)
+        return publish(temporary, path)
+    store._backend._publish = failing
+
+
+@pytest.mark.parametrize('key_part, after', [('roamscan-store-index', 0), ('mac-', 1)])
+def test_crash_between_writes_loses_no_laptop_and_credits_none_wrongly(jsonfile, key_part, after):
+    records = fleet()
+    legacy_write(records)
+    store = _store.open_store()
+    current = store.working_set()
+    for number in (2, 3):                   # scans launched for two laptops here
+        current[mac_of(number)]['pending'] = {'scan_ref': 'scan/2.%d' % number, 'ip': current[mac_of(number)]['ip'],
+                                              'launched_at': '2026-11-28T07:50:00Z', 'title': 'v'}
+    crash_on(store, key_part, after)
+    with pytest.raises(Crash):
+        store.save(current, [mac_of(2), mac_of(3)])
+    written = legacy_cache().get('mac-027700000002')['roamscan']
+    assert written['pending']['scan_ref'] == 'scan/2.2'
+    records[mac_of(2)] = written
+    if key_part == 'roamscan-store-index':
+        records[mac_of(3)] = legacy_cache().get('mac-027700000003')['roamscan']
+    after_crash = _store.open_store()
+    assert after_crash.working_set() == working(records) and after_crash.all() == records
+    assert after_crash.index_state == 'repaired'
+
+
+def test_catalog_compaction_keeps_every_laptop(jsonfile, monkeypatch):
+    monkeypatch.setattr(_store, 'COMPACT_AFTER', 3)
+    records = fleet()
+    legacy_write(records)
+    for number in range(10):
+        store = _store.open_store()
+        rec = store.working_set()[mac_of(number)]
+        rec['lease_state'] = 'expired'       # leaves the working set: stays in the overlay until compaction
+        store.save({mac_of(number): rec}, [mac_of(number)])
+        records[mac_of(number)] = rec
+    store = _store.open_store()
+    assert store.working_set() == working(records) and store.index_state == 'fresh'
+    assert len(store._index.overlay) <= len(working(records)) + 3
+    assert planner.summary(store.digests(), '2026-11-28T07:30:00Z', 30) == planner.summary(records, '2026-11-28T07:30:00Z', 30)
+
+
+def test_digests_give_the_summary_of_the_records(jsonfile):
+    records = fleet()
+    records[mac_of(45)]['last_scanned'] = '2026-11-20T00:00:00Z'
+    legacy_write(records)
+    _store.open_store().working_set()
+    store = _store.open_store()
+    spy = Spy(store)
+    for now in ('2026-11-28T07:30:00Z', '2026-12-28T07:30:00Z'):
+        assert planner.summary(store.digests(), now, 30) == planner.summary(records, now, 30)
+    assert spy.read == []
+
+
+# -- writes: verified, atomic, owner-only ------------------------------------------------------------
+
+def test_folder_and_record_files_are_readable_by_their_owner_only(jsonfile):
+    os.chmod(jsonfile, 0o755)
+    legacy_write({B: record(B, '10.77.0.101')})      # Ansible's plugin writes 0644
+    store = _store.open_store()
+    store.save({A: record(A, '10.77.0.100')}, [A])
+    store.get([B])
+    assert os.stat(jsonfile).st_mode & 0o777 == 0o700
+    assert {name: os.stat(jsonfile / name).st_mode & 0o777 for name in os.listdir(jsonfile)} == dict.fromkeys(os.listdir(jsonfile), 0o600)
+
+
+def test_failed_write_raises_naming_the_file_and_changes_nothing(jsonfile, monkeypatch):
+    legacy_write({A: record(A, '10.77.0.100')})
+    store = _store.open_store()
+    rec = store.get([A])[A]
+    rec['hostname'] = 'new'
+    before = {name: (jsonfile / name).read_bytes() for name in os.listdir(jsonfile)}
+
+    def disk_full(value, path):
+        with open(path, 'w', encoding='utf-8') as handle:
+            handle.write('{"__payl')
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(store._backend.plugin, '_dump', disk_full)
+    with pytest.raises(_store.StoreWriteError, match=r'mac-027700000a01.*No space left on device'):
+        store.save({A: rec}, [A])
+    assert {name: (jsonfile / name).read_bytes() for name in os.listdir(jsonfile)} == before
+
+
+def test_write_that_does_not_read_back_is_an_error(jsonfile, monkeypatch):
+    store = _store.open_store()
+    dump = store._backend.plugin._dump
+    monkeypatch.setattr(store._backend.plugin, '_dump', lambda value, path: dump({'__payload__': '{}'}, path))
+    with pytest.raises(_store.StoreWriteError, match='mac-027700000a01.*did not read back'):
+        store.save({A: record(A, '10.77.0.100')}, [A])
+
+
+def test_garbage_record_file_is_reported_and_kept(jsonfile):
+    legacy_write({A: record(A, '10.77.0.100'), B: record(B, '10.77.0.101')})
+    victim = jsonfile / [name for name in laptop_files(jsonfile) if name.endswith('mac-027700000a01')][0]
+    victim.write_bytes(b'\x00\xffgarbage')
+    store = _store.open_store()
+    assert list(store.working_set()) == [B]
+    assert [item['host'] for item in store.corrupt] == ['mac-027700000a01']
+    assert victim.read_bytes() == b'\x00\xffgarbage'    # Ansible's plugin would delete it
+    with pytest.raises(_store.StoreWriteError, match='Refusing to overwrite mac-027700000a01'):
+        store.save({A: record(A, '10.77.0.100')}, [A])
+    again = _store.open_store()
+    assert list(again.working_set()) == [B] and [item['host'] for item in again.corrupt] == ['mac-027700000a01']
