@@ -32,6 +32,8 @@ SIOCGIFHWADDR = 0x8927
 BROADCAST = b'\xff' * 6
 # After every address answered, listen this long for a second, conflicting answer.
 CONFLICT_GRACE = 0.05
+SO_RCVBUFFORCE = 33
+RECEIVE_BUFFER = 4 * 1024 * 1024
 # At most this many TCP connection attempts in flight (file descriptors are limited).
 TCP_IN_FLIGHT = 256
 # The options every active probe module takes (doc fragment roamscan.qualys.probe).
@@ -90,10 +92,19 @@ def _raw_socket(family, kind, proto, interface):
         else:
             handle.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
         handle.setblocking(False)
+        _grow_receive_buffer(handle)
     except OSError as exc:
         handle.close()
         raise ProbeError('interface %s: %s' % (interface, os.strerror(exc.errno or errno.EINVAL))) from None
     return handle
+
+
+def _grow_receive_buffer(handle):
+    """Room for a burst of answers (hundreds of targets answering within milliseconds)."""
+    try:
+        handle.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+    except OSError:
+        handle.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
 
 class _Pacer:
@@ -111,6 +122,7 @@ class _Pacer:
             self.receive(self.next_at - self.clock())
         transmit()
         self.sent += 1
+        self.receive(0)   # answers arrive while sending; read them before the socket buffer fills
         self.next_at = max(self.next_at, self.clock()) + self.interval
 
     def listen(self, seconds, done):
