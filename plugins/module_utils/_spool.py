@@ -64,7 +64,7 @@ class SpoolBatch:
         self.skipped = skipped
 
 
-def _fsync_dir(path):
+def fsync_dir(path):
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -163,7 +163,7 @@ class Spool:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self._file(STATE_FILE))
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         state.pop('new', None)
 
     # -- protocol steps (callers hold the lock)
@@ -215,7 +215,7 @@ class Spool:
         if removable:
             for number in removable:
                 os.unlink(self.segment_path(number))
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
             for number in removable:
                 acked.pop(str(number), None)
             self.save_state(state)
@@ -234,7 +234,7 @@ class Spool:
         state['next_segment'] = number + 1
         self.save_state(state)
         os.rename(current, self.segment_path(number))
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         return number
 
     def remember_boot(self, state):

@@ -27,7 +27,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.cache import BaseFileCacheModule
 from ansible.plugins.loader import cache_loader
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.presence import _fsync_dir as fsync_path
+from ansible_collections.roamscan.qualys.plugins.module_utils._spool import fsync_dir as fsync_path
 
 OWNER_ONLY_DIR = 0o700
 OWNER_ONLY_FILE = 0o600

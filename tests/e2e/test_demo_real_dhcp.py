@@ -46,8 +46,13 @@ def test_demo_with_real_dhcp_launches_once_credits_and_cleans_up(workdir):
     assert sorted(first['launched_targets']) == sorted(leases.values())
     assert second['credited'] == [ALICE, BOB]
     assert second['launched_targets'] == [leases[CAROL]] and second['total'] == 2   # carol's lid is closed
+    assert second['not_credited'] == {CAROL: 'the scan did not find it alive'}
     assert '2/3 laptops seen in the last 30 days were scanned within them (66.7%)' in proc.stdout
     assert (workdir / 'coverage.html').exists()
+    assert re.search(r'deploying the roamscan hook into Kea with the dhcp_hook role \(ansible-playbook\) \.\.\. done', proc.stdout)
+    closing = proc.stdout[proc.stdout.index('=== what this means'):]
+    assert 'carol-laptop (%s) was not credited (the scan did not find it alive)' % CAROL in closing
+    assert 'alice-laptop (%s) until ' % ALICE in closing and 'run scripts/demo --lease-file first' in proc.stdout
 
     cleanup = re.search(r'cleaned up: stopped PIDs ([\d ]+); network namespaces (\S+ \S+ \S+ \S+) deleted', proc.stdout)
     assert cleanup, proc.stdout[-3000:]

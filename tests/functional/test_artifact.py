@@ -65,6 +65,24 @@ def test_artifact_contains_collection_and_no_junk(artifact):
     assert manifest['collection_info']['name'] == 'qualys'
 
 
+# Folders only a developer of this collection uses; the README's demo and simulator run from a checkout.
+DEVELOPER_ONLY = ('scripts/', 'requirements/', 'bench/', 'tests/', 'extensions/molecule/', '.ci/')
+# What users run from the installed collection (playbooks by name, the role, the EDA rulebook and
+# event source, the AWX examples and the documentation they point to).
+USER_NEEDS = ('playbooks/scan_overdue.yml', 'playbooks/deploy_dhcp_hooks.yml', 'playbooks/templates/coverage_report.html.j2',
+              'roles/dhcp_hook/tasks/main.yml', 'roles/dhcp_hook/meta/argument_specs.yml',
+              'extensions/eda/rulebooks/scan_arriving_laptops.yml', 'extensions/eda/plugins/event_source/dhcp_leases.py',
+              'extensions/awx/project/collections/requirements.yml', 'extensions/awx/container_group_pod_spec.yml',
+              'meta/runtime.yml', 'meta/execution-environment.yml', 'docs/variables.md', 'docs/awx.md', 'README.md', 'COPYING')
+
+
+def test_artifact_ships_what_users_run_and_no_developer_folders(artifact):
+    with tarfile.open(artifact) as tar:
+        names = {m.name for m in tar.getmembers() if m.isfile()}
+    assert [name for name in names if name.startswith(DEVELOPER_ONLY)] == []
+    assert [name for name in USER_NEEDS if name not in names] == []
+
+
 def test_artifact_installs_and_loads(artifact, tmp_path, run_ansible):
     target = tmp_path / 'installed'
     # The working tree is on the default collections path of these tests: point it at the target only.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 
@@ -46,3 +47,26 @@ def test_a_server_without_roamscan_dhcp_server_fails_with_the_role_message(deplo
     proc = deploy()
     assert proc.returncode != 0
     assert 'missing required arguments: dhcp_hook_server' in proc.stdout, proc.stdout[-3000:]
+
+
+def closing_message(stdout):
+    """The run's last task output: what the administrator must still add (the role's wiring message)."""
+    recap = stdout.rindex('PLAY RECAP')
+    last_task = stdout.rindex('TASK [', 0, recap)
+    shown = re.search(r'ok: \[dhcp1\] => (\{.*?\n\})\n', stdout[last_task:recap], re.S)
+    return stdout[last_task:recap].split(']', 1)[0], json.loads(shown.group(1))['msg'] if shown else []
+
+
+def test_an_unwired_server_ends_the_run_with_the_line_to_add_and_a_wired_one_does_not(deploy):
+    proc = deploy(roamscan_dhcp_server='dnsmasq')
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    task, message = closing_message(proc.stdout)
+    assert 'Say what the administrator must add to run the hook' in task
+    assert message == ['The roamscan hook is installed but dnsmasq does not run it yet.',
+                       'dnsmasq: add this line to %s/etc/dnsmasq.conf, then restart dnsmasq:' % deploy.root,
+                       'conf-dir=%s/etc/dnsmasq.d/,*.conf' % deploy.root]
+
+    (deploy.root / 'etc/dnsmasq.conf').write_text('conf-dir=%s/etc/dnsmasq.d/,*.conf\n' % deploy.root)
+    wired = deploy(roamscan_dhcp_server='dnsmasq')
+    assert wired.returncode == 0, wired.stdout[-3000:]
+    assert 'does not run it yet' not in wired.stdout

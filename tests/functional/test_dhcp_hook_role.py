@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 
@@ -119,3 +120,61 @@ def test_each_server_gets_its_own_hook_and_the_single_hook_of_earlier_releases_i
         again = role(dhcp_hook_server=server)
         assert again.returncode == 0 and 'changed=0' in again.stdout, again.stdout[-3000:]
     assert 'DNSMASQ' not in hook.read_text() and 'leases4_committed' not in hook.read_text()
+def wiring_message(stdout):
+    """The lines of the role's closing message (what the administrator must add), [] when there is none."""
+    marker = 'TASK [roamscan.qualys.dhcp_hook : Say what the administrator must add to run the hook]'
+    shown = re.search(re.escape(marker) + r' \*+\nok: \[localhost\] => (\{.*?\n\})\n', stdout, re.S)
+    return json.loads(shown.group(1))['msg'] if shown else []
+
+
+def run_role(run_ansible, tmp_path, **variables):
+    playbook = tmp_path / ('play-%s.yml' % variables['dhcp_hook_server'])
+    playbook.write_text(json.dumps([{'hosts': 'localhost', 'gather_facts': False,
+                                     'tasks': [{'ansible.builtin.include_role': {'name': 'roamscan.qualys.dhcp_hook'}}]}]))
+    variables.setdefault('dhcp_hook_manage_service', False)
+    return run_ansible('ansible-playbook', '-i', 'localhost,', '-c', 'local', str(playbook), '-e', json.dumps(variables))
+
+
+@pytest.mark.parametrize('server, written', [
+    ('kea', None),   # embedded Kea: the role writes no Kea file, the entry is given as data
+    ('dhcpd', 'etc/dhcp/roamscan-hook.conf'),
+    ('dnsmasq', 'etc/dnsmasq.d/roamscan-hook.conf'),
+])
+def test_a_fresh_path_prefix_gets_every_directory_it_needs_and_the_lines_to_add(tmp_path, run_ansible, server, written):
+    root = tmp_path / 'empty-root'
+    root.mkdir()
+    proc = run_role(run_ansible, tmp_path, dhcp_hook_server=server, dhcp_hook_root=str(root))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (root / 'usr/local/lib/roamscan/roamscan-lease-hook').is_file() and (root / 'var/spool/roamscan').is_dir()
+    if written:
+        assert (root / written).is_file()
+    message = wiring_message(proc.stdout)
+    assert message[0] == 'The roamscan hook is installed but %s does not run it yet.' % server
+    if server == 'kea':
+        entry = json.loads(message[2])
+        assert entry['library'].endswith('/libdhcp_run_script.so')
+        assert entry['parameters'] == {'name': '%s/usr/local/lib/roamscan/roamscan-lease-hook' % root, 'sync': False}
+    else:
+        assert message[2] == {'dhcpd': 'include "%s/etc/dhcp/roamscan-hook.conf";' % root,
+                              'dnsmasq': 'conf-dir=%s/etc/dnsmasq.d/,*.conf' % root}[server]
+
+
+def test_a_managed_kea_on_a_fresh_prefix_gets_its_configuration_directory_and_no_message(tmp_path, run_ansible):
+    root = tmp_path / 'empty-root'
+    root.mkdir()
+    config = {'interfaces-config': {'interfaces': []}, 'lease-database': {'type': 'memfile', 'persist': False}}
+    proc = run_role(run_ansible, tmp_path, dhcp_hook_server='kea', dhcp_hook_root=str(root),
+                    dhcp_hook_manage_server_config=True, dhcp_hook_kea_config=config)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert '%s/usr/local/lib/roamscan/roamscan-lease-hook' % root in (root / 'etc/kea/kea-dhcp4.conf').read_text()
+    assert wiring_message(proc.stdout) == []
+
+
+def test_no_message_when_the_configuration_already_names_the_hook(role):
+    (role.root / 'etc/dhcp/dhcpd.conf').write_text('authoritative;\ninclude "%s/etc/dhcp/roamscan-hook.conf";\n' % role.root)
+    (role.root / 'etc/default').mkdir()
+    (role.root / 'etc/default/dnsmasq').write_text('CONFIG_DIR=%s/etc/dnsmasq.d,.dpkg-dist,.dpkg-old,.dpkg-new\n' % role.root)
+    for server in ('dhcpd', 'dnsmasq'):
+        proc = role(dhcp_hook_server=server)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert wiring_message(proc.stdout) == [], proc.stdout[-3000:]

@@ -17,14 +17,8 @@ from roamscan_fixtures import COLLECTION_ROOT
 
 
 @pytest.fixture(scope='module')
-def artifact(tmp_path_factory, run_ansible):
-    out = tmp_path_factory.mktemp('dist')
-    run_ansible('ansible-galaxy', 'collection', 'build', str(COLLECTION_ROOT), '--output-path', str(out), check=True)
-    return next(out.glob('roamscan-qualys-*.tar.gz'))
-
-
-@pytest.fixture(scope='module')
-def context(artifact, tmp_path_factory, run_ansible):
+def context(built_collection, tmp_path_factory, run_ansible):
+    artifact = built_collection
     work = tmp_path_factory.mktemp('ee')
     definition = {
         'version': 3,
@@ -56,7 +50,8 @@ def introspected(context, tmp_path_factory, run_ansible):
     return pip_out.read_text().splitlines(), bindep_out.read_text().splitlines() if bindep_out.exists() else []
 
 
-def test_context_installs_this_collection_from_the_local_artifact(context, artifact):
+def test_context_installs_this_collection_from_the_local_artifact(context, built_collection):
+    artifact = built_collection
     containerfile = (context / 'Containerfile').read_text()
     assert re.search(r'ansible-galaxy collection install .*-r requirements\.yml', containerfile)
     assert 'introspect.py introspect' in containerfile

@@ -2,6 +2,7 @@
 """The simulator is strict and faithful: its answers parse like the real samples, its rules match the reference."""
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import sys
@@ -10,6 +11,9 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from qualys_sim import QualysSimulator
+from qualys_sim.__main__ import FAST
 
 
 SAMPLES = Path(__file__).resolve().parents[1] / 'unit' / 'plugins' / 'module_utils' / 'fixtures' / 'qualys'
@@ -212,3 +216,41 @@ def test_runs_standalone_and_prints_its_url():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_standalone_logs_each_request_without_the_password():
+    """The command-line simulator logs method, path, action and status per request; the password, the
+    Authorization header and its base64 never reach the log, whatever the client sends."""
+    support = Path(__file__).resolve().parents[1] / 'support'
+    password = 'log-must-not-show-this'
+    proc = subprocess.Popen([sys.executable, '-m', 'qualys_sim', '--port', '0', '--password', password, '--fast'],
+                            cwd=str(support), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        listed = requests.post(url + '/api/2.0/fo/scan/', params={'action': 'list'}, headers=HEADERS,
+                               auth=('roamscan_api', password), timeout=10)
+        refused = requests.post(url + '/api/2.0/fo/scan/', data={'action': 'launch', 'password': password}, headers=HEADERS,
+                                auth=('roamscan_api', password + '-wrong'), timeout=10)
+        moved = subprocess.run([sys.executable, '-m', 'qualys_sim', '--port', url.rsplit(':', 1)[1], '--advance', '60'],
+                               cwd=str(support), capture_output=True, text=True, timeout=30, check=True)
+        assert listed.status_code == 200 and refused.status_code == 401
+        assert re.match(r'\d{4}-\d\d-\d\dT', moved.stdout)
+    finally:
+        proc.terminate()
+        dummy, log = proc.communicate(timeout=10)
+    lines = log.splitlines()
+    assert any(re.search(r' POST /api/2\.0/fo/scan/ action=list -> 200$', line) for line in lines), log
+    assert any(re.search(r' POST /api/2\.0/fo/scan/ action=launch -> 401$', line) for line in lines), log
+    assert any(re.search(r' POST /_sim/clock action=- -> 200$', line) for line in lines), log
+    encoded = base64.b64encode(('roamscan_api:%s' % password).encode()).decode()
+    for secret in (password, encoded, 'Authorization', 'Basic '):
+        assert secret not in log
+
+
+def test_fast_lifecycle_finishes_and_processes_a_scan_within_a_minute():
+    with QualysSimulator(config=FAST) as sim:
+        assert launch(sim).status_code == 200
+        sim.state.advance(sum(FAST.values()), None)
+        scan = sim.state.snapshot()['scans'][0]
+    assert sum(FAST.values()) < 60
+    assert scan['state'] == 'Finished' and scan['processed']

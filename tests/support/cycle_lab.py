@@ -276,21 +276,31 @@ def run_demo(workdir, *args, timeout=600):
 
 
 def demo_cycles(output):
-    """What scripts/demo printed per cycle: ``[{summary key: value, 'launch_calls': [(ip, count)], 'total': n}]``."""
+    """What scripts/demo printed per cycle, read back from its plain-language lines:
+    ``[{'credited': [mac], 'launched_targets': [ip], 'pending': n, 'overdue': n, 'not_credited': {mac: reason},
+    'launch_calls': [(ip, count)], 'total': n}]``."""
+    mac = r'([0-9a-f]{2}(?::[0-9a-f]{2}){5})'
+    counts = {'on the network now': 'present', 'waiting for a scan result': 'pending'}
     cycles = []
     for section in output.split('\n=== ')[1:]:
         if not section.startswith('cycle '):
             continue
-        found = {'launch_calls': [], 'total': None}
+        found = {'launch_calls': [], 'total': None, 'credited': None, 'launched_targets': None, 'not_credited': {}}
         for line in section.splitlines()[1:]:
             call = re.match(r'  Qualys launch call: ip=(\S+) \((\d+) IPs?\)', line)
             total = re.match(r'  Qualys launch calls in total: (\d+)$', line)
+            count = re.match(r'  (on the network now|overdue \(no scan in \d+ days\)|waiting for a scan result): +(\d+)$', line)
             if call:
                 found['launch_calls'].append((call.group(1), int(call.group(2))))
             elif total:
                 found['total'] = int(total.group(1))
-            elif re.match(r'  [a-z_]+ +[\[\]"{}0-9n]', line):
-                key, value = line.split(None, 1)
-                found[key] = json.loads(value)
+            elif count:
+                found[counts.get(count.group(1), 'overdue')] = int(count.group(2))
+            elif line.startswith('  credited as scanned: '):
+                found['credited'] = re.findall(r'\(%s\)' % mac, line)
+            elif line.startswith('  not credited: '):
+                found['not_credited'] = dict(re.findall(r'\(%s\): ([^;]+)' % mac, line))
+            elif line.startswith('  scan launched: '):
+                found['launched_targets'] = re.findall(r'\((\d+\.\d+\.\d+\.\d+)\)', line)
         cycles.append(found)
     return cycles

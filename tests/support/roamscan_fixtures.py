@@ -95,6 +95,12 @@ def store_driver(ansible_env):
             answer = {'stdout': proc.stdout, 'stderr': proc.stderr}
         return proc.returncode, answer
     return _run
+@pytest.fixture(scope='session')
+def built_collection(tmp_path_factory, run_ansible):
+    """The artifact ``ansible-galaxy collection build`` makes of this working tree."""
+    out = tmp_path_factory.mktemp('dist')
+    run_ansible('ansible-galaxy', 'collection', 'build', str(COLLECTION_ROOT), '--output-path', str(out), check=True)
+    return next(out.glob('roamscan-qualys-*.tar.gz'))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 from .model import SimState
 
@@ -23,7 +25,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-        """Quiet: the call log (GET /_sim/calls) is the record."""
+        """http.server's own log line would not name the action; see log_request_served."""
+
+    def log_request_served(self, method, path, action, status):
+        """One line per request when the simulator was started with a request log (the command line):
+        method, path, action and status only. Never a header, a parameter value or the body, so neither
+        the Authorization header nor the password it carries can reach the log."""
+        stream = self.server.request_log
+        if stream is not None:
+            printable = ''.join(char if char.isprintable() and char != ' ' else '?' for char in path)
+            stream.write('%s %s %s action=%s -> %s\n' % (self.log_date_time_string(), method, printable, action or '-', status))
+            stream.flush()
 
     def _body(self):
         length = int(self.headers.get('Content-Length') or 0)
@@ -43,13 +55,16 @@ class _Handler(BaseHTTPRequestHandler):
         path, dummy, query = self.path.partition('?')
         body = self._body()
         if path.startswith(ADMIN_PREFIX):
-            return self._admin(method, path[len(ADMIN_PREFIX):].strip('/'), body)
+            status = self._admin(method, path[len(ADMIN_PREFIX):].strip('/'), body)
+            return self.log_request_served(method, path, None, status)
         response = self.server.state.handle(method, path, query, body, self.headers)
+        action = _action_of(method, query, body)
         if response.drop:
             # The action was performed; the answer is lost on the way back.
             self.close_connection = True
-            return None
-        return self._send(response.status, response.body, response.content_type, response.headers)
+            return self.log_request_served(method, path, action, 'dropped')
+        self._send(response.status, response.body, response.content_type, response.headers)
+        return self.log_request_served(method, path, action, response.status)
 
     def do_GET(self):  # noqa: N802 (BaseHTTPRequestHandler naming)
         self._handle('GET')
@@ -66,11 +81,22 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.loads(body) if body else {}
             result = admin_call(state, method, route, payload)
         except (KeyError, ValueError, TypeError) as exc:
-            return self._send(400, json.dumps({'error': '%s: %s' % (type(exc).__name__, exc)}), 'application/json')
+            self._send(400, json.dumps({'error': '%s: %s' % (type(exc).__name__, exc)}), 'application/json')
+            return 400
         if result is None:
-            return self._send(404, json.dumps({'error': 'no admin route %s %s' % (method, route)}),
-                              'application/json')
-        return self._send(200, json.dumps(result), 'application/json')
+            self._send(404, json.dumps({'error': 'no admin route %s %s' % (method, route)}), 'application/json')
+            return 404
+        self._send(200, json.dumps(result), 'application/json')
+        return 200
+
+
+def _action_of(method, query, body):
+    """The request's action parameter for the log, if it is a plain word (the client's text, so nothing else)."""
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    if method == 'POST' and body:
+        params.update(parse_qsl(body.decode('utf-8', 'replace'), keep_blank_values=True))
+    action = params.get('action', '')
+    return action if re.fullmatch(r'[A-Za-z0-9_]{1,32}', action) else ('?' if action else None)
 
 
 def admin_call(state, method, route, payload):
@@ -98,13 +124,15 @@ def admin_call(state, method, route, payload):
 class QualysSimulator:
     """Start/stop a simulator on 127.0.0.1 in a background thread (pytest fixtures, benchmarks).
 
-    ``sim.state`` is the same object the admin API drives, for in-process control.
+    ``sim.state`` is the same object the admin API drives, for in-process control. ``request_log``
+    (a text stream) gets one line per request served; in-process users keep it off.
     """
 
     def __init__(self, host='127.0.0.1', port=0, username='roamscan_api', password='sim-password',
-                 start_epoch=None, config=None):
+                 start_epoch=None, config=None, request_log=None):
         self._httpd = ThreadingHTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
+        self._httpd.request_log = request_log
         bound_host, bound_port = self._httpd.server_address[:2]
         self.url = 'http://%s:%d' % (bound_host, bound_port)
         self.state = SimState(self.url, username, password, start_epoch, config)
