@@ -258,10 +258,15 @@ class DhcpLab:
 
     def python_wrapper(self, python):
         """A script usable as ansible_python_interpreter that runs modules inside the server namespace."""
-        wrapper = self.workdir / 'python-in-netns'
-        wrapper.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (self.server_ns, python))
-        os.chmod(wrapper, 0o755)
-        return wrapper
+        return python_in_netns(self.workdir / 'python-in-netns', self.server_ns, python)
+
+
+def python_in_netns(path, namespace, python):
+    """Write ``path``: a script usable as ansible_python_interpreter that runs ``python`` inside ``namespace``."""
+    path = Path(path)
+    path.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (namespace, python))
+    os.chmod(path, 0o755)
+    return path
 
 
 def kea_dhcp4_config(lab, lease_file, hooks_libraries=(), valid_lifetime=8, reservations=()):
