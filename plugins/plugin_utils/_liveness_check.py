@@ -63,18 +63,34 @@ def probe_plan(targets, routes, records):
     return [plan[host] for host in sorted(plan)]
 
 
-def apply_probe(launch, results, failures):
+def probe_reports(registered):
+    """``(results, unprobed)`` of a registered liveness_probe loop over ``probe_plan`` entries (``item``):
+    every result of the probes that ran, and ``{ip: why}`` of the targets whose probe did not run."""
+    results, unprobed = [], {}
+    for item in (registered or {}).get('results') or []:
+        entry = item.get('item') if isinstance(item, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        if item.get('failed') or item.get('unreachable') or item.get('skipped') or not isinstance(item.get('results'), list):
+            why = 'probe on %s did not run: %s' % (entry.get('host'), str(item.get('msg') or 'skipped')[:300])
+            unprobed.update((target.get('ip'), why) for target in entry.get('targets') or [] if isinstance(target, dict))
+            continue
+        results.extend(result for result in item['results'] if isinstance(result, dict))
+    return results, unprobed
+
+
+def apply_probe(launch, results, unprobed):
     """Split ``launch`` (``[{mac, ip}]``) by the probe's ``results`` (``[{ip, expected_mac, reason, ...}]``).
 
-    ``failures`` is ``{host: message}`` of probe hosts that could not probe. Returns
-    ``(kept, dropped, not_probed)``; dropped entries carry ``reason`` and what the probe saw.
+    ``unprobed`` is ``{ip: why}`` of targets whose probe did not run. Returns ``(kept, dropped, not_probed)``;
+    dropped entries carry ``reason`` and what the probe saw.
     """
-    verdicts = {(item.get('ip'), item.get('expected_mac')): item for item in results if isinstance(item, dict)}
+    verdicts = {(item.get('ip'), item.get('expected_mac')): item for item in results}
     kept, dropped, not_probed = [], [], []
     for target in launch:
         verdict = verdicts.get((target['ip'], target['mac']))
         if verdict is None:
-            not_probed.append(dict(target, reason=failures.get(target.get('probe_host')) or 'no probe result'))
+            not_probed.append({'mac': target['mac'], 'ip': target['ip'], 'reason': unprobed.get(target['ip']) or 'no probe result'})
             kept.append(target)
         elif verdict.get('reason') in PROBE_REASONS:
             dropped.append({'mac': target['mac'], 'ip': target['ip'], 'reason': verdict['reason'],

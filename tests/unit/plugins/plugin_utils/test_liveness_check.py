@@ -9,6 +9,7 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._liveness_check im
     apply_probe,
     parse_routes,
     probe_plan,
+    probe_reports,
 )
 
 MAC_A, MAC_B, MAC_C = '02:77:00:00:0a:01', '02:77:00:00:0b:02', '02:77:00:00:0c:03'
@@ -38,8 +39,22 @@ def test_dead_and_impostor_targets_are_dropped_and_unprobed_ones_kept():
                {'ip': '10.77.0.101', 'expected_mac': MAC_B, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'},
                {'ip': '10.77.0.102', 'expected_mac': MAC_C, 'alive': True, 'method': 'arp', 'macs': [MAC_A],
                 'reason': 'mac_mismatch'}]
-    kept, dropped, not_probed = apply_probe(launch, results, {})
+    kept, dropped, not_probed = apply_probe(launch, results, {'10.77.0.103': 'probe on probe5 did not run: boom'})
     assert kept == [launch[0], launch[3]]
     assert dropped == [{'mac': MAC_B, 'ip': '10.77.0.101', 'reason': 'no_reply', 'method': 'arp', 'seen_macs': []},
                        {'mac': MAC_C, 'ip': '10.77.0.102', 'reason': 'mac_mismatch', 'method': 'arp', 'seen_macs': [MAC_A]}]
-    assert not_probed == [dict(launch[3], reason='no probe result')]
+    assert not_probed == [dict(launch[3], reason='probe on probe5 did not run: boom')]
+
+
+def test_probe_reports_of_a_registered_loop():
+    good = {'item': {'host': 'dhcp1', 'targets': [{'ip': '10.77.0.100', 'mac': MAC_A}]},
+            'results': [{'ip': '10.77.0.100', 'expected_mac': MAC_A, 'reason': None}, 'junk']}
+    failed = {'item': {'host': 'probe5', 'targets': [{'ip': '10.20.5.7', 'mac': MAC_B}]}, 'failed': True,
+              'msg': 'raw sockets need CAP_NET_RAW'}
+    unreachable = {'item': {'host': 'router1', 'targets': [{'ip': '10.20.9.9', 'mac': MAC_C}]}, 'unreachable': True,
+                   'msg': 'ssh: timeout'}
+    results, unprobed = probe_reports({'results': [good, failed, unreachable, {'item': 'x'}, 'junk']})
+    assert results == [{'ip': '10.77.0.100', 'expected_mac': MAC_A, 'reason': None}]
+    assert unprobed == {'10.20.5.7': 'probe on probe5 did not run: raw sockets need CAP_NET_RAW',
+                        '10.20.9.9': 'probe on router1 did not run: ssh: timeout'}
+    assert probe_reports(None) == ([], {})
