@@ -39,6 +39,6 @@ options:
     type: float
     default: 0.4
 notes:
-  - Sends ARP frames and ICMP from raw sockets, which need C(CAP_NET_RAW): run it as root (C(become)) on the
+  - Sends ARP frames and ICMP from raw sockets, which need C(CAP_NET_RAW); run it as root (C(become)) on the
     probe host.
 '''

@@ -34,7 +34,7 @@ options:
     required: true
   source_host:
     description:
-      - The name given as the C(host) of each observation's RV(observations[].source). Defaults to this host's name.
+      - The name given as the C(host) of each observation's C(source). Defaults to this host's name.
     type: str
 attributes:
   check_mode:

@@ -21,7 +21,7 @@ description:
     reachable time (15 to 45 seconds by default); C(STALE), C(DELAY) and C(PROBE) still name the MAC that last
     answered at that IP and count as of their last confirmation. C(FAILED), C(INCOMPLETE), C(NOARP),
     C(PERMANENT) and C(NONE) never count.
-  - Every observation's RV(observations[].time) is the time of the kernel's last confirmation of that entry,
+  - Every observation's C(time) is the time of the kernel's last confirmation of that entry,
     never the read time.
   - Python standard library only.
 author:
@@ -42,7 +42,7 @@ options:
     default: 300
   source_host:
     description:
-      - The name given as the C(host) of each observation's RV(observations[].source). Defaults to this host's name.
+      - The name given as the C(host) of each observation's C(source). Defaults to this host's name.
     type: str
 attributes:
   check_mode:

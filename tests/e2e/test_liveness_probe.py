@@ -91,6 +91,7 @@ def test_the_neighbour_table_sees_the_laptops_the_server_talked_to(kea):
         result = run_module(kea.lab, kea.server, 'neighbor_table', {'interfaces': ['br0'], 'source_host': 'dhcp1'})
         assert not result.get('failed'), result
         return {(item['identity']['value'], item['ip']): item for item in result['observations']}
+
     def both_seen():
         seen = observed()
         if not all((laptop.mac, laptop.address()) in seen for laptop in laptops):
