@@ -74,7 +74,7 @@ sys.path.insert(0, sys.argv[3])
 sys.path.insert(0, sys.argv[4])
 from ansible.plugins.loader import init_plugin_loader
 init_plugin_loader([sys.argv[3]])
-from ansible_collections.roamscan.qualys.plugins.module_utils import planner
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import new_record
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import format_time
 from legacy_records import legacy_write
 known, present = int(sys.argv[1]), int(sys.argv[2])
@@ -83,7 +83,7 @@ t = lambda **d: format_time(now + datetime.timedelta(**d))
 records = {}
 for i in range(known):
     mac = '02:%02x:%02x:%02x:%02x:%02x' % (i >> 32 & 255, i >> 24 & 255, i >> 16 & 255, i >> 8 & 255, i & 255)
-    rec = planner.new_record(mac, t(days=-90))
+    rec = new_record(mac, t(days=-90))
     ip = '10.%d.%d.%d' % (100 + (i >> 16 & 63), i >> 8 & 255, i & 255)
     if i < present:   # here now, last scanned 40 days ago: due
         rec.update(ip=ip, held_since=t(hours=-1), last_seen=t(minutes=-15), lease_state='active', lease_expires=t(hours=1),

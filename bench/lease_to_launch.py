@@ -2,7 +2,7 @@
 """Lease-to-launch latency of event-driven roamscan (root): from the moment a laptop (busybox udhcpc
 in a network namespace) is bound by a real dnsmasq carrying the roamscan hook, to the moment the
 Qualys simulator receives the launch call carrying its IP, with ansible-rulebook running the shipped
-rulebook roamscan.qualys.scan_arriving_laptops. Goal (issue 6): <= 10 s.
+rulebook roamscan.qualys.scan_arriving_laptops. Goal: <= 10 s.
 
 Baseline in the same run: the same cycle run by hand (ansible-playbook roamscan.qualys.scan_overdue
 started the moment the laptop is bound), i.e. the part of the latency that is the cycle itself.

@@ -59,7 +59,8 @@ def full_read_cycle(open_store, present_macs, calls=FULL_READS_PER_CYCLE):
 
 def staged_cycle(open_store, present_macs, now):
     """The stage actions' calls: remember, confirm, decide, verify (intents), record (scan refs), summary."""
-    from ansible_collections.roamscan.qualys.plugins.module_utils import planner  # pylint: disable=import-outside-toplevel
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.roamscan.qualys.plugins.plugin_utils import _decide, _launch, _summary
     store = open_store()                                    # remember
     records = store.working_set()
     records.update(store.get(present_macs))
@@ -68,18 +69,18 @@ def staged_cycle(open_store, present_macs, now):
     store.save(records, present_macs)
     open_store().working_set()                              # confirm
     store = open_store()                                    # decide
-    targets = planner.candidates(store.working_set(), now, 30)[:LAUNCH_CAP]
-    planner.summary(store.digests(), now, 30)
+    targets = _decide.candidates(store.working_set(), now, 30)[:LAUNCH_CAP]
+    _summary.counts(store.digests(), now, 30)
     store = open_store()                                    # verify: still held by the same MAC, record intent
     holders = store.holders([item['ip'] for item in targets])
     records = store.working_set()
-    changed, launch, dummy = planner.record_intent(records, 'bench', targets, holders, now)
+    changed, launch, dummy = _launch.record_intent(records, 'bench', targets, holders, now)
     store.save(records, changed)
     store = open_store()                                    # record the launched scan
     records = store.working_set()
-    changed, dummy, dummy = planner.record_launch(records, 'bench', [{'ref': 'scan/1.1', 'targets': [t['ip'] for t in launch]}])
+    changed, dummy, dummy = _launch.record_launch(records, 'bench', [{'ref': 'scan/1.1', 'targets': [t['ip'] for t in launch]}])
     store.save(records, changed)
-    planner.summary(open_store().digests(), now, 30)        # summary
+    _summary.counts(open_store().digests(), now, 30)        # summary
     return len(launch)
 
 

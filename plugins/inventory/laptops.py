@@ -11,8 +11,8 @@ short_description: Roaming laptops remembered by roamscan, from the Ansible fact
 version_added: 0.1.0
 description:
   - Lists one host per laptop recorded by the C(roamscan.qualys.scan_overdue) cycle, named like C(mac-027700000a01),
-    read from the configured Ansible fact cache (the same cache the cycle writes through
-    M(roamscan.qualys.laptop_state)).
+    read from the configured Ansible fact cache (the same store the cycle's stage actions, such as
+    M(roamscan.qualys.cycle_remember), write).
   - Each host carries its record in the host variable C(roamscan) (C(ip), C(hostname), C(last_seen), C(last_scanned),
     C(pending), ...), so reports and your own plays can use C(hostvars).
   - "Laptops are never connected to - their C(ansible_connection) is
@@ -26,6 +26,7 @@ author:
   - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
   - ansible.builtin.constructed
+  - roamscan.qualys.cycle.fact_cache
 options:
   plugin:
     description: Marks this file as configuration for this plugin.
@@ -36,12 +37,6 @@ options:
     description: Days after the last completed scan when a laptop is overdue again; use the value the cycle uses.
     type: int
     default: 30
-  fact_cache:
-    description:
-      - Read the laptop records from this cache plugin instead of Ansible's configured fact cache - the same settings
-        the cycle uses (its C(roamscan_fact_cache) variable), for example under ansible-runner or AWX.
-      - Keys C(plugin) (required), C(connection), C(timeout), C(prefix), as for M(roamscan.qualys.laptop_state).
-    type: dict
 notes:
   - The file must end in C(laptops.yml) or C(laptops.yaml).
   - The fact cache is configured as usual (C(fact_caching), C(fact_caching_connection), C(fact_caching_timeout=0)).
@@ -65,9 +60,9 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
-from ansible_collections.roamscan.qualys.plugins.module_utils import planner
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_overdue, is_present
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import open_store
 
 CONNECTION = 'roamscan.qualys.record_only'
@@ -84,7 +79,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         try:
-            store = open_store(settings=self.get_option('fact_cache'), require_durable=False)
+            store = open_store(self.get_option('fact_cache'), require_durable=False)
             records = store.all()
         except Exception as exc:  # pylint: disable=broad-exception-caught
             raise AnsibleParserError('roamscan.qualys.laptops: cannot read the fact cache: %s' % to_text(exc)) from exc
@@ -103,11 +98,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             self.inventory.add_host(host, group='roaming_clients')
             self.inventory.set_variable(host, 'roamscan', record)
             self.inventory.set_variable(host, 'ansible_connection', CONNECTION)
-            if planner.is_present(record, now):
+            if is_present(record, now):
                 self.inventory.add_child('roaming_present', host)
             if record.get('pending'):
                 self.inventory.add_child('roaming_pending', host)
-            elif planner.is_overdue(record, now, rescan_days):
+            elif is_overdue(record, now, rescan_days):
                 self.inventory.add_child('roaming_overdue', host)
             variables = {'roamscan': record, 'inventory_hostname': host}
             self._set_composite_vars(self.get_option('compose'), variables, host, strict=strict)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.roamscan.qualys.plugins.module_utils import _qualys_targets as targets_lib
+from ansible_collections.roamscan.qualys.plugins.module_utils import _time as time_lib
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import (
     InvalidAddress,
     normalize_ip,
@@ -28,20 +29,23 @@ def parse_time(value, what):
     """ISO-8601 (UTC 'Z' or an offset) -> aware datetime; None stays None."""
     if value is None or value == '':
         return None
-    if not isinstance(value, str):
-        raise InvalidHost('%s must be an ISO-8601 string, got %s' % (what, type(value).__name__))
-    text = value.strip()
     try:
-        parsed = datetime.datetime.fromisoformat(text[:-1] + '+00:00' if text.endswith('Z') else text)
-    except ValueError:
-        raise InvalidHost('%s is not an ISO-8601 time: %r' % (what, value[:40])) from None
-    if parsed.tzinfo is None:
-        raise InvalidHost('%s has no time zone (use Z for UTC): %r' % (what, value[:40]))
-    return parsed.astimezone(datetime.timezone.utc)
+        return time_lib.parse_time(time_lib.normalize_time(value))
+    except ValueError as exc:
+        raise InvalidHost('%s: %s' % (what, exc)) from None
 
 
-def format_time(moment):
-    return moment.strftime('%Y-%m-%dT%H:%M:%SZ') if moment else None
+def host_list_scan_counts(scanned_at, held_since, held_until, now):
+    """The one rule for crediting a Qualys host-list scan date to a laptop.
+
+    A host-list record describes whoever held the IP (IP tracking), so its LAST_VULN_SCAN_DATETIME
+    counts only inside this MAC's holding of that IP - not before ``held_since``, not after
+    ``held_until`` (the last evidence of the holding; None when the caller has none) - and never
+    from the future. Times are all aware datetimes or all the collection's time strings.
+    """
+    return (scanned_at is not None and scanned_at <= now
+            and (held_since is None or scanned_at >= held_since)
+            and (held_until is None or scanned_at <= held_until))
 
 
 def normalize_hosts(entries):
@@ -94,8 +98,8 @@ def _qualys_view(record):
 def assess(hosts, qualys_records, now, max_age_days):
     """Per host: the newest creditable scan time, its source and whether it is overdue.
 
-    A Qualys record describes whoever held the IP (IP tracking), so its LAST_VULN_SCAN_DATETIME
-    is credited only when it is not earlier than held_since, the moment this MAC began holding it.
+    A Qualys record's LAST_VULN_SCAN_DATETIME is credited by host_list_scan_counts, from held_since,
+    the moment this MAC began holding the IP.
     """
     by_ip = _records_by_ip(qualys_records or [])
     cutoff = now - datetime.timedelta(days=max_age_days)
@@ -105,14 +109,15 @@ def assess(hosts, qualys_records, now, max_age_days):
         shown, credited = (records[0] if records else None), None
         for record in records:
             scanned_at = parse_time(record.get('last_vuln_scan'), 'LAST_VULN_SCAN_DATETIME')
-            if scanned_at and (host['held_since'] is None or scanned_at >= host['held_since']):
+            if host_list_scan_counts(scanned_at, host['held_since'], None, now):
                 shown, credited = record, scanned_at
                 break
         last_scanned, source = host['last_scanned'], 'local' if host['last_scanned'] else 'none'
         if credited and (last_scanned is None or credited > last_scanned):
             last_scanned, source = credited, 'qualys'
         results.append({
-            'ip': host['ip'], 'mac': host['mac'], 'last_scanned': format_time(last_scanned), 'source': source,
+            'ip': host['ip'], 'mac': host['mac'], 'source': source,
+            'last_scanned': time_lib.format_time(last_scanned) if last_scanned else None,
             'overdue': last_scanned is None or last_scanned < cutoff, 'qualys': _qualys_view(shown),
         })
     return results

@@ -131,3 +131,19 @@ def expand(intervals, limit=65536):
     if total > limit:
         raise InvalidTarget('refusing to expand %d addresses (limit %d)' % (total, limit))
     return [str(ipaddress.IPv4Address(value)) for start, end in intervals for value in range(start, end + 1)]
+
+
+def includes(entries, ip):
+    """True when IPv4 address ``ip`` is one of ``entries`` (addresses or ``a-b`` ranges, as Qualys reports them).
+
+    Entries that are no target (Qualys may report a note instead) are passed over, not an error.
+    """
+    value = _to_int(ip)
+    for entry in entries or []:
+        try:
+            start, end = _parse_entry(str(entry))
+        except InvalidTarget:
+            continue
+        if start <= value <= end:
+            return True
+    return False

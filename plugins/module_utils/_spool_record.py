@@ -43,7 +43,10 @@ KIND_EVENTS = {
     'renew': 'seen', 'seen': 'seen',
     'release': 'end', 'expire': 'end', 'decline': 'end', 'gone': 'end', 'disconnect': 'end',
 }
-EVENT_KINDS = ('lease', 'renew', 'release', 'expire', 'decline')  # a DHCP lease event (lease_events)
+# The lease vocabulary: the controller's remember stage reads the same words from here.
+PRESENCE_KINDS = ('lease', 'renew')            # a laptop took or kept a lease
+ENDING_KINDS = ('release', 'expire', 'decline')
+EVENT_KINDS = PRESENCE_KINDS + ENDING_KINDS    # a DHCP lease event (lease_events)
 ID_KINDS = ('mac', 'vpn_cert', 'vpn_user', 'wg_key', 'ad_machine', 'ad_user', 'imported')
 MAX_RECORD_BYTES = 4096
 SAFE_HOSTNAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9.-]{0,62}')

@@ -246,9 +246,8 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_scans impo
     plan_launches,
 )
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_targets import InvalidTarget
+from ansible_collections.roamscan.qualys.plugins.module_utils._scan_choice import InvalidScanChoice, check_scan_choice
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
-
-SCANNER_SELECTORS = ('scanner', 'scanner_ids', 'default_scanner', 'scanners_in_ag')
 
 
 def launch_options(params):
@@ -269,18 +268,6 @@ def launch_options(params):
     if params['priority'] is not None:
         options['priority'] = str(params['priority'])
     return options
-
-
-def check_scanner_choice(module):
-    chosen = [name for name in SCANNER_SELECTORS if module.params[name]]
-    if len(chosen) > 1:
-        module.fail_json(msg='choose one scanner selector, got: %s' % ', '.join(chosen))
-    if chosen and module.params['external_scanners']:
-        module.fail_json(msg='external_scanners=true contradicts %s' % chosen[0])
-    if not chosen and not module.params['external_scanners']:
-        module.fail_json(msg='no scanner selector (scanner, scanner_ids, default_scanner or scanners_in_ag): '
-                             'Qualys would use external scanners, which cannot reach laptops on internal '
-                             'networks. Set one, or external_scanners=true if that is really wanted.')
 
 
 def check_resume(module):
@@ -325,11 +312,10 @@ def main():
     )
     params = module.params
     resume_since = check_resume(module)
-    check_scanner_choice(module)
-    if params['priority'] is not None and not 0 <= params['priority'] <= 9:
-        module.fail_json(msg='priority must be 0-9, got %d' % params['priority'])
-    if params['max_targets_per_scan'] is not None and params['max_targets_per_scan'] < 1:
-        module.fail_json(msg='max_targets_per_scan must be at least 1')
+    try:
+        check_scan_choice(params)
+    except InvalidScanChoice as exc:
+        module.fail_json(msg=str(exc))
     if not params['title'].strip() or len(params['title']) > 1900:
         module.fail_json(msg='title must be non-empty and at most 1900 characters (Qualys allows 2000 with the '
                              'split suffix)')

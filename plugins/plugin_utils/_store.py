@@ -20,7 +20,7 @@ from ansible import constants as C
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.loader import cache_loader
 
-from ansible_collections.roamscan.qualys.plugins.module_utils.planner import InvalidRecord, validate_record
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import InvalidRecord, validate_record
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import MAC_HOST_PATTERN, mac_from_host
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name as _host_name
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_backend import (  # noqa: F401 pylint: disable=unused-import
@@ -245,7 +245,7 @@ class LaptopStore:
                 if record.get('lease_state') == 'active' and record.get('ip') in wanted}
 
     def digests(self):
-        """``{mac: partial record}`` of every laptop, enough for planner.summary (known / present / overdue / pending)."""
+        """``{mac: partial record}`` of every laptop, enough for _summary.counts (known / present / overdue / pending)."""
         index = self._fresh_index()
         if index is None:
             return {mac: digest_as_record(digest(record)) for mac, record in self.all().items()}

@@ -34,7 +34,7 @@ CATALOG_KEY = 'roamscan-store-catalog'
 FORMAT = 1
 # overlay entries outside the working set before the catalog is rewritten
 COMPACT_AFTER = 2000
-# what a digest keeps of a record: enough for the working set, holders and planner.summary
+# what a digest keeps of a record: enough for the working set, holders and _summary.counts
 DIGEST_FIELDS = ('ip', 'lease_state', 'lease_expires', 'last_scanned', 'first_seen', 'pending')
 
 
@@ -49,7 +49,7 @@ def digest(record):
 
 
 def digest_as_record(values):
-    """The digest as a partial record that planner.is_present / is_overdue / summary accept."""
+    """The digest as a partial record that _record.is_present / is_overdue and _summary.counts accept."""
     record = dict(zip(DIGEST_FIELDS, values))
     record['pending'] = {'digest': True} if record['pending'] else None
     return record

@@ -26,7 +26,7 @@ def referenced_variables(*folders):
 
 
 def defined_by_playbooks():
-    """Names the playbooks give values to themselves: registered results, set_fact and set_stats keys, vars."""
+    """Names the playbooks give values to themselves: registered results, set_fact and set_stats keys, vars, add_host groups."""
     defined = set()
 
     def walk(node):
@@ -39,6 +39,9 @@ def defined_by_playbooks():
             for module in ('ansible.builtin.set_fact', 'set_fact'):
                 if isinstance(node.get(module), dict):
                     defined.update(node[module])
+            for module in ('ansible.builtin.add_host', 'add_host'):
+                if isinstance(node.get(module), dict) and isinstance(node[module].get('groups'), str):
+                    defined.add(node[module]['groups'])
             for module in ('ansible.builtin.set_stats', 'set_stats'):
                 if isinstance(node.get(module), dict):
                     defined.update(node[module].get('data') or {})

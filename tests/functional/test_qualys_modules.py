@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The three Qualys modules through real ansible-playbook against the strict simulator (issue 3)."""
+"""The three Qualys modules through real ansible-playbook against the strict simulator."""
 from __future__ import annotations
 
 import json

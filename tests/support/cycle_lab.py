@@ -108,20 +108,21 @@ class CycleLab:
     def qualys_env(self, sim):
         return {'QUALYS_API_URL': sim.url, 'QUALYS_USERNAME': sim.username, 'QUALYS_PASSWORD': sim.password}
 
-    def playbook_command(self, extra_vars=None, playbook='roamscan.qualys.scan_overdue'):
+    def playbook_command(self, extra_vars=None, playbook='roamscan.qualys.scan_overdue', options=()):
         variables = dict(SCAN_SETTINGS)
         variables.update(extra_vars or {})
         vars_file = self.root / 'tmp' / 'extra-vars.json'
         vars_file.write_text(json.dumps(variables))
-        return [str(self.venv_bin / 'ansible-playbook'), playbook, '-e', '@%s' % vars_file]
+        return [str(self.venv_bin / 'ansible-playbook'), playbook, '-e', '@%s' % vars_file, *options]
 
-    def run(self, sim=None, extra_vars=None, env=None, playbook='roamscan.qualys.scan_overdue', timeout=600):
+    def run(self, sim=None, extra_vars=None, env=None, playbook='roamscan.qualys.scan_overdue', timeout=600, options=()):
+        """Run a playbook (the cycle by default) with the scan settings and ``extra_vars``; ``options`` go to ansible-playbook."""
         full_env = dict(self.env)
         full_env['PATH'] = '%s:%s' % (self.venv_bin, full_env.get('PATH', '/usr/bin:/bin'))
         if sim is not None:
             full_env.update(self.qualys_env(sim))
         full_env.update(env or {})
-        return subprocess.run(self.playbook_command(extra_vars, playbook), env=full_env, cwd=str(self.root),
+        return subprocess.run(self.playbook_command(extra_vars, playbook, options), env=full_env, cwd=str(self.root),
                               capture_output=True, text=True, timeout=timeout, check=False)
 
     def spawn(self, sim, extra_vars=None):
@@ -252,7 +253,7 @@ def _json_after(text, index):
 def summary_of(proc_or_output):
     """What the cycle reported in its summary task (default callback, JSON result format)."""
     output = proc_or_output if isinstance(proc_or_output, str) else proc_or_output.stdout + proc_or_output.stderr
-    marker = 'TASK [Show what this cycle did]'
+    marker = 'TASK [Summary | Show what this cycle did]'
     index = output.rfind(marker)
     if index < 0:
         raise AssertionError('cycle did not reach its summary:\n%s' % output[-8000:])

@@ -8,6 +8,7 @@ import pytest
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_hosts import (
     InvalidHost,
     assess,
+    host_list_scan_counts,
     host_list_params,
     normalize_hosts,
 )
@@ -63,3 +64,22 @@ def test_invalid_hosts_reported_together():
 def test_host_list_params_merge_ips():
     assert host_list_params(['10.0.0.2', '10.0.0.1', '10.0.0.3', '10.0.0.9']) == {
         'ips': '10.0.0.1-10.0.0.3,10.0.0.9', 'details': 'Basic'}
+
+
+def test_future_scan_dates_are_never_credited():
+    """The rule the cycle applies to its records too (plugin_utils/_decide.credit_host_list)."""
+    hosts = normalize_hosts([{'ip': '10.0.0.7', 'held_since': '2026-11-28T07:00:00Z'}])
+    (result,) = assess(hosts, [record('10.0.0.7', '2026-11-28T09:00:00Z'), record('10.0.0.7', '2026-11-28T07:30:00Z')], NOW, 30)
+    assert (result['last_scanned'], result['source']) == ('2026-11-28T07:30:00Z', 'qualys')
+
+
+@pytest.mark.parametrize('scanned, since, until, expected', [
+    ('2026-11-28T07:30:00Z', '2026-11-28T07:00:00Z', None, True),
+    ('2026-11-28T06:59:59Z', '2026-11-28T07:00:00Z', None, False),                     # someone else held the IP
+    ('2026-11-28T07:30:00Z', '2026-11-28T07:00:00Z', '2026-11-28T07:20:00Z', False),   # after the last evidence
+    ('2026-11-28T08:00:01Z', None, None, False),                                       # from the future
+    (None, None, None, False),
+])
+def test_one_rule_for_host_list_dates(scanned, since, until, expected):
+    now = '2026-11-28T08:00:00Z'
+    assert host_list_scan_counts(scanned, since, until, now) is expected

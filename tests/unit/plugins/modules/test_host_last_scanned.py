@@ -22,7 +22,7 @@ def hosts_args(hosts, **options):
 @pytest.mark.parametrize('patch_ansible_module, message', [
     (hosts_args(['11.11.1.111', 'not-an-ip']), 'invalid hosts, nothing looked up: hosts[1]'),
     (hosts_args([{'ip': '11.11.1.111', 'mac': 'zz:zz'}]), 'hosts[0]'),
-    (hosts_args([{'ip': '11.11.1.111', 'held_since': '2017-03-01 10:00'}]), 'no time zone'),
+    (hosts_args([{'ip': '11.11.1.111', 'held_since': '2017-03-01 10:00'}]), 'held_since: time without a time zone'),
     (hosts_args([{'ip': '11.11.1.111', 'owner': 'alice'}]), 'unknown keys owner'),
     (hosts_args(['11.11.1.111'], max_age_days=-1), 'max_age_days must be zero or more'),
 ], indirect=['patch_ansible_module'])

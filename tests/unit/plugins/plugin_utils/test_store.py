@@ -7,7 +7,8 @@ import pytest
 
 from ansible import constants as C
 
-from ansible_collections.roamscan.qualys.plugins.module_utils import planner
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import new_record
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _store
 from ansible_collections.roamscan.qualys.tests.support.legacy_records import (
     legacy_cache,
@@ -32,7 +33,7 @@ def jsonfile(tmp_path, monkeypatch):
 
 
 def record(mac, ip):
-    rec = planner.new_record(mac, '2026-11-28T07:00:00Z')
+    rec = new_record(mac, '2026-11-28T07:00:00Z')
     rec.update(ip=ip, held_since='2026-11-28T07:00:00Z', last_seen='2026-11-28T07:00:00Z', lease_state='active',
                lease_expires='2026-11-28T08:00:00Z')
     return rec
@@ -346,7 +347,7 @@ def test_catalog_compaction_keeps_every_laptop(jsonfile, monkeypatch):
     store = _store.open_store()
     assert store.working_set() == working(records) and store.index_state == 'fresh'
     assert len(store._index.overlay) <= len(working(records)) + 3
-    assert planner.summary(store.digests(), '2026-11-28T07:30:00Z', 30) == planner.summary(records, '2026-11-28T07:30:00Z', 30)
+    assert counts(store.digests(), '2026-11-28T07:30:00Z', 30) == counts(records, '2026-11-28T07:30:00Z', 30)
 
 
 def test_digests_give_the_summary_of_the_records(jsonfile):
@@ -357,7 +358,7 @@ def test_digests_give_the_summary_of_the_records(jsonfile):
     store = _store.open_store()
     spy = Spy(store)
     for now in ('2026-11-28T07:30:00Z', '2026-12-28T07:30:00Z'):
-        assert planner.summary(store.digests(), now, 30) == planner.summary(records, now, 30)
+        assert counts(store.digests(), now, 30) == counts(records, now, 30)
     assert spy.read == []
 
 

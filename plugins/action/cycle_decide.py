@@ -1,0 +1,26 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for roamscan.qualys.cycle_decide (documented in plugins/modules/cycle_decide.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.roamscan.qualys.plugins.plugin_utils import _decide
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
+
+
+class ActionModule(CycleActionBase):
+
+    ARGUMENT_SPEC = {'last_scanned': {'type': 'dict', 'default': {}}}
+
+    def run_stage(self, stage):
+        found = stage.args['last_scanned']
+        hosts = found.get('hosts') or [] if registered_ok(found) else []
+        records = stage.load(stage.store.working_set())
+        changed, merged = _decide.credit_host_list(records, hosts, stage.now)
+        stage.mark_changed(changed)
+        settings = stage.settings
+        plan = _decide.plan(records, stage.now, settings['rescan_days'], settings['max_hosts_per_cycle'],
+                            settings['max_active_scans'], settings['title_prefix'])
+        return {'merged': merged, 'plan': plan,
+                'candidates': _decide.host_list_hosts(records, stage.now, settings['rescan_days'])}

@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for roamscan.qualys.cycle_remember (documented in plugins/modules/cycle_remember.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.roamscan.qualys.plugins.plugin_utils import _remember
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._confirm import pending_scan_refs
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import acknowledgements
+
+
+class ActionModule(CycleActionBase):
+
+    ARGUMENT_SPEC = {'collected': {'type': 'str', 'default': 'roamscan_collected'}}
+
+    def run_stage(self, stage):
+        self._reports, not_reported = {}, {}
+        for server in stage.dhcp_servers():
+            result = stage.host_variable(server, stage.args['collected'])
+            if registered_ok(result):
+                self._reports[server] = result
+            else:
+                reason = result.get('msg') if isinstance(result, dict) else None
+                not_reported[server] = reason or 'no lease_events result (the server was not reached)'
+        named = _remember.named_reports(self._reports)
+        macs, ips = _remember.macs_observed(named)
+        stage.load(stage.store.get(macs | set(stage.store.holders(ips).values())))
+        changed, skipped = _remember.fold(stage.records, named)
+        stage.mark_changed(changed)
+        spool_lines = _remember.corrupt_spool_lines(self._reports)
+        if skipped:
+            stage.warnings.append('Skipped %d unusable DHCP event(s) or lease(s); see "unusable".' % len(skipped))
+        stage.warnings += ['DHCP server %s: lease_events skipped %d corrupt spool line(s) (%s)'
+                           % (server, lines['count'], ', '.join('%s: %s' % item for item in sorted(lines['reasons'].items())))
+                           for server, lines in sorted(spool_lines.items())]
+        working = dict(stage.store.working_set(), **stage.records)
+        return {'servers': sorted(self._reports), 'not_reported': not_reported, 'unusable': skipped,
+                'corrupt': list(stage.store.corrupt), 'corrupt_spool_lines': spool_lines,
+                'pending_scan_refs': pending_scan_refs(working)}
+
+    def after_save(self, stage, stored):
+        return {'acknowledge': acknowledgements(self._reports, stored)}

@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for roamscan.qualys.cycle_summary (documented in plugins/modules/cycle_summary.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts, cycle_summary, stage_of
+
+STAGE_RESULTS = {'remember': 'roamscan_remembered', 'confirm': 'roamscan_confirmed', 'decide': 'roamscan_plan',
+                 'verify': 'roamscan_intent', 'launch': 'roamscan_launch', 'record': 'roamscan_recorded'}
+
+
+class ActionModule(CycleActionBase):
+
+    # the summary is shown even when the store is what failed: it opens the store itself
+    USES_STORE = False
+    SETTINGS_REQUIRED = False
+    ARGUMENT_SPEC = {
+        'fault': {'type': 'dict'},
+        'acknowledged': {'type': 'str', 'default': 'roamscan_acknowledged'},
+    }
+
+    def run_stage(self, stage):
+        results = {name: stage.variable(variable) for name, variable in STAGE_RESULTS.items()}
+        fault = stage.args['fault']
+        if fault is not None:
+            fault = {'stage': fault.get('stage') or stage_of(fault.get('task')), 'task': fault.get('task'), 'msg': fault.get('msg')}
+        final, corrupt = None, []
+        if stage.settings_error is None:   # else the store the settings name is unknown
+            try:
+                store = open_store(stage.settings['fact_cache'])
+                final = counts(store.digests(), stage.now, stage.settings['rescan_days'])
+                corrupt = store.corrupt
+            except StoreError as exc:
+                stage.warnings.append('Cannot count the laptop records: %s' % exc)
+        acknowledged = [server for server in stage.dhcp_servers()
+                        if registered_ok(stage.host_variable(server, stage.args['acknowledged']))]
+        remembered = results['remember'] if isinstance(results['remember'], dict) else {}
+        summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'))
+        summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']
+        return {'summary': summary, 'cycle_failed': bool(summary['fault'] or summary['dhcp_servers_not_reported'])}

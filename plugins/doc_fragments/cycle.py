@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+
+    # The cycle settings every stage action reads from the task's variables (plugin_utils/_settings.py).
+    DOCUMENTATION = r'''
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: Computes and returns everything, writes no laptop record.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+    details: Runs on the controller only; the target host is not contacted.
+notes:
+  - "The cycle settings are read from the task's variables, so Ansible's precedence decides where they come from
+    (inventory, C(group_vars), C(host_vars) of C(localhost), extra vars); tasks pass none of them.
+    C(roamscan_rescan_days) (default V(30)) - a laptop is due this many days after its last completed scan.
+    C(roamscan_max_hosts_per_cycle) (default V(500)) - most laptops in one cycle's launch.
+    C(roamscan_max_active_scans) (default V(1)) - launch nothing while this many roamscan scans are pending.
+    C(roamscan_abandon_after_hours) (default V(24)) - give up on a pending scan not finished and processed by then.
+    C(roamscan_scan_title_prefix) (default V(roamscan)) - start of the launch title, followed by the cycle time.
+    C(roamscan_dhcp_group) (default V(dhcp_servers)) - the inventory group of the DHCP servers.
+    C(roamscan_use_qualys_host_list) (default V(true)) - credit scans of other schedules from the Qualys host list.
+    C(roamscan_report_days) (default V(30)) - the coverage report's window."
+  - "The scan settings, checked before anything is recorded by the same rule
+    M(roamscan.qualys.qualys_scan_launch) applies: exactly one of C(roamscan_option_profile) /
+    C(roamscan_option_profile_id), and exactly one scanner selector - C(roamscan_scanner) (appliance names),
+    C(roamscan_scanner_ids), C(roamscan_default_scanner=true), C(roamscan_scanners_in_ag=true), or
+    C(roamscan_external_scanners=true) only if the laptops are reachable from the internet. Optional
+    C(roamscan_scan_priority) (0-9) and C(roamscan_max_targets_per_scan)."
+  - "The laptop records live in Ansible's configured fact cache (C(fact_caching), C(fact_caching_connection),
+    C(fact_caching_timeout=0)), or in the store C(roamscan_fact_cache) names
+    (C({plugin, connection, timeout: 0, prefix})), which ansible-runner and AWX need because they point Ansible's
+    own fact cache at a directory of each job. A memory cache, a cache that expires entries and that per-job
+    directory are refused: each would silently forget scan history."
+'''
+
+    # Where the laptop records are, as a plugin option (the inventory plugin).
+    FACT_CACHE = r'''
+options:
+  fact_cache:
+    description:
+      - Read the laptop records from this cache plugin instead of Ansible's configured fact cache - the same
+        settings the cycle uses (its C(roamscan_fact_cache) variable), for example under ansible-runner or AWX.
+    type: dict
+    suboptions:
+      plugin:
+        description: Cache plugin name, for example C(community.general.redis) or C(ansible.builtin.jsonfile).
+        type: str
+        required: true
+      connection:
+        description: The plugin's connection (C(_uri)) - a directory for file caches, C(host:port:db) for Redis.
+        type: str
+      timeout:
+        description: Expiry of entries in seconds; must be C(0) (never).
+        type: int
+        default: 0
+      prefix:
+        description: Key prefix (C(_prefix)).
+        type: str
+'''

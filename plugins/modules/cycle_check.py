@@ -1,0 +1,49 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# The work is done by the action plugin plugins/action/cycle_check.py; this file documents it.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cycle_check
+short_description: Check the scan cycle settings and that the laptop store keeps scan history
+version_added: 0.2.0
+description:
+  - The first step of the C(roamscan.qualys.scan_overdue) cycle - before anything is collected, check the cycle
+    settings (see the notes; the option profile and scanner choice by the rule M(roamscan.qualys.qualys_scan_launch)
+    applies) and that the laptop store is durable.
+  - Returns the inventory hosts of the cycle's DHCP group, so the playbook collects from exactly those.
+  - Reads and writes no laptop record.
+author:
+  - roamscan maintainers (@roamscan)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - roamscan.qualys.cycle
+options: {}
+seealso:
+  - module: roamscan.qualys.cycle_remember
+"""
+
+EXAMPLES = r"""
+- name: Collect | Check the cycle settings and the laptop store
+  roamscan.qualys.cycle_check:
+  register: roamscan_checked
+"""
+
+RETURN = r"""
+fact_cache:
+  description: The cache plugin holding the laptop records.
+  returned: success
+  type: str
+  sample: ansible.builtin.jsonfile
+dhcp_servers:
+  description: Inventory hosts of the group C(roamscan_dhcp_group) names.
+  returned: success
+  type: list
+  elements: str
+  sample: [dhcp1.example.net]
+"""

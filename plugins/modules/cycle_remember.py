@@ -1,0 +1,94 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# The work is done by the action plugin plugins/action/cycle_remember.py; this file documents it.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cycle_remember
+short_description: Fold the DHCP servers' presence into the laptop records
+version_added: 0.2.0
+description:
+  - Stage C(remember) of the C(roamscan.qualys.scan_overdue) cycle.
+  - Reads the M(roamscan.qualys.lease_events) result each DHCP server of C(roamscan_dhcp_group) registered (host
+    variable O(collected)) from C(hostvars), and folds events and lease tables into the laptop records in time order.
+    The server's inventory name goes into the records' C(dhcp_server).
+  - Safe to repeat with the same events - an event older than what a record already knows is ignored.
+  - Returns the cursors the DHCP servers may acknowledge - only when what was folded is stored (not in check mode,
+    not when the write failed).
+  - Corrupt store entries are reported in RV(corrupt) and as warnings, skipped and never overwritten.
+author:
+  - roamscan maintainers (@roamscan)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - roamscan.qualys.cycle
+options:
+  collected:
+    description: Name of the variable each DHCP server registered its M(roamscan.qualys.lease_events) result in.
+    type: str
+    default: roamscan_collected
+seealso:
+  - module: roamscan.qualys.lease_events
+"""
+
+EXAMPLES = r"""
+- name: Remember | Fold the DHCP presence into the laptop records
+  roamscan.qualys.cycle_remember:
+  register: roamscan_remembered
+"""
+
+RETURN = r"""
+now:
+  description: Controller time used for every decision of this call.
+  returned: success
+  type: str
+  sample: "2026-11-28T07:03:14Z"
+updated:
+  description: Number of laptop records this call changed (written unless in check mode).
+  returned: success
+  type: int
+stored:
+  description: Number of laptop records written to the store.
+  returned: success
+  type: int
+servers:
+  description: DHCP servers whose presence was folded.
+  returned: success
+  type: list
+  elements: str
+not_reported:
+  description: DHCP servers of the group without a usable result, with the reason.
+  returned: success
+  type: dict
+  sample: {dhcp2: "no lease_events result (the server was not reached)"}
+acknowledge:
+  description: "C({server: cursor}) the DHCP servers may acknowledge; empty unless what was folded is stored."
+  returned: success
+  type: dict
+unusable:
+  description: DHCP events and lease rows that could not be used (bad MAC, IP, time or kind), with the reason.
+  returned: success
+  type: list
+  elements: dict
+corrupt:
+  description: Store entries met that could not be read or do not follow the record schema; left untouched.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{host: mac-027700000a01, error: "invalid roamscan record: unknown record schema 7"}]
+corrupt_spool_lines:
+  description: Per DHCP server whose result counted corrupt or partial spool lines, that C(count) and its C(reasons).
+  returned: success
+  type: dict
+  sample: {dhcp1: {count: 1, reasons: {truncated: 1}}}
+pending_scan_refs:
+  description: References of roamscan scans still pending, for M(roamscan.qualys.qualys_scan_status).
+  returned: success
+  type: list
+  elements: str
+  sample: ["scan/1795847908.12345"]
+"""

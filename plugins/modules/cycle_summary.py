@@ -1,0 +1,59 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# The work is done by the action plugin plugins/action/cycle_summary.py; this file documents it.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cycle_summary
+short_description: Summarise one scan cycle, also when it stopped at a fault
+version_added: 0.2.0
+description:
+  - Stage C(summary) of the C(roamscan.qualys.scan_overdue) cycle.
+  - Builds the one summary from the results the stages registered (C(roamscan_remembered), C(roamscan_confirmed),
+    C(roamscan_plan), C(roamscan_intent), C(roamscan_launch), C(roamscan_recorded)), the DHCP servers'
+    acknowledgements and the counts of the laptop records.
+  - With O(fault) it says what the cycle did before the fault, and which stages it could not do and why.
+author:
+  - roamscan maintainers (@roamscan)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - roamscan.qualys.cycle
+options:
+  fault:
+    description: C({stage, task, msg}) of the step that stopped the cycle; C(stage) defaults to the first word of C(task).
+    type: dict
+  acknowledged:
+    description: Name of the variable each DHCP server registered its acknowledgement in.
+    type: str
+    default: roamscan_acknowledged
+seealso:
+  - module: roamscan.qualys.cycle_remember
+"""
+
+EXAMPLES = r"""
+- name: Summary | Summarise the cycle
+  roamscan.qualys.cycle_summary:
+    fault: "{{ roamscan_fault | default(omit) }}"
+  register: roamscan_summary
+"""
+
+RETURN = r"""
+summary:
+  description:
+    - C(known), C(present), C(overdue), C(pending) (counts, null when the store could not be read), C(credited),
+      C(not_credited), C(abandoned), C(merged_from_host_list), C(launched) (scan references), C(launched_targets),
+      C(dropped_at_launch), C(held), C(corrupt_cache_entries), C(unusable_dhcp_entries), C(corrupt_spool_lines),
+      C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(fault) and C(not_done)
+      (C({stage, reason}) of the stages a fault kept from running).
+  returned: success
+  type: dict
+cycle_failed:
+  description: True when a fault stopped the cycle or a DHCP server did not report; the playbook then fails after the summary.
+  returned: success
+  type: bool
+"""

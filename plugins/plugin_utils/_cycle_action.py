@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The shared base of the scan cycle's stage actions (plugins/action/cycle_*.py).
+
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+
+A stage action validates its arguments, reads the cycle settings from the task's variables
+(plugin_utils/_settings.py), opens the laptop store, runs its stage and writes back only the
+records the stage changed (nothing in check mode). Stages raise typed errors; only run() turns
+them into a failed result.
+"""
+
+from __future__ import annotations
+
+import abc
+
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_from_host
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
+
+
+class CycleError(Exception):
+    """A stage cannot do its work with what it was given; the message says why."""
+
+
+def registered_ok(result):
+    """True for a registered task result that ran and succeeded."""
+    return isinstance(result, dict) and not (result.get('failed') or result.get('skipped') or result.get('unreachable'))
+
+
+class Stage:
+    """What one stage works with: settings, arguments, the store, the records it loaded, the time."""
+
+    def __init__(self, store, settings, args, now, task_vars, templar):
+        self.store = store
+        self.settings = settings
+        self.args = args
+        self.now = now
+        self.records = {}
+        self.changed = set()
+        self.warnings = []
+        self.settings_error = None
+        self._task_vars = task_vars
+        self._templar = templar
+
+    def load(self, records):
+        """Add records read from the store to the ones this stage works on."""
+        self.records.update(records)
+        return self.records
+
+    def blocked(self):
+        """MACs whose stored entry could not be read: never overwritten, reported until someone fixes it."""
+        return {mac_from_host(item['host']) for item in self.store.corrupt} if self.store else set()
+
+    def mark_changed(self, macs):
+        blocked = self.blocked()
+        for mac in blocked & set(macs):
+            self.records.pop(mac, None)
+        self.changed |= set(macs) - blocked
+
+    def variable(self, name, default=None):
+        """A task variable, rendered."""
+        if name not in self._task_vars:
+            return default
+        return self._templar.template(self._task_vars[name])
+
+    def dhcp_servers(self):
+        """Inventory hosts of the cycle's DHCP group."""
+        return list((self._task_vars.get('groups') or {}).get(self.settings['dhcp_group']) or [])
+
+    def host_variable(self, host, name):
+        """Variable ``name`` of inventory host ``host`` (a DHCP server's registered result), rendered; None if unset."""
+        hostvars = self._task_vars.get('hostvars') or {}
+        if host not in hostvars:
+            return None
+        value = hostvars[host].get(name)
+        return self._templar.template(value) if value is not None else None
+
+
+class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
+    """Run one stage of the cycle; subclasses set ARGUMENT_SPEC and implement run_stage()."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    ARGUMENT_SPEC = {}
+    # validate the option profile / scanner settings the launch will use
+    LAUNCH_SETTINGS = False
+    # a store that may forget scan history is refused (reports read any store)
+    REQUIRE_DURABLE = True
+    USES_STORE = True
+    # bad settings fail the stage; the summary reports them and goes on with the defaults
+    SETTINGS_REQUIRED = True
+
+    @abc.abstractmethod
+    def run_stage(self, stage):
+        """Do the stage's work on ``stage``; return the result keys."""
+
+    def after_save(self, stage, stored):
+        """Result keys that depend on the changed records being stored (``stored``: written, or nothing to write)."""
+        del stage, stored
+        return {}
+
+    def _settings(self, task_vars):
+        """``(settings, error)``: the settings from the task's variables; on bad ones, the defaults and why."""
+        variables = {name: self._templar.template(task_vars[name]) for name in VARIABLES.values() if name in task_vars}
+        try:
+            return read_settings(variables, launch=self.LAUNCH_SETTINGS), None
+        except InvalidSettings as exc:
+            if self.SETTINGS_REQUIRED:
+                raise
+            return read_settings({}), to_text(exc)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        try:
+            settings, settings_error = self._settings(task_vars)
+            store = open_store(settings['fact_cache'], require_durable=self.REQUIRE_DURABLE) if self.USES_STORE else None
+            stage = Stage(store, settings, args, time_now(), task_vars, self._templar)
+            stage.settings_error = settings_error
+            result.update(self.run_stage(stage))
+            stored = 0
+            if stage.changed and not self._task.check_mode:
+                stored = store.save(stage.records, stage.changed)
+            result.update(self.after_save(stage, not self._task.check_mode))
+        except (InvalidSettings, StoreError, CycleError) as exc:
+            result.update(failed=True, msg=to_text(exc))
+            return result
+        result.update(now=stage.now, updated=len(stage.changed), stored=stored, changed=bool(stage.changed))
+        warnings = ['Skipped corrupt fact cache entry %s: %s' % (item['host'], item['error']) for item in (store.corrupt if store else [])]
+        if stage.settings_error:
+            warnings.append('%s; this step used the defaults' % stage.settings_error)
+        warnings += stage.warnings
+        if warnings:
+            result['warnings'] = warnings
+        return result

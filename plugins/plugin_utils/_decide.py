@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stage decide: who is due, what the Qualys host list adds, and what this cycle launches.
+
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_hosts import host_list_scan_counts
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present, open_holding, overdue_since
+
+
+def active_scans(records):
+    """Distinct roamscan scans still pending (by ref, or by title while only intended)."""
+    return sorted({(p.get('scan_ref') or p.get('title') or '') for p in (r.get('pending') for r in records.values()) if p})
+
+
+def candidates(records, now, rescan_days):
+    """Present, overdue, not pending: ``[{mac, ip, last_scanned, held_since, overdue_since}]``, most overdue first."""
+    found = []
+    for mac, record in records.items():
+        if record.get('pending') or not is_present(record, now):
+            continue
+        due = overdue_since(record, rescan_days)
+        if due is not None and due > now:
+            continue
+        found.append({'mac': mac, 'ip': record['ip'], 'last_scanned': record.get('last_scanned'),
+                      'held_since': record['held_since'], 'overdue_since': due or ''})
+    found.sort(key=lambda item: (item['overdue_since'], item['mac']))
+    return found
+
+
+def host_list_hosts(records, now, rescan_days):
+    """The candidates shaped for host_last_scanned's ``hosts`` option."""
+    return [{key: item[key] for key in ('ip', 'mac', 'last_scanned', 'held_since')} for item in candidates(records, now, rescan_days)]
+
+
+def credit_host_list(records, hosts, now):
+    """Take scans of other schedules from ``host_last_scanned`` results.
+
+    A Qualys host-list date counts only by the rule of host_list_scan_counts, inside this laptop's
+    open holding of that IP; returns ``(changed, merged)``.
+    """
+    changed, merged = set(), []
+    for host in hosts or []:
+        if not isinstance(host, dict) or host.get('source') != 'qualys' or not host.get('last_scanned'):
+            continue
+        try:
+            mac = normalize_mac(host.get('mac') or '')
+            ip = normalize_ip(host.get('ip') or '')
+            scanned_at = normalize_time(host['last_scanned'])
+        except (InvalidAddress, ValueError):
+            continue
+        record = records.get(mac)
+        holding = open_holding(record, ip) if record is not None else None
+        if holding is None or not host_list_scan_counts(scanned_at, holding[0], holding[1], now):
+            continue
+        if record.get('last_scanned') is None or scanned_at > record['last_scanned']:
+            record['last_scanned'] = scanned_at
+            record['last_scan_ref'] = None
+            changed.add(mac)
+            merged.append({'mac': mac, 'ip': ip, 'last_scanned': scanned_at})
+    return changed, merged
+
+
+def unresolved_intents(records):
+    """``{title: [mac, ...]}`` of launches recorded as intended but never recorded as launched."""
+    intents = {}
+    for mac, record in records.items():
+        pending = record.get('pending')
+        if pending and not pending.get('scan_ref'):
+            intents.setdefault(pending.get('title') or '', []).append(mac)
+    return intents
+
+
+def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title_prefix='roamscan'):
+    """What this cycle launches: ``{title, targets: [{mac, ip, overdue_since}], held, resumed, intended_at}``.
+
+    An unresolved intent (a run stopped between recording the intent and recording the scan) is
+    resumed first with its own title and the time its intent was first recorded (``intended_at``,
+    what the launch module's ``resume.since`` needs to find that scan in any state); otherwise the
+    most overdue present laptops, capped, unless ``max_active_scans`` roamscan scans are still pending.
+    """
+    intents = unresolved_intents(records)
+    if intents:
+        title = sorted(intents)[0]
+        targets = [{'mac': mac, 'ip': records[mac]['pending']['ip'], 'overdue_since': overdue_since(records[mac], rescan_days) or ''}
+                   for mac in sorted(intents[title])]
+        intended_at = min(records[mac]['pending']['launched_at'] for mac in intents[title])
+        return {'title': title, 'targets': targets, 'held': None, 'resumed': True, 'intended_at': intended_at}
+    running = active_scans(records)
+    if len(running) >= max_active_scans:
+        return {'title': None, 'targets': [], 'resumed': False, 'intended_at': None,
+                'held': '%d roamscan scan(s) still pending (max_active_scans=%d): %s'
+                        % (len(running), max_active_scans, ', '.join(running[:5]))}
+    due = candidates(records, now, rescan_days)[:max_hosts_per_cycle]
+    targets = [{'mac': item['mac'], 'ip': item['ip'], 'overdue_since': item['overdue_since']} for item in due]
+    return {'title': '%s %s' % (title_prefix, now) if targets else None, 'targets': targets, 'held': None, 'resumed': False,
+            'intended_at': None}

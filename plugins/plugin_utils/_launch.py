@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stages verify and record: the launch intent before qualys_scan_launch, the scan references after it.
+
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_targets import includes
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present
+
+
+def record_intent(records, title, targets, holders, now):
+    """Mark the re-verified targets pending (no scan ref yet) before the launch call.
+
+    ``holders`` is ``{ip: mac}`` from a lease-table read made just now (_remember.lease_holders).
+    Returns ``(changed, launch, dropped)``; ``launch`` are the targets still leased to the same
+    MAC. Earlier intents with this title whose laptop is no longer there are cleared.
+    """
+    changed, launch, dropped = set(), [], []
+    for target in targets:
+        mac, ip = target['mac'], target['ip']
+        record = records.get(mac)
+        if record is None:
+            dropped.append({'mac': mac, 'ip': ip, 'reason': 'no record'})
+            continue
+        if holders.get(ip) != mac or not is_present(record, now) or record['ip'] != ip:
+            dropped.append({'mac': mac, 'ip': ip, 'reason': 'IP %s no longer leased to this MAC' % ip})
+            if record.get('pending') and not record['pending'].get('scan_ref'):
+                record['pending'] = None
+                changed.add(mac)
+            continue
+        pending = record.get('pending')
+        if not (pending and pending.get('title') == title and not pending.get('scan_ref')):
+            record['pending'] = {'scan_ref': None, 'ip': ip, 'launched_at': now, 'title': title}
+            changed.add(mac)
+        launch.append({'mac': mac, 'ip': ip})
+    return changed, launch, dropped
+
+
+def record_launch(records, title, scans):
+    """Turn intents of ``title`` into pending scans, by the targets each returned scan carries.
+
+    Returns ``(changed, recorded, missing)``; intents whose IP no scan carries are cleared.
+    """
+    changed, recorded, missing = set(), [], []
+    for mac, record in records.items():
+        pending = record.get('pending')
+        if not pending or pending.get('scan_ref') or pending.get('title') != title:
+            continue
+        ref = next((scan.get('ref') for scan in scans or []
+                    if scan.get('ref') and includes(scan.get('targets'), pending['ip'])), None)
+        if ref:
+            pending['scan_ref'] = ref
+            recorded.append({'mac': mac, 'ip': pending['ip'], 'scan_ref': ref})
+        else:
+            record['pending'] = None
+            missing.append({'mac': mac, 'ip': pending['ip']})
+        changed.add(mac)
+    return changed, recorded, missing

@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The scan cycle's settings: their variable names, defaults and validation, in one place.
+
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+
+The stage actions read the settings from the task's variables, so Ansible's precedence decides
+(inventory, group_vars, host_vars of localhost, play vars, extra vars); the playbooks set none.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.roamscan.qualys.plugins.module_utils._scan_choice import InvalidScanChoice, check_scan_choice
+
+FACT_CACHE_OPTIONS = {
+    'plugin': {'type': 'str', 'required': True},
+    'connection': {'type': 'str'},
+    'timeout': {'type': 'int', 'default': 0},
+    'prefix': {'type': 'str'},
+}
+
+# setting: (variable, argument spec of its value)
+SETTINGS = {
+    'rescan_days': ('roamscan_rescan_days', {'type': 'int', 'default': 30}),
+    'max_hosts_per_cycle': ('roamscan_max_hosts_per_cycle', {'type': 'int', 'default': 500}),
+    'max_active_scans': ('roamscan_max_active_scans', {'type': 'int', 'default': 1}),
+    'abandon_after_hours': ('roamscan_abandon_after_hours', {'type': 'int', 'default': 24}),
+    'title_prefix': ('roamscan_scan_title_prefix', {'type': 'str', 'default': 'roamscan'}),
+    'fact_cache': ('roamscan_fact_cache', {'type': 'dict', 'options': FACT_CACHE_OPTIONS}),
+    'dhcp_group': ('roamscan_dhcp_group', {'type': 'str', 'default': 'dhcp_servers'}),
+    'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
+    'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
+    # qualys_scan_launch's options, by their names there
+    'option_profile': ('roamscan_option_profile', {'type': 'str'}),
+    'option_profile_id': ('roamscan_option_profile_id', {'type': 'int'}),
+    'scanner': ('roamscan_scanner', {'type': 'list', 'elements': 'str'}),
+    'scanner_ids': ('roamscan_scanner_ids', {'type': 'list', 'elements': 'int'}),
+    'default_scanner': ('roamscan_default_scanner', {'type': 'bool', 'default': False}),
+    'scanners_in_ag': ('roamscan_scanners_in_ag', {'type': 'bool', 'default': False}),
+    'external_scanners': ('roamscan_external_scanners', {'type': 'bool', 'default': False}),
+    'priority': ('roamscan_scan_priority', {'type': 'int'}),
+    'max_targets_per_scan': ('roamscan_max_targets_per_scan', {'type': 'int'}),
+}
+AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days')
+LAUNCH_OPTIONS = ('option_profile', 'option_profile_id', 'scanner', 'scanner_ids', 'default_scanner', 'scanners_in_ag',
+                  'external_scanners', 'priority', 'max_targets_per_scan')
+VARIABLES = {setting: variable for setting, (variable, dummy) in SETTINGS.items()}
+
+
+class InvalidSettings(ValueError):
+    """Cycle settings that cannot be used; the message names the variables."""
+
+
+def read_settings(variables, launch=False):
+    """The cycle's settings ``{setting: value}`` from ``variables`` (rendered task variables), defaults filled in.
+
+    With ``launch`` the option profile and scanner choice must also be one qualys_scan_launch accepts.
+    Raises InvalidSettings naming every problem.
+    """
+    spec = {variable: dict(option) for variable, option in SETTINGS.values()}
+    given = {variable: variables[variable] for variable in spec if variables.get(variable) is not None}
+    result = ArgumentSpecValidator(spec).validate(given)
+    if result.error_messages:
+        raise InvalidSettings('invalid roamscan settings: %s' % '; '.join(result.error_messages))
+    values = {setting: result.validated_parameters[variable] for setting, variable in VARIABLES.items()}
+    low = ['%s must be at least 1, got %d' % (VARIABLES[name], values[name]) for name in AT_LEAST_ONE if values[name] < 1]
+    if low:
+        raise InvalidSettings('invalid roamscan settings: %s' % '; '.join(low))
+    if launch:
+        try:
+            check_scan_choice(values, VARIABLES)
+        except InvalidScanChoice as exc:
+            raise InvalidSettings('invalid roamscan scan settings: %s' % exc) from None
+    return values
+
+
+def launch_options(settings):
+    """qualys_scan_launch's options from the settings (unset ones left out)."""
+    return {name: settings[name] for name in LAUNCH_OPTIONS if settings[name] is not None}

@@ -1,0 +1,260 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Each stage action's run() with a real Task, a fake task_vars and an in-memory store."""
+from __future__ import annotations
+
+import copy
+import importlib
+from unittest.mock import MagicMock
+
+import pytest
+
+from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.play_context import PlayContext
+from ansible.playbook.task import Task
+from ansible.template import Templar
+
+from ansible_collections.roamscan.qualys.plugins.plugin_utils import _cycle_action
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreWriteError, UnsafeFactCache
+from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import A, B, X, Y, lease, present
+
+NOW = '2026-11-28T12:00:00Z'
+SCAN = {'roamscan_option_profile': 'Laptop Light Scan', 'roamscan_scanner': ['laptop_scanner_1']}
+
+
+class FakeStore:
+    """The store API over a dict; remembers what each stage read and wrote."""
+
+    name = 'fake'
+
+    def __init__(self, records=None, corrupt=(), fail_writes=False):
+        self.records = copy.deepcopy(records or {})
+        self.corrupt = list(corrupt)
+        self.fail_writes = fail_writes
+        self.reads = []
+        self.saved = {}
+
+    def get(self, macs):
+        self.reads.append(('get', sorted(macs)))
+        return copy.deepcopy({mac: self.records[mac] for mac in macs if mac in self.records})
+
+    def working_set(self):
+        self.reads.append(('working_set',))
+        return copy.deepcopy({mac: r for mac, r in self.records.items() if r['lease_state'] == 'active' or r['pending']})
+
+    def holders(self, ips):
+        return {r['ip']: mac for mac, r in self.records.items() if r['lease_state'] == 'active' and r['ip'] in ips}
+
+    def all(self):
+        self.reads.append(('all',))
+        return copy.deepcopy(self.records)
+
+    def digests(self):
+        self.reads.append(('digests',))
+        return copy.deepcopy(self.records)
+
+    def save(self, records, macs):
+        if self.fail_writes:
+            raise StoreWriteError('write to fake failed')
+        for mac in macs:
+            self.saved[mac] = self.records[mac] = copy.deepcopy(records[mac])
+        return len(macs)
+
+
+@pytest.fixture
+def store(monkeypatch):
+    holder = {'store': FakeStore()}
+
+    def fake_open(settings=None, require_durable=True):
+        holder['settings'] = settings
+        if holder.get('refuse'):
+            raise UnsafeFactCache(holder['refuse'])
+        return holder['store']
+    monkeypatch.setattr(_cycle_action, 'open_store', fake_open)
+    monkeypatch.setattr(_cycle_action, 'time_now', lambda: NOW)
+    return holder
+
+
+def run_action(name, args=None, task_vars=None, check_mode=False):
+    module = importlib.import_module('ansible_collections.roamscan.qualys.plugins.action.%s' % name)
+    task = Task()
+    task.args = args or {}
+    task.check_mode = check_mode
+    loader = DataLoader()
+    connection = MagicMock()
+    connection._shell.tmpdir = '/nonexistent'   # the actions never need one; ActionBase asks
+    action = module.ActionModule(task, connection=connection, play_context=PlayContext(), loader=loader,
+                                 templar=Templar(loader=loader), shared_loader_obj=None)
+    return action.run(task_vars=dict(task_vars or {}))
+
+
+def lease_report(*rows, cursor='cursor-1'):
+    return {'now': NOW, 'events': [], 'cursor': cursor, 'changed': False,
+            'leases': [lease(mac, ip, '2026-11-28T13:00:00Z') for mac, ip in rows]}
+
+
+def cycle_vars(**servers):
+    variables = dict(SCAN, groups={'dhcp_servers': sorted(servers)},
+                     hostvars={name: {'roamscan_collected': result} for name, result in servers.items()})
+    return variables
+
+
+def test_check_refuses_bad_scan_settings_before_anything_is_read(store):
+    result = run_action('cycle_check', task_vars={'roamscan_option_profile': 'p', 'groups': {}})
+    assert result['failed'] and 'no scanner selector' in result['msg']
+    assert store['store'].reads == []
+
+
+def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store):
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']}))
+    assert not result.get('failed') and result['dhcp_servers'] == ['dhcp1', 'dhcp2'] and result['fact_cache'] == 'fake'
+    store['refuse'] = 'The fact cache is memory'
+    result = run_action('cycle_check', task_vars=dict(SCAN, roamscan_fact_cache={'plugin': 'memory'}))
+    assert result['failed'] and 'memory' in result['msg'] and store['settings']['plugin'] == 'memory'
+
+
+def test_remember_reads_the_servers_results_from_hostvars_and_acknowledges_what_was_stored(store):
+    task_vars = cycle_vars(dhcp1=lease_report((A, X)), dhcp2={'failed': True, 'msg': 'lease file unreadable'})
+    task_vars['groups']['dhcp_servers'].append('dhcp3')    # in the group, never reached
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert result['servers'] == ['dhcp1'] and result['stored'] == 1 and result['changed']
+    assert result['acknowledge'] == {'dhcp1': 'cursor-1'}
+    assert result['not_reported'] == {'dhcp2': 'lease file unreadable',
+                                      'dhcp3': 'no lease_events result (the server was not reached)'}
+    assert store['store'].records[A]['dhcp_server'] == 'dhcp1'
+    assert ('all',) not in store['store'].reads
+
+
+def test_remember_in_check_mode_writes_nothing_and_acknowledges_nothing(store):
+    result = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X))), check_mode=True)
+    assert result['updated'] == 1 and result['stored'] == 0 and result['acknowledge'] == {}
+    assert store['store'].records == {}
+
+
+def test_remember_acknowledges_nothing_when_the_write_fails(store):
+    store['store'] = FakeStore(fail_writes=True)
+    result = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X))))
+    assert result['failed'] and 'write to fake failed' in result['msg'] and 'acknowledge' not in result
+
+
+def test_remember_never_overwrites_a_corrupt_entry(store):
+    store['store'] = FakeStore(corrupt=[{'host': 'mac-027700000a01', 'error': 'invalid roamscan record: unknown record schema 99'}])
+    result = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X), (B, Y))))
+    assert set(store['store'].saved) == {B}
+    assert any('mac-027700000a01' in warning for warning in result['warnings'])
+
+
+def test_remember_reports_corrupt_spool_lines_per_server(store):
+    torn = dict(lease_report((B, Y)), skipped_lines={'count': 2, 'reasons': {'truncated': 1, 'bad_mac': 1}})
+    result = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X)), dhcp2=torn))
+    assert result['corrupt_spool_lines'] == {'dhcp2': {'count': 2, 'reasons': {'truncated': 1, 'bad_mac': 1}}}
+    assert set(store['store'].records) == {A, B}
+    assert any('dhcp2: lease_events skipped 2 corrupt spool line(s) (bad_mac: 1, truncated: 1)' in w for w in result['warnings'])
+
+
+def test_confirm_credits_from_the_registered_status_and_offers_the_host_list_lookup(store):
+    credited = present(A, X, since='2026-11-28T09:00:00Z')
+    credited['pending'] = {'scan_ref': 'scan/1.1', 'ip': X, 'launched_at': '2026-11-28T10:00:00Z', 'title': 't'}
+    store['store'] = FakeStore({A: credited, B: present(B, Y)})
+    status = {'changed': False, 'scans': [{'ref': 'scan/1.1', 'state': 'Finished', 'done': True, 'processed': True,
+                                           'launched': '2026-11-28T10:00:10Z', 'scanned': [X], 'not_scanned': []}]}
+    result = run_action('cycle_confirm', {'scan_status': status}, task_vars=SCAN)
+    assert [item['mac'] for item in result['confirmed']['credited']] == [A]
+    assert store['store'].records[A]['last_scan_ref'] == 'scan/1.1'
+    assert [item['mac'] for item in result['host_list_lookup']] == [B] and result['rescan_days'] == 30
+    skipped = run_action('cycle_confirm', {'scan_status': {'skipped': True}},
+                         task_vars=dict(SCAN, roamscan_use_qualys_host_list=False))
+    assert skipped['confirmed']['credited'] == [] and skipped['host_list_lookup'] == []
+
+
+def test_decide_plans_with_settings_from_the_task_variables(store):
+    store['store'] = FakeStore({A: present(A, X), B: present(B, Y, first_seen='2026-09-01T00:00:00Z')})
+    result = run_action('cycle_decide', {'last_scanned': {'skipped': True}},
+                        task_vars=dict(SCAN, roamscan_max_hosts_per_cycle=1, roamscan_scan_title_prefix='laptops'))
+    assert result['plan']['title'] == 'laptops %s' % NOW and [t['mac'] for t in result['plan']['targets']] == [B]
+    assert store['store'].reads == [('working_set',)]
+
+
+def test_decide_takes_host_list_dates_by_the_one_rule(store):
+    store['store'] = FakeStore({A: present(A, X, since='2026-11-28T09:00:00Z')})
+    found = {'hosts': [{'ip': X, 'mac': A, 'source': 'qualys', 'last_scanned': '2026-11-28T09:30:00Z'}]}
+    result = run_action('cycle_decide', {'last_scanned': found}, task_vars=SCAN)
+    assert result['merged'] == [{'mac': A, 'ip': X, 'last_scanned': '2026-11-28T09:30:00Z'}]
+    assert result['plan']['targets'] == []
+
+
+def test_verify_keeps_targets_still_held_by_the_same_mac_and_records_the_intent(store):
+    store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
+    plan = {'title': 'roamscan T', 'targets': [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}], 'held': None, 'resumed': False}
+    fresh = {'results': [dict(lease_report((A, X), ('02:77:00:00:0c:03', Y)), item='dhcp1')], 'changed': False}
+    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=SCAN)
+    assert result['launch']['targets'] == [{'mac': A, 'ip': X}] and [d['mac'] for d in result['launch']['dropped']] == [B]
+    assert store['store'].records[A]['pending'] == {'scan_ref': None, 'ip': X, 'launched_at': NOW, 'title': 'roamscan T'}
+    assert result['launch_options'] == {'option_profile': 'Laptop Light Scan', 'scanner': ['laptop_scanner_1'],
+                                        'default_scanner': False, 'scanners_in_ag': False, 'external_scanners': False}
+
+
+def test_verify_refuses_to_record_an_intent_the_launch_would_refuse(store):
+    store['store'] = FakeStore({A: present(A, X)})
+    plan = {'title': 'roamscan T', 'targets': [{'mac': A, 'ip': X}]}
+    fresh = {'results': [dict(lease_report((A, X)), item='dhcp1')]}
+    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=dict(SCAN, roamscan_default_scanner=True))
+    assert result['failed'] and 'choose one scanner selector' in result['msg']
+    assert store['store'].records[A]['pending'] is None
+    result = run_action('cycle_verify', {'plan': plan, 'leases': {'changed': False}}, task_vars=SCAN)
+    assert result['failed'] and 'registered result of lease_events looped' in result['msg']
+
+
+def test_record_turns_intents_into_pending_scans(store):
+    intended = present(A, X)
+    intended['pending'] = {'scan_ref': None, 'ip': X, 'launched_at': NOW, 'title': 'roamscan T'}
+    store['store'] = FakeStore({A: intended})
+    result = run_action('cycle_record', {'title': 'roamscan T', 'launched': {'scans': [{'ref': 'scan/9.1', 'targets': [X]}]}},
+                        task_vars=SCAN)
+    assert result['launch']['recorded'] == [{'mac': A, 'ip': X, 'scan_ref': 'scan/9.1'}]
+    assert store['store'].records[A]['pending']['scan_ref'] == 'scan/9.1'
+    result = run_action('cycle_record', {'title': 'roamscan T', 'launched': {'skipped': True}}, task_vars=SCAN)
+    assert result['failed'] and 'no scans list' in result['msg']
+
+
+def test_summary_reads_the_stage_results_and_the_acknowledgements(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: FakeStore({A: present(A, X)}))
+    task_vars = dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']},
+                     hostvars={'dhcp1': {'roamscan_acknowledged': {'changed': True}}, 'dhcp2': {'roamscan_acknowledged': {'skipped': True}}},
+                     roamscan_remembered={'servers': ['dhcp1'], 'not_reported': {'dhcp2': 'unreachable'}, 'unusable': []},
+                     roamscan_launch={'failed': True, 'msg': 'Qualys answered 503'})
+    fault = {'task': 'Launch | One scan of all of them', 'msg': 'Qualys answered 503'}
+    result = run_action('cycle_summary', {'fault': fault}, task_vars=task_vars)
+    summary = result['summary']
+    assert summary['known'] == 1 and summary['present'] == 1 and summary['acknowledged'] == ['dhcp1']
+    assert summary['fault'] == {'stage': 'launch', 'task': fault['task'], 'msg': fault['msg']}
+    assert [item['stage'] for item in summary['not_done']] == ['launch', 'record'] and result['cycle_failed']
+
+
+def test_summary_is_built_even_when_the_store_cannot_be_opened(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+
+    def refuse(settings=None):
+        raise UnsafeFactCache('The fact cache is memory')
+    monkeypatch.setattr(cycle_summary, 'open_store', refuse)
+    fault = {'stage': 'collect', 'task': 'Collect | Refuse bad settings', 'msg': 'The fact cache is memory'}
+    result = run_action('cycle_summary', {'fault': fault}, task_vars=SCAN)
+    assert not result.get('failed') and result['summary']['known'] is None and result['cycle_failed']
+    assert any('memory' in warning for warning in result['warnings'])
+
+
+def test_coverage_reads_every_record(store):
+    store['store'] = FakeStore({A: present(A, X, last_scanned='2026-11-20T00:00:00Z'), B: present(B, Y)})
+    result = run_action('laptop_coverage', task_vars={'roamscan_report_days': 30})
+    assert (result['coverage']['seen'], result['coverage']['scanned']) == (2, 1) and result['counts']['known'] == 2
+    assert store['store'].reads == [('all',)]
+
+
+def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: FakeStore({A: present(A, X)}))
+    fault = {'stage': 'collect', 'task': 'Collect | Refuse bad settings', 'msg': 'roamscan_rescan_days must be at least 1'}
+    result = run_action('cycle_summary', {'fault': fault}, task_vars={'roamscan_rescan_days': 0})
+    assert not result.get('failed') and result['summary']['known'] is None and result['cycle_failed']
+    assert result['summary']['fault']['msg'] == fault['msg']
+    assert any('roamscan_rescan_days must be at least 1, got 0; this step used the defaults' in w for w in result['warnings'])

@@ -1,0 +1,58 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Laptop records written by the 0.1 release (fixtures/records_0_1, see its README) are read unchanged and
+lead to the same decisions."""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.roamscan.qualys.plugins.plugin_utils import _confirm, _coverage, _decide, _summary
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import open_store
+
+FIXTURES = Path(__file__).parent / 'fixtures' / 'records_0_1'
+EXPECTED = json.loads((FIXTURES / 'expected.json').read_text())
+NOW = EXPECTED['now']
+
+
+@pytest.fixture
+def store(tmp_path):
+    shutil.copytree(FIXTURES / 'facts', tmp_path / 'facts')
+    return open_store({'plugin': 'jsonfile', 'connection': str(tmp_path / 'facts'), 'timeout': 0})
+
+
+def test_records_of_0_1_are_read_unchanged(store):
+    assert store.all() == json.loads((FIXTURES / 'records.json').read_text())
+    assert store.corrupt == []
+
+
+def test_today_s_stages_decide_as_0_1_did_on_its_records(store):
+    records = store.all()
+    plan = _decide.plan(copy.deepcopy(records), NOW, 30, 500, 1)
+    # added since 0.1: when the resumed intent was first recorded (the earliest launched_at of its laptops)
+    intended_at = plan.pop('intended_at')
+    assert plan == EXPECTED['plan']
+    assert intended_at == min(r['pending']['launched_at'] for r in records.values()
+                              if r['pending'] and r['pending']['title'] == plan['title'])
+    assert _decide.candidates(records, NOW, 30) == EXPECTED['candidates']
+    assert _decide.active_scans(records) == EXPECTED['active_scans']
+    assert _summary.counts(records, NOW, 30) == EXPECTED['summary']
+    assert _coverage.coverage(records, NOW, 30, 30) == EXPECTED['coverage']
+    scans = [{'ref': 'scan/1795000000.00002', 'state': 'Finished', 'done': True, 'processed': True,
+              'launched': '2026-11-20T12:00:03Z', 'scanned': ['10.77.0.102'], 'not_scanned': []}]
+    changed, outcome = _confirm.confirm(records, scans, NOW, 24)
+    assert (sorted(changed), outcome) == (EXPECTED['confirm']['changed'], EXPECTED['confirm']['outcome'])
+    assert records['02:77:00:00:0c:03'] == EXPECTED['confirm']['record']
+
+
+def test_a_0_1_record_written_back_keeps_the_host_s_other_facts(store, tmp_path):
+    records = store.all()
+    records['02:77:00:00:0a:01']['hostname'] = 'alice-new'
+    assert store.save(records, ['02:77:00:00:0a:01']) == 1
+    again = open_store({'plugin': 'jsonfile', 'connection': str(tmp_path / 'facts'), 'timeout': 0})
+    assert again.all()['02:77:00:00:0a:01']['hostname'] == 'alice-new'
+    facts = json.loads(json.loads((tmp_path / 'facts' / 's1_mac-027700000a01').read_text())['__payload__'])
+    assert facts['owner'] == 'alice'

@@ -1,0 +1,149 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.roamscan.qualys.plugins.plugin_utils import _record, _remember
+from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import A, B, C, X, Y, event, report, lease, folded
+
+
+def test_new_lease_creates_record_keyed_by_normalised_mac():
+    records = folded(report('2026-11-28T07:05:00Z', events=[
+        event('lease', '2:77:0:0:a:1', X, '2026-11-28T07:03:14Z', expires='2026-11-28T08:03:14Z', hostname='alice-lt')]))
+    record = records[A]
+    assert record['schema'] == 1 and record['mac'] == A and record['ip'] == X
+    assert record['hostname'] == 'alice-lt'
+    assert record['first_seen'] == record['held_since'] == record['last_seen'] == '2026-11-28T07:03:14Z'
+    assert record['lease_state'] == 'active' and record['lease_expires'] == '2026-11-28T08:03:14Z'
+    assert record['dhcp_server'] == 'dhcp1' and record['pending'] is None and record['last_scanned'] is None
+    _record.validate_record(record, A)
+
+
+def test_renewals_keep_held_since_and_move_last_seen():
+    records = folded(report('2026-11-28T09:00:00Z', events=[
+        event('lease', A, X, '2026-11-28T07:00:00Z', expires='2026-11-28T08:00:00Z'),
+        event('renew', A, X, '2026-11-28T07:30:00Z', expires='2026-11-28T08:30:00Z'),
+        event('renew', A, X, '2026-11-28T08:00:00Z', expires='2026-11-28T09:00:00Z')]))
+    assert records[A]['held_since'] == '2026-11-28T07:00:00Z'
+    assert records[A]['last_seen'] == '2026-11-28T08:00:00Z'
+    assert records[A]['lease_expires'] == '2026-11-28T09:00:00Z'
+    assert records[A]['ip_history'] == []
+
+
+def test_lease_after_the_old_one_ran_out_starts_a_new_holding():
+    records = folded(report('2026-11-28T12:00:00Z', events=[
+        event('lease', A, X, '2026-11-28T07:00:00Z', expires='2026-11-28T08:00:00Z'),
+        event('lease', A, X, '2026-11-28T11:00:00Z', expires='2026-11-28T12:30:00Z')]))
+    assert records[A]['held_since'] == '2026-11-28T11:00:00Z'
+    assert records[A]['ip_history'] == [{'ip': X, 'from': '2026-11-28T07:00:00Z', 'to': '2026-11-28T08:00:00Z'}]
+
+
+def test_release_closes_the_holding_at_the_release_time():
+    records = folded(report('2026-11-28T09:00:00Z', events=[
+        event('lease', A, X, '2026-11-28T07:00:00Z', expires='2026-11-28T08:00:00Z'),
+        event('release', A, X, '2026-11-28T07:20:00Z')]))
+    assert records[A]['lease_state'] == 'released'
+    assert records[A]['ip_history'] == [{'ip': X, 'from': '2026-11-28T07:00:00Z', 'to': '2026-11-28T07:20:00Z'}]
+    assert not _record.is_present(records[A], '2026-11-28T07:30:00Z')
+
+
+def test_expired_lease_in_table_closes_at_its_expiry():
+    records = folded(report('2026-11-28T07:10:00Z', leases=[lease(A, X, '2026-11-28T08:00:00Z')]))
+    folded(report('2026-11-28T09:00:00Z', leases=[lease(A, X, '2026-11-28T08:00:00Z', state='expired')]), records=records)
+    assert records[A]['lease_state'] == 'expired'
+    assert records[A]['ip_history'][-1] == {'ip': X, 'from': '2026-11-28T07:10:00Z', 'to': '2026-11-28T08:00:00Z'}
+
+
+def test_active_row_whose_expiry_passed_is_not_presence():
+    records = folded(report('2026-11-28T09:00:00Z', leases=[lease(A, X, '2026-11-28T08:00:00Z')]))
+    assert A not in records or not _record.is_present(records[A], '2026-11-28T09:00:00Z')
+
+
+def test_lease_table_alone_gives_held_since_of_first_sighting():
+    records = folded(report('2026-11-28T07:10:00Z', leases=[lease(A, X, '2026-11-28T08:00:00Z')]))
+    folded(report('2026-11-28T07:25:00Z', leases=[lease(A, X, '2026-11-28T08:15:00Z')]), records=records)
+    assert records[A]['held_since'] == '2026-11-28T07:10:00Z'
+    assert records[A]['last_seen'] == '2026-11-28T07:25:00Z'
+    assert records[A]['lease_expires'] == '2026-11-28T08:15:00Z'
+
+
+def test_ip_reuse_closes_previous_holder():
+    records = folded(report('2026-11-28T07:10:00Z', leases=[lease(A, X, '2026-11-28T08:00:00Z')]))
+    folded(report('2026-11-28T09:00:00Z', events=[event('lease', B, X, '2026-11-28T08:30:00Z', expires='2026-11-28T09:30:00Z')],
+                  leases=[lease(B, X, '2026-11-28T09:30:00Z')]), records=records)
+    assert records[B]['ip'] == X and records[B]['held_since'] == '2026-11-28T08:30:00Z'
+    assert records[A]['lease_state'] == _record.REASSIGNED
+    # A's lost release happened at an unknown moment: the holding ends at its last sighting
+    assert records[A]['ip_history'][-1] == {'ip': X, 'from': '2026-11-28T07:10:00Z', 'to': '2026-11-28T07:10:00Z'}
+
+
+def test_moving_to_another_ip_closes_the_old_one():
+    records = folded(report('2026-11-28T08:00:00Z', events=[
+        event('lease', A, X, '2026-11-28T07:00:00Z', expires='2026-11-28T09:00:00Z'),
+        event('lease', A, Y, '2026-11-28T07:40:00Z', expires='2026-11-28T09:40:00Z')]))
+    assert records[A]['ip'] == Y and records[A]['held_since'] == '2026-11-28T07:40:00Z'
+    assert records[A]['ip_history'] == [{'ip': X, 'from': '2026-11-28T07:00:00Z', 'to': '2026-11-28T07:00:00Z'}]
+
+
+def test_table_row_of_newer_lease_by_other_mac_ends_remembered_holding():
+    records = folded(report('2026-11-28T07:10:00Z', leases=[lease(A, X, '2026-11-28T07:40:00Z')]))
+    # B had X after A and already lost it again: only the latest state per IP is in the table
+    folded(report('2026-11-28T09:00:00Z', leases=[lease(B, X, '2026-11-28T08:40:00Z', state='expired')]), records=records)
+    assert records[A]['lease_state'] == _record.REASSIGNED
+
+
+def test_kea_declined_address_without_mac_ends_the_holder():
+    records = folded(report('2026-11-28T07:10:00Z', leases=[lease(A, X, '2026-11-28T08:00:00Z')]))
+    changed, skipped = _remember.fold(records, [report('2026-11-28T07:30:00Z', leases=[lease(None, X, '2026-11-28T07:20:00Z', state='declined')])])
+    assert skipped == [] and records[A]['lease_state'] == _record.REASSIGNED and None not in records
+
+
+def test_ip_history_is_bounded():
+    events = []
+    for hour in range(_record.IP_HISTORY_LIMIT + 5):
+        ip = '10.77.1.%d' % (hour + 1)
+        events.append(event('lease', A, ip, '2026-11-28T%02d:00:00Z' % hour, expires='2026-11-28T%02d:30:00Z' % hour))
+        events.append(event('release', A, ip, '2026-11-28T%02d:10:00Z' % hour))
+    records = folded(report('2026-11-29T00:00:00Z', events=events))
+    history = records[A]['ip_history']
+    assert len(history) == _record.IP_HISTORY_LIMIT
+    assert history[-1]['ip'] == '10.77.1.%d' % (_record.IP_HISTORY_LIMIT + 5)
+
+
+def test_redelivered_events_change_nothing():
+    events = [event('lease', A, X, '2026-11-28T07:00:00Z', expires='2026-11-28T08:00:00Z'),
+              event('release', A, X, '2026-11-28T07:20:00Z')]
+    records = folded(report('2026-11-28T07:30:00Z', events=events))
+    before = copy.deepcopy(records)
+    folded(report('2026-11-28T07:45:00Z', events=events), records=records)
+    assert records == before
+
+
+def test_events_from_two_servers_are_merged_in_time_order():
+    second = report('2026-11-28T09:00:00Z', name='dhcp2', events=[event('lease', B, X, '2026-11-28T08:00:00Z', expires='2026-11-28T10:00:00Z')])
+    first = report('2026-11-28T09:00:00Z', name='dhcp1', events=[
+        event('lease', A, X, '2026-11-28T07:00:00Z', expires='2026-11-28T07:30:00Z'),
+        event('release', A, X, '2026-11-28T07:10:00Z')])
+    records = folded(second, first)
+    assert records[B]['lease_state'] == 'active' and records[B]['dhcp_server'] == 'dhcp2'
+    assert records[A]['lease_state'] == 'released'
+
+
+def test_bad_entries_are_skipped_and_reported_the_rest_is_folded():
+    records = {}
+    changed, skipped = _remember.fold(records, [report('2026-11-28T09:00:00Z', events=[
+        event('lease', 'zz:77:00:00:0a:01', X, '2026-11-28T07:00:00Z'),
+        event('lease', A, '10.77.0.300', '2026-11-28T07:00:00Z'),
+        event('teleport', A, X, '2026-11-28T07:00:00Z'),
+        event('lease', A, X, 'yesterday'),
+        'not a mapping',
+        event('lease', B, Y, '2026-11-28T07:00:00Z', expires='2026-11-28T10:00:00Z')],
+        leases=[lease(C, 'nope', '2026-11-28T10:00:00Z'), lease(C, X, '2026-11-28T10:00:00Z', state='bogus')])])
+    assert set(records) == {B} and changed == {B}
+    assert len(skipped) == 7
+    assert all(item['server'] == 'dhcp1' and item['reason'] for item in skipped)
+
+
+def test_report_without_now_is_skipped_whole():
+    observations, skipped = _remember.observations_from_report({'events': [], 'leases': []}, 'dhcp9')
+    assert observations == [] and skipped[0]['server'] == 'dhcp9'

@@ -1,0 +1,55 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+from ansible_collections.roamscan.qualys.plugins.plugin_utils import _summary
+from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import A, B, X, Y, NOW, present, report
+
+
+def test_summary_counts():
+    records = {A: present(A, X), B: present(B, Y, last_scanned='2026-11-27T00:00:00Z')}
+    records[B]['lease_state'] = 'released'
+    assert _summary.counts(records, NOW, 30) == {'known': 2, 'present': 1, 'overdue': 1, 'pending': 0}
+
+
+def test_acknowledge_only_what_was_stored():
+    reports = {'dhcp1': report(NOW), 'dhcp2': dict(report(NOW), cursor=None), 'dhcp3': 'not a result'}
+    assert _summary.acknowledgements(reports, stored=True) == {'dhcp1': 'c'}
+    assert _summary.acknowledgements(reports, stored=False) == {}
+
+
+def test_stage_of_a_task_is_the_first_word_of_its_name():
+    assert _summary.stage_of('Confirm | Read the state of pending roamscan scans') == 'confirm'
+    assert _summary.stage_of('Launch | One scan of all of them') == 'launch'
+    assert _summary.stage_of('Something else') is None and _summary.stage_of(None) is None
+
+
+def completed_results():
+    return {
+        'remember': {'servers': ['dhcp1'], 'not_reported': {}, 'unusable': [{}], 'corrupt': [], 'corrupt_spool_lines': {}},
+        'confirm': {'confirmed': {'credited': [{'mac': A, 'ip': X, 'scan_ref': 'scan/1.1', 'reason': 'r'}],
+                                  'not_credited': [], 'abandoned': []}},
+        'decide': {'plan': {'title': 'roamscan T', 'targets': [{'mac': B, 'ip': Y}], 'held': None}, 'merged': []},
+        'verify': {'launch': {'title': 'roamscan T', 'targets': [{'mac': B, 'ip': Y}], 'dropped': []}},
+        'launch': {'scan_refs': ['scan/1.2'], 'changed': True},
+        'record': {'launch': {'recorded': [{'mac': B, 'ip': Y, 'scan_ref': 'scan/1.2'}], 'missing': []}},
+    }
+
+
+def test_summary_of_a_completed_cycle():
+    counts = {'known': 2, 'present': 2, 'overdue': 1, 'pending': 1}
+    summary = _summary.cycle_summary(completed_results(), counts, acknowledged=['dhcp1'])
+    assert summary['credited'] == [A] and summary['launched'] == ['scan/1.2'] and summary['launched_targets'] == [Y]
+    assert summary['known'] == 2 and summary['unusable_dhcp_entries'] == 1 and summary['acknowledged'] == ['dhcp1']
+    assert summary['fault'] is None and summary['not_done'] == []
+
+
+def test_summary_after_a_fault_says_what_was_done_and_what_was_not_and_why():
+    results = completed_results()
+    results['launch'] = {'failed': True, 'msg': 'Qualys answered 503'}
+    del results['record']
+    fault = {'stage': 'launch', 'task': 'Launch | One scan of all of them', 'msg': 'Qualys answered 503'}
+    summary = _summary.cycle_summary(results, None, fault)
+    assert summary['credited'] == [A] and summary['launched'] == [] and summary['launched_targets'] == []
+    assert summary['known'] is None
+    assert [item['stage'] for item in summary['not_done']] == ['launch', 'record']
+    assert all('Qualys answered 503' in item['reason'] for item in summary['not_done'])
