@@ -43,10 +43,12 @@ def parse_routes(routes):
     return parsed
 
 
-def probe_plan(targets, routes, records):
-    """``[{host, allow, targets: [{ip, mac}]}]``: one probe per host, each allowed just its targets' routes
-    (or, for a DHCP server asked by default, just the targets themselves)."""
-    plan = {}
+def probe_plan(targets, routes, records, interface_of):
+    """``(probes, unprobed)``: ``[{host, interface, allow, targets: [{ip, mac}]}]``, one probe per host, each
+    allowed just its targets' routes (or, for a DHCP server asked by default, just the targets themselves);
+    and ``{ip: why}`` of the targets no host can probe (no route and no leasing server, or a host without
+    ``interface_of(host)``, its ``roamscan_probe_interface``)."""
+    plan, unprobed = {}, {}
     for target in targets:
         address = ipaddress.IPv4Address(target['ip'])
         route = next(((network, host) for network, host in routes if address in network), None)
@@ -55,12 +57,19 @@ def probe_plan(targets, routes, records):
         else:
             host, allow = (records.get(target['mac']) or {}).get('dhcp_server'), '%s/32' % address
         if not host:
+            unprobed[target['ip']] = 'no probe host: no roamscan_probe_routes entry and no leasing DHCP server'
             continue
-        entry = plan.setdefault(host, {'host': host, 'allow': [], 'targets': []})
+        if host not in plan:
+            interface = interface_of(host)
+            if not interface:
+                unprobed[target['ip']] = 'roamscan_probe_interface is not set for %s' % host
+                continue
+            plan[host] = {'host': host, 'interface': interface, 'allow': [], 'targets': []}
+        entry = plan[host]
         if allow not in entry['allow']:
             entry['allow'].append(allow)
         entry['targets'].append({'ip': target['ip'], 'mac': target['mac']})
-    return [plan[host] for host in sorted(plan)]
+    return [plan[host] for host in sorted(plan)], unprobed
 
 
 def probe_reports(registered):
@@ -77,6 +86,20 @@ def probe_reports(registered):
             continue
         results.extend(result for result in item['results'] if isinstance(result, dict))
     return results, unprobed
+
+
+def probe_costs(registered):
+    """``{hosts, elapsed, packets_sent}`` of the probes that ran: the longest probe's time (they run
+    one host after the other only without forks) and the packets sent per method, summed."""
+    hosts, elapsed, sent = [], 0.0, {}
+    for item in (registered or {}).get('results') or []:
+        if not isinstance(item, dict) or not isinstance(item.get('results'), list) or item.get('failed'):
+            continue
+        hosts.append((item.get('item') or {}).get('host'))
+        elapsed = max(elapsed, float(item.get('elapsed') or 0))
+        for method, count in (item.get('packets_sent') or {}).items():
+            sent[method] = sent.get(method, 0) + int(count)
+    return {'hosts': hosts, 'elapsed': elapsed, 'packets_sent': sent}
 
 
 def apply_probe(launch, results, unprobed):

@@ -17,13 +17,17 @@ RECORDS = {MAC_A: {'dhcp_server': 'dhcp1'}, MAC_B: {'dhcp_server': 'dhcp1'}, MAC
 
 
 def test_most_specific_route_wins_and_the_leasing_server_is_the_default():
-    routes = parse_routes({'10.20.0.0/16': 'router1', '10.20.5.0/24': 'probe5'})
-    plan = probe_plan([{'mac': MAC_A, 'ip': '10.20.5.7'}, {'mac': MAC_B, 'ip': '10.20.9.9'},
-                       {'mac': MAC_A, 'ip': '10.77.0.100'}, {'mac': MAC_C, 'ip': '10.99.0.1'}], routes, RECORDS)
+    routes = parse_routes({'10.20.0.0/16': 'router1', '10.20.5.0/24': 'probe5', '10.30.0.0/16': 'bare'})
+    interfaces = {'dhcp1': 'br0', 'probe5': 'vlan5', 'router1': 'vlan20'}
+    plan, unprobed = probe_plan([{'mac': MAC_A, 'ip': '10.20.5.7'}, {'mac': MAC_B, 'ip': '10.20.9.9'},
+                                 {'mac': MAC_A, 'ip': '10.77.0.100'}, {'mac': MAC_C, 'ip': '10.99.0.1'},
+                                 {'mac': MAC_C, 'ip': '10.30.0.1'}], routes, RECORDS, interfaces.get)
     assert plan == [
-        {'host': 'dhcp1', 'allow': ['10.77.0.100/32'], 'targets': [{'ip': '10.77.0.100', 'mac': MAC_A}]},
-        {'host': 'probe5', 'allow': ['10.20.5.0/24'], 'targets': [{'ip': '10.20.5.7', 'mac': MAC_A}]},
-        {'host': 'router1', 'allow': ['10.20.0.0/16'], 'targets': [{'ip': '10.20.9.9', 'mac': MAC_B}]}]
+        {'host': 'dhcp1', 'interface': 'br0', 'allow': ['10.77.0.100/32'], 'targets': [{'ip': '10.77.0.100', 'mac': MAC_A}]},
+        {'host': 'probe5', 'interface': 'vlan5', 'allow': ['10.20.5.0/24'], 'targets': [{'ip': '10.20.5.7', 'mac': MAC_A}]},
+        {'host': 'router1', 'interface': 'vlan20', 'allow': ['10.20.0.0/16'], 'targets': [{'ip': '10.20.9.9', 'mac': MAC_B}]}]
+    assert unprobed == {'10.99.0.1': 'no probe host: no roamscan_probe_routes entry and no leasing DHCP server',
+                        '10.30.0.1': 'roamscan_probe_interface is not set for bare'}
 
 
 @pytest.mark.parametrize('routes', [['10.0.0.0/8'], {'10.0.0.0/33': 'x'}, {'10.0.0.0/8': ''}])
