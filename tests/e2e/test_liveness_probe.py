@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from capture import Capture, arp_requests_from, frames_from
-from cycle_lab import CycleLab, RealKea
+from capture import Capture, arp_requests_from, ipv4_and_arp_from
+from cycle_lab import CycleLab, RealKea, launch_call_ips, launch_calls, summary_of
 from module_run import run_module
 from netns import run, wait_until
 
@@ -26,9 +26,8 @@ SEGMENT = '10.77.0.0/24'
 IMPOSTOR = 4
 
 
-@pytest.fixture(name='kea', scope='module')
-def kea_fixture(ansible_env):
-    """One real Kea with five namespaces on its bridge: four laptops and a spare one (the impostor)."""
+def real_kea(ansible_env):
+    """A real Kea with five namespaces on its bridge: four laptops and a spare one (the impostor)."""
     workdir = Path(tempfile.mkdtemp(prefix='roamscan-probe-'))
     os.chmod(workdir, 0o755)   # Kea runs as _kea and must reach its files below
     try:
@@ -37,6 +36,18 @@ def kea_fixture(ansible_env):
             yield kea
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(name='kea', scope='module')
+def kea_fixture(ansible_env):
+    """One lab for the module tests."""
+    yield from real_kea(ansible_env)
+
+
+@pytest.fixture(name='fresh_kea')
+def fresh_kea_fixture(ansible_env):
+    """A lab of its own, for a cycle that starts from no records."""
+    yield from real_kea(ansible_env)
 
 
 def server_mac(kea):
@@ -51,18 +62,25 @@ def drop_icmp(kea, index):
     kea.net.netns_exec(namespace, 'nft', 'add rule inet roamscan_fw input icmp type echo-request drop')
 
 
+def gone_firewalled_and_doubled(kea):
+    """Four laptops with leases: one here, one whose link went down, one dropping ICMP, one whose IP a
+    second machine (the spare namespace) answers for too."""
+    laptops = [kea.connect(index, 'laptop-%d' % index) for index in range(4)]
+    run('ip', '-n', laptops[1].namespace, 'link', 'set', 'eth0', 'down')   # left without releasing: the lease stays
+    drop_icmp(kea, 2)
+    kea.net.add_client_address(IMPOSTOR, laptops[3].address())
+    assert kea.answering([laptops[2].address()]) == []                     # the rule really drops ping
+    return laptops
+
+
 def liveness(kea, targets, allow=(SEGMENT,), **extra):
     return run_module(kea.lab, kea.server, 'liveness_probe',
                       dict({'interface': 'br0', 'allow': list(allow), 'targets': targets}, **extra))
 
 
 def test_arp_finds_the_firewalled_laptop_drops_the_gone_one_and_names_the_impostor(kea):
-    laptops = [kea.connect(index, 'laptop-%d' % index) for index in range(4)]
+    laptops = gone_firewalled_and_doubled(kea)
     gone, firewalled, doubled = laptops[1], laptops[2], laptops[3]
-    run('ip', '-n', gone.namespace, 'link', 'set', 'eth0', 'down')   # left without releasing: the lease stays
-    drop_icmp(kea, 2)
-    kea.net.add_client_address(IMPOSTOR, doubled.address())         # a second machine answers for that IP
-    assert kea.answering([firewalled.address()]) == []               # the rule really drops ping
 
     result = liveness(kea, [{'ip': laptop.address(), 'mac': laptop.mac} for laptop in laptops])
     assert not result.get('failed'), result
@@ -115,7 +133,7 @@ def test_outside_the_allow_list_nothing_is_sent_and_inside_only_allowed_targets(
     assert outside['failed'] and '10.77.1.5' in outside['msg'] and 'nothing sent' in outside['msg']
     assert no_list['failed'] and 'allow-list' in no_list['msg']
     assert sweep['failed'] and 'not inside the allow-list' in sweep['msg']
-    assert frames_from(refused.frames(), mac) == []
+    assert ipv4_and_arp_from(refused.frames(), mac) == []
 
     with Capture(kea.lab.root / 'tmp', kea.net.server_ns) as allowed:
         swept = run_module(kea.lab, kea.server, 'arp_sweep', {'interface': 'br0', 'allow': ['10.77.0.96/28'],
@@ -127,3 +145,23 @@ def test_outside_the_allow_list_nothing_is_sent_and_inside_only_allowed_targets(
     # the probe's own frames go out of br0 only (the bridge floods them to its ports inside the namespace)
     assert {ifname for ifname, dummy in asked} <= {'br0'} | {'p%d' % index for index in range(5)}
     assert swept['packets_sent'] <= 2 * 14 and swept['addresses'] == 14
+
+
+def test_the_cycle_launches_only_the_laptops_the_probe_found_with_their_mac(fresh_kea, qualys_sim):
+    kea = fresh_kea
+    laptops = gone_firewalled_and_doubled(kea)
+    kea.lab.set_server_vars(kea.server, roamscan_probe_interface='br0', roamscan_probe_become=False)
+    cycle = kea.lab.run(qualys_sim, extra_vars={'roamscan_liveness_probe': True})
+    assert cycle.returncode == 0, (cycle.stdout + cycle.stderr)[-4000:]
+    calls = launch_calls(qualys_sim)
+    assert len(calls) == 1
+    # the laptop that drops ICMP is found by ARP and scanned; the gone one and the doubled IP are not
+    assert sorted(launch_call_ips(calls[0])) == sorted([laptops[0].address(), laptops[2].address()])
+    summary = summary_of(cycle)
+    assert sorted((item['ip'], item['reason']) for item in summary['dropped_at_launch']) == sorted(
+        [(laptops[1].address(), 'no_reply'), (laptops[3].address(), 'mac_mismatch')])
+    assert summary['not_probed'] == [] and summary['liveness_probe']['hosts'] == [kea.server]
+    assert summary['liveness_probe']['packets_sent'] == {'arp': 5}   # four targets, one retry for the silent one
+    # the probe costs no Qualys call: the host list, the active-scan lookup and the one launch
+    assert [(call['path'].split('/fo/')[-1], call['params'].get('action')) for call in qualys_sim.state.calls] == [
+        ('asset/host/', 'list'), ('scan/', 'list'), ('scan/', 'launch')]

@@ -39,6 +39,7 @@ with open(out, 'w') as handle_out:
 '''
 
 ARP = bytes.fromhex('0806')
+IPV4 = bytes.fromhex('0800')
 
 
 class Capture:
@@ -74,6 +75,8 @@ def arp_requests_from(frames, mac):
             if item['data'][6:12] == source and item['data'][12:14] == ARP and item['data'][20:22] == b'\x00\x01']
 
 
-def frames_from(frames, mac):
+def ipv4_and_arp_from(frames, mac):
+    """The ARP and IPv4 frames (all a probe can send) with source MAC ``mac``; the kernel's own IPv6
+    router solicitations are not the probe's."""
     source = bytes.fromhex(mac.replace(':', ''))
-    return [item for item in frames if item['data'][6:12] == source]
+    return [item for item in frames if item['data'][6:12] == source and item['data'][12:14] in (ARP, IPV4)]
