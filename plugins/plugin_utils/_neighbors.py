@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import IP_HISTORY_LIMIT, REASSIGNED
 
 NEIGHBOR_SOURCES = ('neighbor', 'probe')
-REASSIGNED = 'reassigned'
-IP_HISTORY_LIMIT = 16
 
 
 def sightings(observations):
