@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tests' / 'support'))
 
 from cycle_lab import CycleLab, launch_call_ips, launch_calls, summary_of  # noqa: E402  pylint: disable=wrong-import-position
-from netns import python_in_netns  # noqa: E402  pylint: disable=wrong-import-position
+from netns import netns_python  # noqa: E402  pylint: disable=wrong-import-position
 from probe_segment import NETWORK, ProbeSegment  # noqa: E402  pylint: disable=wrong-import-position
 from qualys_sim import QualysSimulator  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -40,7 +40,7 @@ from cycle import environment  # noqa: E402  pylint: disable=wrong-import-positi
 
 def cycle_lab(base, segment, probe):
     lab = CycleLab(base, environment(base))
-    wrapper = python_in_netns(base / 'python-in-probe-ns', segment.probe_ns, lab.python)
+    wrapper = netns_python(base / 'python-in-probe-ns', segment.probe_ns, lab.python)
     lab.set_server_vars('dhcp1', roamscan_probe_interface=segment.interface, roamscan_probe_become=False,
                         ansible_python_interpreter=str(wrapper))
     lab.write_leases('dhcp1', [(ip, mac, 3600) for ip, mac in segment.laptops])

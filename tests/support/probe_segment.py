@@ -14,7 +14,7 @@ import ipaddress
 import secrets
 import subprocess
 
-from netns import run
+from netns import NamespaceLab, run
 
 NETWORK = ipaddress.IPv4Network('10.78.0.0/22')
 
@@ -23,8 +23,9 @@ def laptop_mac(index):
     return '02:78:%02x:%02x:%02x:%02x' % (index >> 24 & 255, index >> 16 & 255, index >> 8 & 255, index & 255)
 
 
-class ProbeSegment:
+class ProbeSegment(NamespaceLab):
     def __init__(self, count, absent_every=10, namespace_prefix='probe'):
+        self.processes = []   # none: the kernel and nftables answer for the laptops
         token = secrets.token_hex(4)
         self.probe_ns = '%s%s-p' % (namespace_prefix, token)
         self.laptops_ns = '%s%s-l' % (namespace_prefix, token)
@@ -58,9 +59,5 @@ class ProbeSegment:
             raise
         return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        for namespace in (self.laptops_ns, self.probe_ns):
-            run('ip', 'netns', 'del', namespace, check=False)
+    def namespaces(self):
+        return [self.laptops_ns, self.probe_ns]
