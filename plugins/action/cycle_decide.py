@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _decide
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._liveness_check import parse_routes, probe_plan
 
 
 class ActionModule(CycleActionBase):
@@ -22,5 +23,10 @@ class ActionModule(CycleActionBase):
         settings = stage.settings
         plan = _decide.plan(records, stage.now, settings['rescan_days'], settings['max_hosts_per_cycle'],
                             settings['max_active_scans'], settings['title_prefix'])
+        # a resumed intent's scan may exist already: it launches what it intended, unprobed
+        if settings['liveness_probe'] and plan['targets'] and not plan['resumed']:
+            plan['probes'], plan['unprobed'] = probe_plan(
+                plan['targets'], parse_routes(settings['probe_routes']), records,
+                lambda host: stage.host_variable(host, 'roamscan_probe_interface'))
         return {'merged': merged, 'plan': plan,
                 'candidates': _decide.host_list_hosts(records, stage.now, settings['rescan_days'])}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _remember
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, CycleError, registered_ok
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._launch import record_intent
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._liveness_check import apply_probe, probe_costs, probe_reports
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import launch_options
 
 
@@ -28,8 +29,13 @@ class ActionModule(CycleActionBase):
             'held': {'type': 'str'},
             'resumed': {'type': 'bool'},
             'intended_at': {'type': 'str'},
+            'held_back': {'type': 'list', 'elements': 'dict'},
+            'held_back_count': {'type': 'int'},
+            'probes': {'type': 'list', 'elements': 'dict'},
+            'unprobed': {'type': 'dict'},
         }},
         'leases': {'type': 'dict', 'required': True},
+        'probes': {'type': 'dict'},
     }
 
     def run_stage(self, stage):
@@ -40,10 +46,21 @@ class ActionModule(CycleActionBase):
         stage.load(stage.store.get(macs | set(stage.store.holders(ips).values())))
         changed, dummy = _remember.fold(stage.records, named)
         stage.mark_changed(changed)
-        changed, launch, dropped = record_intent(stage.records, title, targets, _remember.lease_holders(named), stage.now)
-        stage.mark_changed(changed)
+        holders = _remember.lease_holders(named)
         plan = stage.args['plan']
+        probed, probe_dropped, not_probed, costs = targets, [], [], None
+        if plan.get('probes') is not None:
+            results, unprobed = probe_reports(stage.args['probes'])
+            probed, probe_dropped, not_probed = apply_probe(targets, results, dict(plan.get('unprobed') or {}, **unprobed))
+            # a target no longer leased is dropped as such, whatever the probe saw
+            probed += [item for item in probe_dropped if holders.get(item['ip']) != item['mac']]
+            probe_dropped = [item for item in probe_dropped if holders.get(item['ip']) == item['mac']]
+            costs = probe_costs(stage.args['probes'])
+        changed, launch, dropped = record_intent(stage.records, title, probed, holders, stage.now)
+        stage.mark_changed(changed)
         # a resumed intent's scan may exist in any state by now: the launch must look for it, not launch again
         resume = {'title': title, 'since': plan['intended_at']} if plan['resumed'] and plan['intended_at'] else None
-        return {'launch': {'title': title, 'targets': launch, 'dropped': dropped, 'resume': resume},
+        return {'launch': {'title': title, 'targets': launch, 'dropped': dropped + probe_dropped, 'resume': resume,
+                           'not_probed': not_probed},
+                'liveness_probe': costs,
                 'launch_options': launch_options(stage.settings)}

@@ -34,7 +34,11 @@ notes:
     C(roamscan_scan_title_prefix) (default V(roamscan)) - start of the launch title, followed by the cycle time.
     C(roamscan_dhcp_group) (default V(dhcp_servers)) - the inventory group of the DHCP servers.
     C(roamscan_use_qualys_host_list) (default V(true)) - credit scans of other schedules from the Qualys host list.
-    C(roamscan_report_days) (default V(30)) - the coverage report's window."
+    C(roamscan_report_days) (default V(30)) - the coverage report's window.
+    C(roamscan_liveness_probe) (default V(false)) - right before the launch, M(roamscan.qualys.liveness_probe)
+    checks that each target still answers, with its MAC; those that do not are dropped (C(docs/probe.md)).
+    C(roamscan_probe_routes) (default V({})) - CIDR to the inventory host that probes it (on that segment,
+    with host variable C(roamscan_probe_interface)); a target no CIDR covers is probed by the DHCP server that leased it."
   - "The scan settings, checked before anything is recorded by the same rule
     M(roamscan.qualys.qualys_scan_launch) applies: exactly one of C(roamscan_option_profile) /
     C(roamscan_option_profile_id), and exactly one scanner selector - C(roamscan_scanner) (appliance names),

@@ -64,10 +64,14 @@ plan:
     - C(title) of the launch (null when nothing is due), C(targets) (C({mac, ip, overdue_since})), C(held) (why
       nothing is launched while scans are pending, else null), C(resumed) (an earlier run's launch is completed) and
       C(intended_at) (when that launch's intent was first recorded, else null).
+    - C(held_back) - the due laptops that wait, in queue order (deadline, then arrival), each with its C(position) in
+      the queue and C(reason); at most 100 are listed, C(held_back_count) counts them all.
+    - With C(roamscan_liveness_probe), C(probes) (C({host, interface, allow, targets}) per probe host) and C(unprobed)
+      (C({ip, why}) of targets no probe host can ask); not set for a resumed launch, which launches what it intended.
   returned: success
   type: dict
   sample: {title: roamscan 2026-11-28T07:03:14Z, targets: [{mac: "02:77:00:00:0a:01", ip: 10.77.0.100, overdue_since: ""}],
-           held: null, resumed: false, intended_at: null}
+           held: null, held_back: [], held_back_count: 0, resumed: false, intended_at: null}
 candidates:
   description: Laptops present, overdue and not pending after this decision, most overdue first.
   returned: success

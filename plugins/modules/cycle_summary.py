@@ -47,7 +47,9 @@ summary:
   description:
     - C(known), C(present), C(overdue), C(pending) (counts, null when the store could not be read), C(credited),
       C(not_credited), C(abandoned), C(merged_from_host_list), C(launched) (scan references), C(launched_targets),
-      C(dropped_at_launch), C(held), C(corrupt_cache_entries), C(unusable_dhcp_entries), C(corrupt_spool_lines),
+      C(dropped_at_launch) (C({mac, ip, reason}), reason C(not_leased), C(no_reply) or C(mac_mismatch)), C(not_probed)
+      and C(liveness_probe) (with C(roamscan_liveness_probe)), C(held), C(held_back) (C({mac, ip, position, reason,
+      overdue_since, held_since}), at most 100) and C(held_back_count), C(corrupt_cache_entries), C(unusable_dhcp_entries), C(corrupt_spool_lines),
       C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(fault) and C(not_done)
       (C({stage, reason}) of the stages a fault kept from running).
   returned: success

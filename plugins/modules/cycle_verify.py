@@ -49,12 +49,33 @@ options:
       intended_at:
         description: When a resumed launch's intent was first recorded (null when not resuming).
         type: str
+      held_back:
+        description: Ignored (part of the plan).
+        type: list
+        elements: dict
+      held_back_count:
+        description: Ignored (part of the plan).
+        type: int
+      probes:
+        description: The liveness probes of this plan (C({host, interface, allow, targets}) each); set when C(roamscan_liveness_probe) is on.
+        type: list
+        elements: dict
+      unprobed:
+        description: C({ip, why}) of targets no probe host can ask.
+        type: dict
   leases:
     description:
       - The registered result of M(roamscan.qualys.lease_events) looped over the DHCP servers (C(item) is the server's
         inventory name); lease tables are enough.
     type: dict
     required: true
+  probes:
+    description:
+      - The registered result of M(roamscan.qualys.liveness_probe) looped over RV(roamscan.qualys.cycle_decide#module:plan)'s
+        C(probes) (C(item) is the probe). Targets found C(no_reply) or C(mac_mismatch) are dropped; targets whose probe did
+        not run are kept and listed in C(launch.not_probed).
+      - Only read when the plan has C(probes).
+    type: dict
 seealso:
   - module: roamscan.qualys.qualys_scan_launch
 """
@@ -83,10 +104,16 @@ stored:
   type: int
 launch:
   description:
-    - C(title), C(targets) still leased to the same MAC (launch exactly these), C(dropped) with reasons.
+    - C(title), C(targets) still leased to the same MAC and, with the liveness probe, still answering with it
+      (launch exactly these), C(dropped) with reasons (C(not_leased), C(no_reply), C(mac_mismatch)), and C(not_probed)
+      (kept, with why their probe did not run).
     - C(resume) - C({title, since}) when the plan resumes an earlier run's unfinished launch, for
       M(roamscan.qualys.qualys_scan_launch)'s O(roamscan.qualys.qualys_scan_launch#module:resume), which finds that scan
       in whatever state it is now instead of launching again; null otherwise.
+  returned: success
+  type: dict
+liveness_probe:
+  description: C({hosts, elapsed, packets_sent}) of the liveness probes that ran; null when the probe is off.
   returned: success
   type: dict
 launch_options:

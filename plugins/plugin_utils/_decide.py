@@ -11,7 +11,11 @@ from __future__ import annotations
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_hosts import host_list_scan_counts
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._queue import ordered, take
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present, open_holding, overdue_since
+
+# The summary lists at most this many held-back laptops (all are counted).
+HELD_BACK_SHOWN = 100
 
 
 def active_scans(records):
@@ -20,7 +24,8 @@ def active_scans(records):
 
 
 def candidates(records, now, rescan_days):
-    """Present, overdue, not pending: ``[{mac, ip, last_scanned, held_since, overdue_since}]``, most overdue first."""
+    """Present, overdue, not pending: ``[{mac, ip, last_scanned, held_since, overdue_since}]`` in queue order
+    (most overdue first, then the one that arrived first: _queue.py)."""
     found = []
     for mac, record in records.items():
         if record.get('pending') or not is_present(record, now):
@@ -30,8 +35,7 @@ def candidates(records, now, rescan_days):
             continue
         found.append({'mac': mac, 'ip': record['ip'], 'last_scanned': record.get('last_scanned'),
                       'held_since': record['held_since'], 'overdue_since': due or ''})
-    found.sort(key=lambda item: (item['overdue_since'], item['mac']))
-    return found
+    return ordered(found)
 
 
 def host_list_hosts(records, now, rescan_days):
@@ -78,12 +82,15 @@ def unresolved_intents(records):
 
 
 def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title_prefix='roamscan'):
-    """What this cycle launches: ``{title, targets: [{mac, ip, overdue_since}], held, resumed, intended_at}``.
+    """What this cycle launches: ``{title, targets: [{mac, ip, overdue_since}], held, held_back,
+    held_back_count, resumed, intended_at}``.
 
     An unresolved intent (a run stopped between recording the intent and recording the scan) is
     resumed first with its own title and the time its intent was first recorded (``intended_at``,
     what the launch module's ``resume.since`` needs to find that scan in any state); otherwise the
-    most overdue present laptops, capped, unless ``max_active_scans`` roamscan scans are still pending.
+    first present, due laptops of the queue, capped, unless ``max_active_scans`` roamscan scans are
+    still pending. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due laptops that wait, each
+    with its place in the queue and why.
     """
     intents = unresolved_intents(records)
     if intents:
@@ -91,13 +98,18 @@ def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title
         targets = [{'mac': mac, 'ip': records[mac]['pending']['ip'], 'overdue_since': overdue_since(records[mac], rescan_days) or ''}
                    for mac in sorted(intents[title])]
         intended_at = min(records[mac]['pending']['launched_at'] for mac in intents[title])
-        return {'title': title, 'targets': targets, 'held': None, 'resumed': True, 'intended_at': intended_at}
+        return _plan(title, targets, None, [], resumed=True, intended_at=intended_at)
+    due = candidates(records, now, rescan_days)
     running = active_scans(records)
     if len(running) >= max_active_scans:
-        return {'title': None, 'targets': [], 'resumed': False, 'intended_at': None,
-                'held': '%d roamscan scan(s) still pending (max_active_scans=%d): %s'
-                        % (len(running), max_active_scans, ', '.join(running[:5]))}
-    due = candidates(records, now, rescan_days)[:max_hosts_per_cycle]
-    targets = [{'mac': item['mac'], 'ip': item['ip'], 'overdue_since': item['overdue_since']} for item in due]
-    return {'title': '%s %s' % (title_prefix, now) if targets else None, 'targets': targets, 'held': None, 'resumed': False,
-            'intended_at': None}
+        held = '%d roamscan scan(s) still pending (max_active_scans=%d): %s' % (len(running), max_active_scans, ', '.join(running[:5]))
+        dummy, waiting = take(due, 0, 'roamscan scans still pending (max_active_scans=%d)' % max_active_scans)
+        return _plan(None, [], held, waiting)
+    chosen, waiting = take(due, max_hosts_per_cycle, 'this cycle is full (max_hosts_per_cycle=%d)' % max_hosts_per_cycle)
+    targets = [{'mac': item['mac'], 'ip': item['ip'], 'overdue_since': item['overdue_since']} for item in chosen]
+    return _plan('%s %s' % (title_prefix, now) if targets else None, targets, None, waiting)
+
+
+def _plan(title, targets, held, waiting, resumed=False, intended_at=None):
+    return {'title': title, 'targets': targets, 'held': held, 'held_back': waiting[:HELD_BACK_SHOWN],
+            'held_back_count': len(waiting), 'resumed': resumed, 'intended_at': intended_at}

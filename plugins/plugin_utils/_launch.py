@@ -11,6 +11,9 @@ from __future__ import annotations
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_targets import includes
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present
 
+# reason of a target dropped because its IP is no longer leased to its MAC
+NOT_LEASED = 'not_leased'
+
 
 def record_intent(records, title, targets, holders, now):
     """Mark the re-verified targets pending (no scan ref yet) before the launch call.
@@ -27,7 +30,7 @@ def record_intent(records, title, targets, holders, now):
             dropped.append({'mac': mac, 'ip': ip, 'reason': 'no record'})
             continue
         if holders.get(ip) != mac or not is_present(record, now) or record['ip'] != ip:
-            dropped.append({'mac': mac, 'ip': ip, 'reason': 'IP %s no longer leased to this MAC' % ip})
+            dropped.append({'mac': mac, 'ip': ip, 'reason': NOT_LEASED})
             if record.get('pending') and not record['pending'].get('scan_ref'):
                 record['pending'] = None
                 changed.add(mac)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._scan_choice import InvalidScanChoice, check_scan_choice
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._liveness_check import InvalidProbeRoutes, parse_routes
 
 FACT_CACHE_OPTIONS = {
     'plugin': {'type': 'str', 'required': True},
@@ -33,6 +34,8 @@ SETTINGS = {
     'dhcp_group': ('roamscan_dhcp_group', {'type': 'str', 'default': 'dhcp_servers'}),
     'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
+    'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),
+    'probe_routes': ('roamscan_probe_routes', {'type': 'dict', 'default': {}}),
     # qualys_scan_launch's options, by their names there
     'option_profile': ('roamscan_option_profile', {'type': 'str'}),
     'option_profile_id': ('roamscan_option_profile_id', {'type': 'int'}),
@@ -69,6 +72,10 @@ def read_settings(variables, launch=False):
     low = ['%s must be at least 1, got %d' % (VARIABLES[name], values[name]) for name in AT_LEAST_ONE if values[name] < 1]
     if low:
         raise InvalidSettings('invalid roamscan settings: %s' % '; '.join(low))
+    try:
+        parse_routes(values['probe_routes'])
+    except InvalidProbeRoutes as exc:
+        raise InvalidSettings('invalid roamscan settings: %s' % exc) from None
     if launch:
         try:
             check_scan_choice(values, VARIABLES)

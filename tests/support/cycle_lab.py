@@ -163,10 +163,10 @@ class RealKea:
     SPOOL_DIR = '/var/spool/roamscan'   # the role's default, under the prefix
     CONFIG_FILE = '/etc/kea/kea-dhcp4.conf'
 
-    def __init__(self, lab, workdir, clients=3, valid_lifetime=3600, server='dhcp1'):
+    def __init__(self, lab, workdir, clients=3, valid_lifetime=3600, server='dhcp1', namespace_prefix='rsq'):
         self.lab = lab
         self.server = server
-        self.net = DhcpLab(Path(workdir) / 'net', clients=clients)
+        self.net = DhcpLab(Path(workdir) / 'net', clients=clients, namespace_prefix=namespace_prefix)
         self.prefix_dir = Path(workdir) / 'root'
         self.lease_file = self.net.workdir / 'kea-leases4.csv'
         self.valid_lifetime = valid_lifetime

@@ -168,14 +168,15 @@ class NamespaceLab:
 class DhcpLab(NamespaceLab):
     """A server namespace with bridge ``br0`` (``<prefix>.1/24``) and ``clients`` client namespaces.
 
-    Names are ``rsq<random>-s`` and ``rsq<random>-c<i>``; client i's eth0 has MAC ``client_mac(i)``.
+    Names are ``<namespace_prefix><random>-s`` and ``...-c<i>`` (prefix ``rsq`` unless the test picks its own);
+    client i's eth0 has MAC ``client_mac(i)``.
     """
 
-    def __init__(self, workdir, clients=2, prefix='10.77.0'):
+    def __init__(self, workdir, clients=2, prefix='10.77.0', namespace_prefix='rsq'):
         self.workdir = Path(workdir)
         self.token = secrets.token_hex(4)
-        self.server_ns = 'rsq%s-s' % self.token
-        self.client_ns = ['rsq%s-c%d' % (self.token, i) for i in range(clients)]
+        self.server_ns = '%s%s-s' % (namespace_prefix, self.token)
+        self.client_ns = ['%s%s-c%d' % (namespace_prefix, self.token, i) for i in range(clients)]
         self.prefix = prefix
         self.server_ip = prefix + '.1'
         self.interface = 'br0'

@@ -204,6 +204,55 @@ def test_verify_refuses_to_record_an_intent_the_launch_would_refuse(store):
     assert result['failed'] and 'registered result of lease_events looped' in result['msg']
 
 
+def test_decide_plans_the_liveness_probe_per_route_when_it_is_on(store):
+    first, second = present(A, X), present(B, '10.20.0.5')
+    first['dhcp_server'] = second['dhcp_server'] = 'dhcp1'
+    store['store'] = FakeStore({A: first, B: second})
+    variables = dict(SCAN, roamscan_liveness_probe=True, roamscan_probe_routes={'10.20.0.0/24': 'probe20'},
+                     hostvars={'dhcp1': {'roamscan_probe_interface': 'br0'}, 'probe20': {}})
+    plan = run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=variables)['plan']
+    assert plan['probes'] == [{'host': 'dhcp1', 'interface': 'br0', 'allow': ['%s/32' % X], 'targets': [{'ip': X, 'mac': A}]}]
+    assert plan['unprobed'] == {'10.20.0.5': 'roamscan_probe_interface is not set for probe20'}
+    off = run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=SCAN)['plan']
+    assert 'probes' not in off
+    bad = run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=dict(variables, roamscan_probe_routes={'x': 'y'}))
+    assert bad['failed'] and 'roamscan_probe_routes' in bad['msg']
+
+
+def test_verify_drops_what_the_probe_found_gone_or_answering_with_another_mac(store):
+    third = '02:77:00:00:0c:03'
+    store['store'] = FakeStore({A: present(A, X), B: present(B, Y), third: present(third, '10.77.0.102')})
+    targets = [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}, {'mac': third, 'ip': '10.77.0.102'}]
+    probes = [{'host': 'dhcp1', 'interface': 'br0', 'allow': ['10.77.0.0/24'], 'targets': targets}]
+    plan = {'title': 'roamscan T', 'targets': targets, 'resumed': False, 'probes': probes, 'unprobed': {}}
+    fresh = {'results': [dict(lease_report((A, X), (B, Y), (third, '10.77.0.102')), item='dhcp1')]}
+    probed = {'results': [{'item': probes[0], 'elapsed': 0.4, 'packets_sent': {'arp': 4}, 'results': [
+        {'ip': X, 'expected_mac': A, 'alive': True, 'method': 'arp', 'macs': [A], 'reason': None},
+        {'ip': Y, 'expected_mac': B, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'},
+        {'ip': '10.77.0.102', 'expected_mac': third, 'alive': True, 'method': 'arp', 'macs': [A], 'reason': 'mac_mismatch'}]}]}
+    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': probed}, task_vars=SCAN)
+    assert result['launch']['targets'] == [{'mac': A, 'ip': X}]
+    assert [(d['mac'], d['reason']) for d in result['launch']['dropped']] == [(B, 'no_reply'), (third, 'mac_mismatch')]
+    assert store['store'].records[B]['pending'] is None and store['store'].records[A]['pending']['title'] == 'roamscan T'
+    assert result['liveness_probe'] == {'hosts': ['dhcp1'], 'elapsed': 0.4, 'packets_sent': {'arp': 4}}
+    # a probe host that could not probe keeps its targets (their leases were just re-read), and says so
+    failed = {'results': [{'item': probes[0], 'failed': True, 'msg': 'raw sockets need CAP_NET_RAW'}]}
+    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': failed}, task_vars=SCAN)
+    assert len(result['launch']['targets']) == 3 and result['launch']['dropped'] == []
+    assert [item['reason'] for item in result['launch']['not_probed']] == ['probe on dhcp1 did not run: raw sockets need CAP_NET_RAW'] * 3
+
+
+def test_verify_reports_a_gone_lease_as_not_leased_even_when_the_probe_saw_nothing(store):
+    store['store'] = FakeStore({A: present(A, X)})
+    targets = [{'mac': A, 'ip': X}]
+    plan = {'title': 'roamscan T', 'targets': targets, 'probes': [{'host': 'dhcp1', 'targets': targets}]}
+    fresh = {'results': [dict(lease_report(), item='dhcp1')]}
+    probed = {'results': [{'item': plan['probes'][0], 'results': [
+        {'ip': X, 'expected_mac': A, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'}]}]}
+    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': probed}, task_vars=SCAN)
+    assert result['launch']['targets'] == [] and [d['reason'] for d in result['launch']['dropped']] == ['not_leased']
+
+
 def test_record_turns_intents_into_pending_scans(store):
     intended = present(A, X)
     intended['pending'] = {'scan_ref': None, 'ip': X, 'launched_at': NOW, 'title': 'roamscan T'}

@@ -30,6 +30,17 @@ def test_plan_caps_and_titles_deterministically():
     result = _decide.plan(records, NOW, 30, max_hosts_per_cycle=3, max_active_scans=2)
     assert [t['ip'] for t in result['targets']] == ['10.77.2.0', '10.77.2.1', '10.77.2.2']
     assert result['title'] == 'roamscan %s' % NOW and not result['resumed'] and result['held'] is None
+    assert result['held_back_count'] == 7
+    assert [(item['position'], item['ip']) for item in result['held_back'][:2]] == [(4, '10.77.2.3'), (5, '10.77.2.4')]
+    assert result['held_back'][0]['reason'] == 'this cycle is full (max_hosts_per_cycle=3)'
+
+
+def test_equally_overdue_laptops_go_in_order_of_arrival():
+    early = present(B, Y, since='2026-11-28T08:00:00Z', last_scanned='2026-10-01T00:00:00Z')
+    late = present(A, X, since='2026-11-28T10:00:00Z', last_scanned='2026-10-01T00:00:00Z')
+    result = _decide.plan({A: late, B: early}, NOW, 30, max_hosts_per_cycle=1, max_active_scans=1)
+    assert [t['mac'] for t in result['targets']] == [B]
+    assert [(item['mac'], item['position']) for item in result['held_back']] == [(A, 2)]
 
 
 def test_plan_holds_everything_while_max_active_scans_are_pending():
@@ -40,6 +51,8 @@ def test_plan_holds_everything_while_max_active_scans_are_pending():
     }
     held = _decide.plan(records, NOW, 30, max_hosts_per_cycle=10, max_active_scans=2)
     assert held['targets'] == [] and 'scan/1.1' in held['held']
+    assert [(item['mac'], item['position']) for item in held['held_back']] == [(C, 1)]
+    assert 'max_active_scans=2' in held['held_back'][0]['reason']
     free = _decide.plan(records, NOW, 30, max_hosts_per_cycle=10, max_active_scans=3)
     assert [t['mac'] for t in free['targets']] == [C]
 
