@@ -23,7 +23,7 @@ h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.6em 0 .4em;borde
 .kpis{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0}.kpi{background:#f1f4f8;border-radius:6px;padding:.5em .9em;min-width:8em}
 .kpi b{display:block;font-size:1.5em}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:1em}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e2e6ec;padding:.25em .5em;
-text-align:left;overflow-wrap:anywhere;vertical-align:top}th{background:#f1f4f8}td.n,th.n{text-align:right}
+text-align:left;overflow-wrap:anywhere;vertical-align:top}th{background:#f1f4f8}td.n,th.n{text-align:right}td.k{white-space:nowrap}
 svg{width:100%;height:auto;display:block}.axis{stroke:#8a96a6;stroke-width:1}.grid-line{stroke:#e2e6ec}
 .line{fill:none;stroke:#1f6fd1;stroke-width:2}.point{fill:#1f6fd1}.bar{fill:#1f6fd1}.bar.warn{fill:#d9822b}.limit{stroke:#c0392b;stroke-dasharray:4 3}
 svg text{font-size:11px;fill:#4a5566}.note{color:#5a6677;font-size:12px}
@@ -40,10 +40,11 @@ def _pct(share):
     return 'n/a' if share is None else '%.1f%%' % (share * 100)
 
 
-def _table(table_id, headers, rows, numeric=()):
+def _table(table_id, headers, rows, numeric=(), nowrap=()):
+    classes = ['n' if index in numeric else 'k' if index in nowrap else '' for index in range(len(headers))]
+    cell = ['<td class="%s">' % name if name else '<td>' for name in classes]
     head = ''.join('<th%s>%s</th>' % (' class="n"' if index in numeric else '', _e(name)) for index, name in enumerate(headers))
-    body = ''.join('<tr>%s</tr>' % ''.join('<td%s>%s</td>' % (' class="n"' if index in numeric else '', _e(value))
-                                           for index, value in enumerate(row)) for row in rows)
+    body = ''.join('<tr>%s</tr>' % ''.join('%s%s</td>' % (cell[index], _e(value)) for index, value in enumerate(row)) for row in rows)
     return '<table id="%s"><thead><tr>%s</tr></thead><tbody>%s</tbody></table>' % (table_id, head, body)
 
 
@@ -104,10 +105,12 @@ def _kpi(label, value):
 
 
 def _devices_table(table_id, rows, columns):
+    """``columns``: (title, pick, keep on one line)."""
     shown = rows[:TABLE_ROWS]
     note = ('<p class="note">The first %d of %d; every device is in the CSV and JSON exports.</p>' % (len(shown), len(rows))
             if len(rows) > len(shown) else '')
-    return _table(table_id, [title for title, dummy in columns], [[pick(row) for dummy, pick in columns] for row in shown]) + note
+    return _table(table_id, [column[0] for column in columns], [[column[1](row) for column in columns] for row in shown],
+                  nowrap={index for index, column in enumerate(columns) if column[2]}) + note
 
 
 def render(model, reasons, exports=()):
@@ -141,15 +144,15 @@ def render(model, reasons, exports=()):
            _table('overdue-reasons', ['Why overdue', 'Devices'], [[reasons[key], count] for key, count in model['overdue_reasons'].items()],
                   numeric=(1,)),
            _devices_table('overdue', model['overdue'], [
-               ('Host name', lambda row: row['hostname']), ('MAC', lambda row: row['mac']), ('IP', lambda row: row['ip']),
-               ('Why', lambda row: reasons[row['overdue_reason']]), ('Overdue for (days)', lambda row: row['overdue_days']),
-               ('Last seen', lambda row: _when(row['last_seen'])), ('Last scanned', lambda row: _when(row['last_scanned'])),
-               ('DHCP server', lambda row: row['dhcp_server'])]),
+               ('Host name', lambda row: row['hostname'], False), ('MAC', lambda row: row['mac'], True),
+               ('IP', lambda row: row['ip'], True), ('Why', lambda row: reasons[row['overdue_reason']], False),
+               ('Overdue (days)', lambda row: row['overdue_days'], True), ('Last seen', lambda row: _when(row['last_seen']), True),
+               ('Last scanned', lambda row: _when(row['last_scanned']), True), ('DHCP server', lambda row: row['dhcp_server'], False)]),
            '<h2>Due soon (%d)</h2>' % len(model['due_soon']),
            _devices_table('due-soon', model['due_soon'], [
-               ('Host name', lambda row: row['hostname']), ('MAC', lambda row: row['mac']),
-               ('Due in (days)', lambda row: row['due_in_days']), ('Last scanned', lambda row: _when(row['last_scanned'])),
-               ('Present now', lambda row: 'yes' if row['present'] else 'no')]),
+               ('Host name', lambda row: row['hostname'], False), ('MAC', lambda row: row['mac'], True),
+               ('Due in (days)', lambda row: row['due_in_days'], True), ('Last scanned', lambda row: _when(row['last_scanned']), True),
+               ('Present now', lambda row: 'yes' if row['present'] else 'no', False)]),
            '<h2>By DHCP server, presence source and site</h2><div class="grid">']
     for field, title in (('dhcp_server', 'DHCP server'), ('source', 'Source'), ('site', 'Site')):
         out.append(_table('by-%s' % field.replace('_', '-'), [title, 'Devices', 'Seen', 'Scanned', 'Overdue'],

@@ -44,8 +44,10 @@ def fleet(count, now, seed=7, hostile=True):
                                  'title': 'roamscan %s' % _time(now)}
         records[mac] = record
     if hostile:
+        # never scanned since long ago: at the top of the overdue table
         for number, name in enumerate(HOSTILE_NAMES):
-            records[list(records)[number]]['hostname'] = name
+            records[list(records)[number]].update(hostname=name, first_seen=_time(now - datetime.timedelta(days=410 + number)),
+                                                  last_scanned=None, last_scan_ref=None, pending=None)
     return records
 
 
