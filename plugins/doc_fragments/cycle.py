@@ -34,7 +34,12 @@ notes:
     C(roamscan_scan_title_prefix) (default V(roamscan)) - start of the launch title, followed by the cycle time.
     C(roamscan_dhcp_group) (default V(dhcp_servers)) - the inventory group of the DHCP servers.
     C(roamscan_use_qualys_host_list) (default V(true)) - credit scans of other schedules from the Qualys host list.
-    C(roamscan_report_days) (default V(30)) - the coverage report's window."
+    C(roamscan_report_days) (default V(30)) - the coverage report's window.
+    C(roamscan_history_days) (default V(400)) - days of cycle history the summary keeps in the store.
+    C(roamscan_report_site), C(roamscan_report_source), C(roamscan_report_group) (default unset) - the coverage
+    report's filters: a site (a DHCP server's C(roamscan_site)), a presence source, an inventory group of DHCP servers.
+    C(roamscan_report_due_soon_days) (default V(7)) - the report's due-soon horizon.
+    C(roamscan_api_allowance_per_day) (default V(7200)) - the Qualys API calls a day the report measures against."
   - "The scan settings, checked before anything is recorded by the same rule
     M(roamscan.qualys.qualys_scan_launch) applies: exactly one of C(roamscan_option_profile) /
     C(roamscan_option_profile_id), and exactly one scanner selector - C(roamscan_scanner) (appliance names),
