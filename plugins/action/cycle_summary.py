@@ -61,4 +61,3 @@ class ActionModule(CycleActionBase):
             stage.warnings.append('Cannot add this cycle to the history (%s): %s' % (HISTORY_KEY, exc))
             return None
         return len(days)
-

@@ -161,9 +161,10 @@ def render(model, reasons, exports=()):
     scans, api = model['scans'], model['api']
     out += ['</div><div class="grid"><section><h2>Scans launched and their outcomes</h2>',
             bar_chart('chart-scans', days, [entry['launched_targets'] for entry in history], label_every=max(len(days) // 6, 1)),
-            _table('scans', ['In the window', 'Count'], [['scans launched', scans['launched_scans']], ['targets launched', scans['launched_targets']],
-                                                       ['devices credited', scans['credited']], ['not credited', scans['not_credited']],
-                                                       ['cycles with a fault', scans['faults']]], numeric=(1,)),
+            _table('scans', ['In the window', 'Count'],
+                   [['scans launched', scans['launched_scans']], ['targets launched', scans['launched_targets']],
+                    ['devices credited', scans['credited']], ['not credited', scans['not_credited']],
+                    ['cycles with a fault', scans['faults']]], numeric=(1,)),
             _table('dropped', ['Dropped or not credited, why', 'Count'], list(model['dropped'].items()), numeric=(1,)),
             '</section><section><h2>Qualys API calls</h2>',
             bar_chart('chart-api', days, [entry['api_calls_total'] for entry in history], limit=api['allowance_per_day'],

@@ -62,13 +62,15 @@ def test_report_in_a_real_browser(report, tmp_path):
         shown = [name for name in HOSTILE_NAMES if name in cells]
         assert shown == list(HOSTILE_NAMES)
         # the page's figures are the export's
-        figures = evaluate("Object.fromEntries([...document.querySelectorAll('.kpi')].map(k => [k.lastChild.textContent, k.firstChild.textContent]))")
+        figures = evaluate("Object.fromEntries([...document.querySelectorAll('.kpi')]"
+                           ".map(k => [k.lastChild.textContent, k.firstChild.textContent]))")
         assert figures['known devices'] == str(summary['counts']['known']) == str(DEVICES)
         assert figures['overdue'] == str(summary['counts']['overdue'])
         assert figures['present now'] == str(summary['counts']['present'])
         assert figures['due within 7 days'] == str(sum(1 for row in exported['devices']
                                                        if not row['overdue'] and row['due_in_days'] <= 7))
-        reasons = evaluate("Object.fromEntries([...document.querySelectorAll('#overdue-reasons tbody tr')].map(r => [r.cells[0].textContent, r.cells[1].textContent]))")
+        reasons = evaluate("Object.fromEntries([...document.querySelectorAll('#overdue-reasons tbody tr')]"
+                           ".map(r => [r.cells[0].textContent, r.cells[1].textContent]))")
         assert sorted(int(value) for value in reasons.values()) == sorted(summary['overdue_reasons'].values())
         assert sum(summary['overdue_reasons'].values()) == summary['counts']['overdue']
         shown_rows = evaluate("document.querySelectorAll('#overdue tbody tr').length")

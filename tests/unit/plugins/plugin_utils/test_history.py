@@ -17,7 +17,6 @@ SUMMARY = {'known': 100000, 'present': 9000, 'overdue': 2500, 'pending': 10, 'la
                                  for n in range(30)], 'fault': None}
 
 
-
 def test_cycles_of_one_day_fold_into_one_entry():
     days = fold_cycle([], SUMMARY, {'scan_launch': 2}, '2026-12-01T10:00:00Z', 400)
     days = fold_cycle(days, dict(SUMMARY, overdue=2000, fault={'stage': 'launch'}), {'scan_launch': 1, 'host_list': 4},
