@@ -36,9 +36,11 @@ options:
   source:
     description:
       - The presence source whose live table is read (with O(include_table=true)).
+      - C(receiver) is the spool of the M(roamscan.qualys.presence_receiver) role's receiver; it has no live table
+        (RV(table) is empty) and its observations have C(authority) C(log).
     type: str
     required: true
-    choices: [kea, dhcpd, dnsmasq]
+    choices: [dhcpd, dnsmasq, kea, ocserv, openvpn, receiver, wireguard]
   source_host:
     description:
       - The name given as the C(host) of each observation's RV(observations[].source).
@@ -49,6 +51,10 @@ options:
       - Where the source keeps its live table.
       - Defaults to C(/var/lib/kea/kea-leases4.csv) for Kea (its LFC files C(.completed), C(.2), C(.1) are read too),
         C(/var/lib/dhcp/dhcpd.leases) for dhcpd and C(/var/lib/misc/dnsmasq.leases) for dnsmasq.
+      - "VPN servers (role M(roamscan.qualys.vpn_hook)): OpenVPN's status file (version 3, default
+        C(/run/openvpn-server/status-roamscan.log); confirms nobody when OpenVPN has not rewritten it for 30 s), ocserv's
+        C(occtl-socket-file) (default: occtl's own), or the WireGuard interface name (default C(wg0); peers with a
+        handshake in the last 180 s). Each connected identity holding a tunnel IP is one C(seen) observation."
     type: path
     aliases: [lease_file]
   include_table:
@@ -255,8 +261,11 @@ def main():
     params = module.params
     host = params['source_host'] or platform.node()
 
+    def run_command(argv):
+        return module.run_command(argv, environ_update={'LC_ALL': 'C'})
+
     def read_table(now):
-        return read_source_table(params['source'], params['table_path'], now, host)
+        return read_source_table(params['source'], params['table_path'], now, host, run_command)
 
     def observations(records, table, skipped):
         return {'observations': [from_record(record, host) for record in records], 'table': table}

@@ -128,7 +128,44 @@ class Client(Process):
         run('ip', '-n', self.namespace, 'addr', 'flush', 'dev', 'eth0', check=False)
 
 
-class DhcpLab:
+class NamespaceLab:
+    """What every lab shares: processes started in its namespaces (``spawn``), stopped by PID and
+    the namespaces deleted on ``close``. Subclasses set ``workdir`` and ``processes`` and name
+    their namespaces in ``namespaces()``."""
+
+    def namespaces(self):
+        raise NotImplementedError
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        for process in reversed(self.processes):
+            try:
+                process.stop()
+            except (OSError, subprocess.SubprocessError):
+                pass
+        for namespace in self.namespaces():
+            run('ip', 'netns', 'del', namespace, check=False)
+
+    def spawn(self, name, namespace, argv, env=None, cls=Process, stdin=None, **extra):
+        """Start ``argv`` (str or bytes items) inside ``namespace`` with a clean environment, feeding
+        it ``stdin`` (bytes) if given; output goes to <name>.log."""
+        log = self.workdir / ('%s.log' % name)
+        full_env = dict(CLEAN_ENV)
+        full_env.update(env or {})
+        with open(log, 'ab') as handle:
+            popen = subprocess.Popen(['ip', 'netns', 'exec', namespace, *argv], stdout=handle, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE, env=full_env)
+        if stdin is not None:
+            popen.stdin.write(stdin)
+            popen.stdin.close()
+        process = cls(name, popen, log, **extra)
+        self.processes.append(process)
+        return process
+
+
+class DhcpLab(NamespaceLab):
     """A server namespace with bridge ``br0`` (``<prefix>.1/24``) and ``clients`` client namespaces.
 
     Names are ``rsq<random>-s`` and ``rsq<random>-c<i>``; client i's eth0 has MAC ``client_mac(i)``.
@@ -177,34 +214,10 @@ class DhcpLab:
             raise
         return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        for process in reversed(self.processes):
-            try:
-                process.stop()
-            except (OSError, subprocess.SubprocessError):
-                pass
-        for namespace in self.client_ns + [self.server_ns]:
-            run('ip', 'netns', 'del', namespace, check=False)
+    def namespaces(self):
+        return self.client_ns + [self.server_ns]
 
     # -- processes
-    def spawn(self, name, namespace, argv, env=None, cls=Process, **extra):
-        """Start ``argv`` inside ``namespace`` with a clean environment; output goes to <name>.log."""
-        log = self.workdir / ('%s.log' % name)
-        handle = open(log, 'ab')
-        full_env = dict(CLEAN_ENV)
-        full_env.update(env or {})
-        try:
-            popen = subprocess.Popen(['ip', 'netns', 'exec', namespace, *argv], stdout=handle, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=full_env)
-        finally:
-            handle.close()
-        process = cls(name, popen, log, **extra)
-        self.processes.append(process)
-        return process
-
     def netns_exec(self, namespace, *argv):
         return run('ip', 'netns', 'exec', namespace, *argv)
 
@@ -257,10 +270,15 @@ class DhcpLab:
 
     def python_wrapper(self, python):
         """A script usable as ansible_python_interpreter that runs modules inside the server namespace."""
-        wrapper = self.workdir / 'python-in-netns'
-        wrapper.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (self.server_ns, python))
-        os.chmod(wrapper, 0o755)
-        return wrapper
+        return netns_python(self.workdir / 'python-in-netns', self.server_ns, python)
+
+
+def netns_python(wrapper, namespace, python):
+    """Write ``wrapper``, a script usable as ansible_python_interpreter that runs ``python`` in ``namespace``."""
+    wrapper = Path(wrapper)
+    wrapper.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (namespace, python))
+    os.chmod(wrapper, 0o755)
+    return wrapper
 
 
 def kea_dhcp4_config(lab, lease_file, hooks_libraries=(), valid_lifetime=8, reservations=()):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: roamscan.qualys contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Event source roamscan.qualys.dhcp_leases: presence events from the dhcp_hook spool."""
+"""Event source roamscan.qualys.dhcp_leases: DHCP lease events from the dhcp_hook spool (presence_spool, narrowed)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ description:
     scheduled cycle, not replayed here.
   - Needs read access to the spool directory and nothing else; no Qualys credentials.
   - Corrupt or partial spool lines are skipped and counted in a warning.
+  - C(roamscan.qualys.presence_spool) is the general form (every source, observation shape); this source stays for
+    rulebooks written against the lease-event fields.
 options:
   spool_dir:
     description: The hook's spool directory (C(dhcp_hook_spool_dir) of the role).
@@ -54,79 +56,39 @@ EXAMPLES = r"""
         print_event:
 """
 
-import asyncio
 import importlib.util
-import logging
 import os
 
-LOGGER = logging.getLogger(__name__)
-DEFAULT_INTERVAL = 0.25
 
-
-def _spool_modules():
-    """The collection's spool protocol and record format (_spool, _spool_record), as lease_events uses them.
-
-    ansible-rulebook runs this file with runpy, without the collection loader: then the collection's
-    module_utils are made importable from their place next to this file (_standalone_loader).
-    """
+def _presence_spool():
+    """The presence_spool source next to this file (ansible-rulebook loads sources by path)."""
     try:
-        from ansible_collections.roamscan.qualys.plugins.module_utils import _spool, _spool_record
+        from ansible_collections.roamscan.qualys.extensions.eda.plugins.event_source import presence_spool
     except ImportError:
-        here = os.path.dirname(os.path.abspath(__file__))
-        directory = os.path.normpath(os.path.join(here, '..', '..', '..', '..', 'plugins', 'module_utils'))
-        spec = importlib.util.spec_from_file_location('roamscan_qualys_standalone_loader',
-                                                      os.path.join(directory, '_standalone_loader.py'))
-        loader = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loader)
-        loader.install(directory)
-        from ansible_collections.roamscan.qualys.plugins.module_utils import _spool, _spool_record
-    return _spool, _spool_record
+        spec = importlib.util.spec_from_file_location(
+            'roamscan_qualys_presence_spool', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'presence_spool.py'))
+        presence_spool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(presence_spool)
+    return presence_spool
 
 
-def _settings(args, record_format):
+def _settings(args, presence_spool, record_format):
     """Validated (spool_dir, kinds, interval) from the source arguments; ValueError otherwise."""
+    name = 'roamscan.qualys.dhcp_leases'
     unknown = set(args) - {'spool_dir', 'kinds', 'interval'}
     if unknown:
-        raise ValueError('roamscan.qualys.dhcp_leases: unknown argument(s) %s' % ', '.join(sorted(unknown)))
-    spool_dir = args.get('spool_dir', '/var/spool/roamscan')
-    if not isinstance(spool_dir, str) or not os.path.isdir(spool_dir):
-        raise ValueError('roamscan.qualys.dhcp_leases: spool_dir %r is not a directory (is the dhcp_hook role applied, '
-                         'and is this the host whose DHCP server writes it?)' % (spool_dir,))
-    if not os.access(spool_dir, os.R_OK | os.X_OK):
-        raise ValueError('roamscan.qualys.dhcp_leases: no read access to spool_dir %s for this user (uid %d)'
-                         % (spool_dir, os.getuid()))
-    kinds = args.get('kinds', list(record_format.EVENT_KINDS))
-    if isinstance(kinds, str):
-        kinds = [kinds]
-    if not isinstance(kinds, list) or not kinds or set(kinds) - set(record_format.EVENT_KINDS):
-        raise ValueError('roamscan.qualys.dhcp_leases: kinds must be a list of %s, got %r'
-                         % (', '.join(record_format.EVENT_KINDS), kinds))
-    try:
-        interval = float(args.get('interval', DEFAULT_INTERVAL))
-    except (TypeError, ValueError):
-        interval = 0
-    if not 0 < interval <= 3600:
-        raise ValueError('roamscan.qualys.dhcp_leases: interval must be a number of seconds above 0, got %r'
-                         % (args.get('interval'),))
-    return spool_dir, frozenset(kinds), interval
+        raise ValueError('%s: unknown argument(s) %s' % (name, ', '.join(sorted(unknown))))
+    spool_dir = presence_spool.spool_dir_setting(args.get('spool_dir', presence_spool.DEFAULT_SPOOL_DIR), name, 'spool_dir')
+    kinds = presence_spool.choices_setting(args.get('kinds', list(record_format.EVENT_KINDS)), record_format.EVENT_KINDS,
+                                           name, 'kinds')
+    return spool_dir, kinds, presence_spool.interval_setting(args.get('interval', presence_spool.DEFAULT_INTERVAL), name)
 
 
 async def main(queue, args):
-    """Put ``{'presence': {...}}`` on ``queue`` for each new spool record of the wanted kinds."""
-    spool, record_format = _spool_modules()
-    spool_dir, kinds, interval = _settings(args, record_format)
-    follower = spool.SpoolFollower(spool_dir, from_start=False)
-    reported_skips = 0
-    try:
-        while True:
-            for record in follower.poll():
-                if record.is_lease_event() and record.kind in kinds:
-                    await queue.put({'presence': record.as_dict()})
-            skipped = sum(follower.skipped.values())
-            if skipped > reported_skips:
-                LOGGER.warning('roamscan.qualys.dhcp_leases: skipped %d corrupt or partial spool line(s) in %s so far: %s',
-                               skipped, spool_dir, follower.skipped)
-                reported_skips = skipped
-            await asyncio.sleep(interval)
-    finally:
-        follower.close()
+    """Put ``{'presence': {...}}`` on ``queue`` for each new DHCP lease record of the wanted kinds."""
+    presence_spool = _presence_spool()
+    record_format = presence_spool.spool_modules()[1]
+    spool_dir, kinds, interval = _settings(args, presence_spool, record_format)
+    await presence_spool.follow(queue, [spool_dir], interval,
+                                lambda record: record.is_lease_event() and record.kind in kinds,
+                                lambda record: {'presence': record.as_dict()}, 'roamscan.qualys.dhcp_leases')

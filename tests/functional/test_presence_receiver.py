@@ -1,0 +1,217 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The real presence receiver on loopback against real HTTP clients: auth, replay, limits, crash."""
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from receiver_lab import SECRETS, ReceiverLab
+
+# Splunk's documented webhook alert body (Splunk Cloud/Enterprise alerting manual, "Use a webhook
+# alert action"): only the first result row, under "result".
+SPLUNK_DOC_EXAMPLE = {
+    'result': {'sourcetype': 'mongod', 'count': '8'},
+    'sid': 'scheduler_admin_search_W2_at_14232356_132',
+    'results_link': 'http://web.example.local:8000/app/search/@go?sid=scheduler_admin_search_W2_at_14232356_132',
+    'search_name': None,
+    'owner': 'admin',
+    'app': 'search',
+}
+
+
+def presence(value, ip='10.8.0.5', event='start', event_id=None, **extra):
+    item = {'event': event, 'identity': {'kind': 'vpn_user', 'value': value}, 'ip': ip,
+            'time': int(time.time()), 'event_id': event_id or value}
+    item.update(extra)
+    return json.dumps(item)
+
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    receiver = ReceiverLab(tmp_path_factory.mktemp('receiver')).start()
+    yield receiver
+    receiver.stop()
+    log = receiver.log_path.read_text()
+    for secret in SECRETS.values():
+        assert secret not in log, 'a secret reached the receiver log'
+
+
+def written(lab, value):
+    return [line for line in lab.spool_lines() if ' vpn_user %s ' % value in line]
+
+
+def test_missing_and_wrong_credentials_write_nothing(lab):
+    body = presence('nocred')
+    assert lab.post('/v1/presence/ndjson', body)[0] == 401
+    assert lab.post('/v1/presence/ndjson', body, {'Authorization': 'Bearer ' + SECRETS['nac']})[0] == 403
+    assert lab.post('/v1/presence/ndjson/' + SECRETS['ndjson'], body, lab.bearer('ndjson'))[0] == 403
+    assert lab.post('/v1/presence/splunk', body)[0] == 401
+    assert lab.post('/v1/presence/splunk/' + SECRETS['splunk'][:-1] + 'X', body)[0] == 403
+    assert lab.post('/v1/presence/nosuch', body, lab.bearer('ndjson'))[0] == 404
+    assert written(lab, 'nocred') == []
+
+
+def test_hmac_signature_and_timestamp(lab):
+    body = presence('signed-user').encode()
+    assert lab.post('/v1/presence/signed', body)[0] == 401
+    assert lab.post('/v1/presence/signed', body, lab.signed(body, secret='not-the-secret-at-all'))[0] == 403
+    assert lab.post('/v1/presence/signed', body, lab.signed(body, stamp=int(time.time()) - 3600))[0] == 403
+    tampered = body.replace(b'10.8.0.5', b'10.8.0.9')
+    assert lab.post('/v1/presence/signed', tampered, lab.signed(body))[0] == 403
+    assert written(lab, 'signed-user') == []
+    assert lab.post('/v1/presence/signed', body, lab.signed(body)) == (200, {'accepted': 1, 'duplicates': 0, 'skipped': {}})
+    assert len(written(lab, 'signed-user')) == 1
+
+
+def test_replayed_event_id_is_written_once(lab):
+    body = presence('replayed', event_id='evt-42')
+    first = lab.post('/v1/presence/ndjson', body, lab.bearer('ndjson'))
+    again = lab.post('/v1/presence/ndjson', body, lab.bearer('ndjson'))
+    assert first == (200, {'accepted': 1, 'duplicates': 0, 'skipped': {}})
+    assert again == (200, {'accepted': 0, 'duplicates': 1, 'skipped': {}})
+    assert len(written(lab, 'replayed')) == 1
+
+
+def test_oversized_body_is_413(lab):
+    body = '\n'.join(presence('big%d' % n) for n in range(2000))
+    assert len(body) > 65536
+    assert lab.post('/v1/presence/ndjson', body, lab.bearer('ndjson'))[0] == 413
+    assert written(lab, 'big1') == []
+
+
+def test_malformed_json_and_lines(lab):
+    status, answer = lab.post('/v1/presence/splunk/' + SECRETS['splunk'], '{"result": ', {})
+    assert (status, answer['error']) == (400, 'bad_json')
+    mixed = '\n'.join([presence('mixed-good'), '{not json', json.dumps({'event': 'start', 'ip': '10.1.1.1'}),
+                       presence('mixed-badip', ip='999.1.1.1'), presence('mixed-shell;rm', ip='10.8.0.7')])
+    status, answer = lab.post('/v1/presence/ndjson', mixed, lab.bearer('ndjson'))
+    assert status == 200
+    assert answer['accepted'] == 2
+    assert answer['skipped'] == {'bad_json': 1, 'bad_identity': 1, 'bad_ip': 1}
+    hostile = [line for line in lab.spool_lines() if ' 10.8.0.7 ' in line]
+    assert len(hostile) == 1 and ';' not in hostile[0] and ' vpn_user %' in hostile[0]
+    assert lab.post('/v1/presence/ndjson', '{broken\n[1,2]\n', lab.bearer('ndjson'))[0] == 400
+
+
+def test_splunk_payload_through_the_field_map(lab):
+    assert lab.post('/v1/presence/splunk/' + SECRETS['splunk'], json.dumps(SPLUNK_DOC_EXAMPLE))[0] == 400
+    body = dict(SPLUNK_DOC_EXAMPLE, result={'user': 'splunk-alice', 'src_ip': '10.8.0.21', 'src_mac': '02-AA-00-00-00-01',
+                                            '_time': str(int(time.time()))})
+    assert lab.post('/v1/presence/splunk/' + SECRETS['splunk'], json.dumps(body))[0] == 200
+    assert lab.post('/v1/presence/splunk/' + SECRETS['splunk'], json.dumps(body)) == (
+        200, {'accepted': 0, 'duplicates': 1, 'skipped': {}})
+    (line,) = written(lab, 'splunk-alice')
+    assert ' 10.8.0.21 ' in line and 'mac=02:aa:00:00:00:01' in line.replace('02-AA-00-00-00-01', '02:aa:00:00:00:01')
+
+
+def test_nac_session(lab):
+    session = {'macAddress': '02:77:00:00:0A:01', 'ipAddresses': ['10.9.0.4', 'fe80::1'], 'userName': 'carol',
+               'state': 'AUTHENTICATED',
+               'timestamp': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() - 60))}
+    status, answer = lab.post('/v1/presence/nac', json.dumps(session), lab.bearer('nac'))
+    assert status == 200 and answer['accepted'] == 1 and answer['skipped'] == {'bad_ip': 1}
+    (line,) = [line for line in lab.spool_lines() if ' mac 02:77:00:00:0a:01 10.9.0.4 ' in line]
+    assert 'user=carol' in line
+
+
+def test_flood_is_limited_per_endpoint(lab):
+    statuses = [lab.post('/v1/presence/flood', presence('flood%d' % n), lab.bearer('flood'))[0] for n in range(8)]
+    assert statuses.count(429) >= 4 and statuses[0] == 200
+    assert lab.post('/v1/presence/ndjson', presence('during-flood'), lab.bearer('ndjson'))[0] == 200
+
+
+def test_one_byte_per_second_client_is_dropped(lab):
+    request = ('POST /v1/presence/ndjson HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n'
+               'Content-Length: 100\r\n\r\n' % SECRETS['ndjson']).encode()
+    slow = socket.create_connection((lab.address, lab.port))
+    started = time.monotonic()
+    dropped = None
+    try:
+        for byte in request + b'x' * 100:
+            # others are served meanwhile
+            if time.monotonic() - started > 1 and dropped is None:
+                assert lab.post('/v1/presence/ndjson', presence('beside-slow'), lab.bearer('ndjson'))[0] == 200
+            try:
+                slow.send(bytes([byte]))
+                if slow.recv(1, socket.MSG_DONTWAIT) == b'':
+                    dropped = time.monotonic() - started
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                dropped = time.monotonic() - started
+                break
+            time.sleep(1)
+            if time.monotonic() - started > 15:
+                break
+    finally:
+        slow.close()
+    assert dropped is not None and dropped < 10  # request_timeout is 3 s
+
+
+def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path):
+    lab = ReceiverLab(tmp_path).start()
+    acknowledged, stop = [], threading.Event()
+
+    def sender():
+        for n in range(100000):
+            if stop.is_set():
+                return
+            try:
+                status, _answer = lab.post('/v1/presence/ndjson', presence('crash%05d' % n), lab.bearer('ndjson'), timeout=2)
+            except OSError:
+                return
+            if status == 200:
+                acknowledged.append('crash%05d' % n)
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    time.sleep(1.5)
+    lab.stop(signal.SIGKILL)
+    stop.set()
+    thread.join()
+    assert len(acknowledged) > 5
+    lab.start()
+    try:
+        # the client retries everything it sent, acknowledged or not
+        last = int(acknowledged[-1][5:]) + 2
+        for first in range(0, last, 200):
+            batch = '\n'.join(presence('crash%05d' % n) for n in range(first, min(first + 200, last)))
+            while True:
+                status, _answer = lab.post('/v1/presence/ndjson', batch, lab.bearer('ndjson'))
+                if status != 429:
+                    break
+                time.sleep(0.5)  # Retry-After
+            assert status == 200
+        values = [line.split(' ')[7] for line in lab.spool_lines() if ' vpn_user crash' in line]
+        assert set(acknowledged) <= set(values)
+        assert len(values) == len(set(values)) == last
+    finally:
+        lab.stop()
+
+
+def test_https_with_the_configured_certificate(tmp_path):
+    cert, key = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+                    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', str(key), '-out', str(cert)],
+                   check=True, capture_output=True)
+    lab = ReceiverLab(tmp_path / 'receiver', tls=(cert, key)).start()
+    try:
+        assert lab.post('/v1/presence/ndjson', presence('tls-user'), lab.bearer('ndjson'))[0] == 200
+        with socket.create_connection((lab.address, lab.port), timeout=5) as plain:
+            plain.sendall(b'POST /v1/presence/ndjson HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}')
+            assert not plain.recv(100).startswith(b'HTTP/')  # no plain-text answer on the TLS port
+        with pytest.raises(ssl.SSLError):
+            unverified = ssl.create_default_context()
+            with socket.create_connection((lab.address, lab.port), timeout=5) as raw:
+                unverified.wrap_socket(raw, server_hostname='127.0.0.1')
+        assert len(written(lab, 'tls-user')) == 1
+    finally:
+        lab.stop()
