@@ -1,9 +1,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Cost of the coverage report at fleet scale: rendering the page and the four exports for ``--devices`` devices
-and ``--days`` of daily history from a jsonfile store (reading every record, as the report does), against
-rendering today's report — the previous page (coverage list and Jinja template of the main branch's
-``git show`` copy) over the same store — measured in the same run. Also the size of the history after
-``roamscan_history_days`` days of 100000-device cycles.
+"""Cost of the coverage report at fleet scale: reading ``--devices`` devices and ``--days`` of daily history from a
+jsonfile store (every record, as the report does; the same for the previous report), then rendering the page and
+the four exports, against rendering today's report — the previous page (coverage list and Jinja template, the
+git copy from before this report replaced them) over the same records — measured in the same
+run. Also the size of the history after ``roamscan_history_days`` days of 100000-device cycles.
 
     python bench/report.py [--devices 100000] [--days 365]
 """
@@ -27,12 +27,15 @@ from store import load_collection, timed  # noqa: E402  pylint: disable=wrong-im
 from report_fleet import fleet, history  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def previous_report(base):
-    """The previous report's coverage() and template, from the main branch (None when git has no main)."""
+def previous_report():
+    """The previous report's coverage() and template, from the commit before the one that removed the template."""
     try:
-        source = subprocess.run(['git', '-C', str(ROOT), 'show', 'main:plugins/plugin_utils/_coverage.py'], capture_output=True,
+        removed = subprocess.run(['git', '-C', str(ROOT), 'rev-list', '-1', 'HEAD', '--', 'playbooks/templates/coverage_report.html.j2'],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        before = removed + '^'
+        source = subprocess.run(['git', '-C', str(ROOT), 'show', '%s:plugins/plugin_utils/_coverage.py' % before], capture_output=True,
                                 text=True, check=True).stdout
-        template = subprocess.run(['git', '-C', str(ROOT), 'show', 'main:playbooks/templates/coverage_report.html.j2'],
+        template = subprocess.run(['git', '-C', str(ROOT), 'show', '%s:playbooks/templates/coverage_report.html.j2' % before],
                                   capture_output=True, text=True, check=True).stdout
     except subprocess.CalledProcessError:
         return None
@@ -66,25 +69,29 @@ def main():
     cache = legacy_write(fleet(args.devices, now), legacy_cache('ansible.builtin.jsonfile', _uri=str(base / 'facts'), _timeout=0))
     cache.set(HISTORY_KEY, history_value(history(args.days, now, args.devices)))
     print('seeded %d devices and %d days of history in %.1f s' % (args.devices, args.days, time.monotonic() - started))
-    open_store(settings_store).all()   # the first use builds the store's index: neither report pays for it
+    open_store(settings_store).all()   # the first use builds the store's index: no timing below pays for it
     settings = read_settings({'roamscan_report_days': args.days})
     page = base / 'out' / 'coverage.html'
     page.parent.mkdir()
+    loaded = {}
+
+    def read_store():
+        store = open_store(settings_store)
+        loaded.update(records=store.all(), history=parse_history(store.read_entry(HISTORY_KEY)))
 
     def new_report():
-        store = open_store(settings_store)
-        model = report(store.all(), parse_history(store.read_entry(HISTORY_KEY)), now_text, settings)
+        model = report(loaded['records'], loaded['history'], now_text, settings)
         texts = {path: text for suffix, text in exports(model).items() for path in [export_paths(str(page))[suffix]]}
         texts[str(page)] = render(model, REASONS, sorted(texts))
         write_files(texts)
 
-    previous = previous_report(base)
+    read_seconds = timed(read_store)
+    previous = previous_report()
     if previous is not None:
         coverage, template = previous
 
         def old_report():
-            store = open_store(settings_store)
-            records = store.all()
+            records = loaded['records']
             result = {'coverage': coverage(records, now_text, args.days, 30), 'counts': {'known': len(records)},
                       'now': now_text, 'rescan_days': 30}
             (base / 'out' / 'old.html').write_text(jinja2.Template(template, autoescape=False).render(roamscan_report=result))
@@ -92,10 +99,11 @@ def main():
         old_seconds = timed(old_report)
     new_seconds = timed(new_report)
     sizes = {path.name: path.stat().st_size for path in sorted(page.parent.iterdir())}
-    print('report (read %d records + history, page, 4 exports): %.2f s' % (args.devices, new_seconds))
+    print('reading the store (%d records + history; the same for both reports): %.2f s' % (args.devices, read_seconds))
+    print('rendering the report (numbers, page, 4 exports written): %.2f s' % new_seconds)
     if previous is not None:
-        print("today's report (read %d records, overdue list page): %.2f s; ratio new / today's: %.2f"
-              % (args.devices, old_seconds, new_seconds / old_seconds))
+        print("rendering today's report (coverage list, Jinja page): %.2f s; ratio new / today's: %.2f"
+              % (old_seconds, new_seconds / old_seconds))
     print('files: %s' % ', '.join('%s %.1f MB' % (name, size / 1e6) for name, size in sizes.items()))
 
     days = []
