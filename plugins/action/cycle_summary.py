@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import (
+    API_OF_MODULE, HISTORY_KEY, InvalidHistory, cycle_api_calls, fold_cycle, history_value, parse_history)
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts, cycle_summary, stage_of
 
@@ -28,7 +30,7 @@ class ActionModule(CycleActionBase):
         fault = stage.args['fault']
         if fault is not None:
             fault = {'stage': fault.get('stage') or stage_of(fault.get('task')), 'task': fault.get('task'), 'msg': fault.get('msg')}
-        final, corrupt = None, []
+        final, corrupt, store = None, [], None
         if stage.settings_error is None:   # else the store the settings name is unknown
             try:
                 store = open_store(stage.settings['fact_cache'])
@@ -41,4 +43,21 @@ class ActionModule(CycleActionBase):
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
         summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'))
         summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']
-        return {'summary': summary, 'cycle_failed': bool(summary['fault'] or summary['dhcp_servers_not_reported'])}
+        history_days = None
+        if store is not None and final is not None and not self._task.check_mode:
+            history_days = self._append_history(stage, store, summary)
+        return {'summary': summary, 'history_days': history_days,
+                'cycle_failed': bool(summary['fault'] or summary['dhcp_servers_not_reported'])}
+
+    @staticmethod
+    def _append_history(stage, store, summary):
+        """Fold this cycle into the store's daily history; a failure is a warning (the cycle's work is stored)."""
+        api_calls = cycle_api_calls({variable: stage.variable(variable) for variable in API_OF_MODULE})
+        try:
+            days = fold_cycle(parse_history(store.read_entry(HISTORY_KEY)), summary, api_calls, stage.now,
+                              stage.settings['history_days'])
+            store.write_entry(HISTORY_KEY, history_value(days))
+        except (StoreError, InvalidHistory) as exc:
+            stage.warnings.append('Cannot add this cycle to the history (%s): %s' % (HISTORY_KEY, exc))
+            return None
+        return len(days)

@@ -38,7 +38,12 @@ notes:
     C(roamscan_liveness_probe) (default V(false)) - right before the launch, M(roamscan.qualys.liveness_probe)
     checks that each target still answers, with its MAC; those that do not are dropped (C(docs/probe.md)).
     C(roamscan_probe_routes) (default V({})) - CIDR to the inventory host that probes it (on that segment,
-    with host variable C(roamscan_probe_interface)); a target no CIDR covers is probed by the DHCP server that leased it."
+    with host variable C(roamscan_probe_interface)); a target no CIDR covers is probed by the DHCP server that leased it.
+    C(roamscan_history_days) (default V(400)) - days of cycle history the summary keeps in the store.
+    C(roamscan_report_site), C(roamscan_report_source), C(roamscan_report_group) (default unset) - the coverage
+    report's filters: a site (a DHCP server's C(roamscan_site)), a presence source, an inventory group of DHCP servers.
+    C(roamscan_report_due_soon_days) (default V(7)) - the report's due-soon horizon.
+    C(roamscan_api_allowance_per_day) (default V(7200)) - the Qualys API calls a day the report measures against."
   - "The scan settings, checked before anything is recorded by the same rule
     M(roamscan.qualys.qualys_scan_launch) applies: exactly one of C(roamscan_option_profile) /
     C(roamscan_option_profile_id), and exactly one scanner selector - C(roamscan_scanner) (appliance names),

@@ -36,6 +36,12 @@ SETTINGS = {
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
     'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),
     'probe_routes': ('roamscan_probe_routes', {'type': 'dict', 'default': {}}),
+    'history_days': ('roamscan_history_days', {'type': 'int', 'default': 400}),
+    'report_site': ('roamscan_report_site', {'type': 'str'}),
+    'report_source': ('roamscan_report_source', {'type': 'str'}),
+    'report_group': ('roamscan_report_group', {'type': 'str'}),
+    'api_allowance': ('roamscan_api_allowance_per_day', {'type': 'int', 'default': 7200}),
+    'due_soon_days': ('roamscan_report_due_soon_days', {'type': 'int', 'default': 7}),
     # qualys_scan_launch's options, by their names there
     'option_profile': ('roamscan_option_profile', {'type': 'str'}),
     'option_profile_id': ('roamscan_option_profile_id', {'type': 'int'}),
@@ -47,7 +53,8 @@ SETTINGS = {
     'priority': ('roamscan_scan_priority', {'type': 'int'}),
     'max_targets_per_scan': ('roamscan_max_targets_per_scan', {'type': 'int'}),
 }
-AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days')
+AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days', 'history_days',
+                'api_allowance', 'due_soon_days')
 LAUNCH_OPTIONS = ('option_profile', 'option_profile_id', 'scanner', 'scanner_ids', 'default_scanner', 'scanners_in_ag',
                   'external_scanners', 'priority', 'max_targets_per_scan')
 VARIABLES = {setting: variable for setting, (variable, dummy) in SETTINGS.items()}

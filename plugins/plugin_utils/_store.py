@@ -253,6 +253,23 @@ class LaptopStore:
         entries.update(index.overlay)
         return {mac_from_host(key): digest_as_record(entry[1]) for key, entry in entries.items() if entry[1] is not None}
 
+    def read_entry(self, key):
+        """The value of the non-laptop entry ``key`` (the cycle history), None when absent; StoreError when unreadable."""
+        found = self._backend.read_many([key]).get(key)
+        if found is None:
+            return None
+        if isinstance(found[0], Unreadable):
+            raise StoreError('Cannot read %s in the fact cache (%s): %s' % (key, self._backend.label, found[0].reason))
+        return found[0]
+
+    def write_entry(self, key, value):
+        """Write the non-laptop entry ``key`` (verified like a record); the index stays sealed when it was."""
+        sealed = self._backend.sealable and self._backend.unchanged(INDEX_KEY)
+        self._backend.write_many({key: value})
+        if sealed:
+            # the entry is no record: the index still describes every record, so spare the next store the scan
+            self._backend.seal(INDEX_KEY)
+
     # -- the index -------------------------------------------------------------------------
     def _fresh_index(self):
         """The index, true for the records as they are now (re-reading what changed behind its back), or None."""

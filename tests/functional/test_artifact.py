@@ -69,7 +69,7 @@ def test_artifact_contains_collection_and_no_junk(artifact):
 DEVELOPER_ONLY = ('scripts/', 'requirements/', 'bench/', 'tests/', 'extensions/molecule/', '.ci/')
 # What users run from the installed collection (playbooks by name, the role, the EDA rulebook and
 # event source, the AWX examples and the documentation they point to).
-USER_NEEDS = ('playbooks/scan_overdue.yml', 'playbooks/deploy_dhcp_hooks.yml', 'playbooks/templates/coverage_report.html.j2',
+USER_NEEDS = ('playbooks/scan_overdue.yml', 'playbooks/deploy_dhcp_hooks.yml', 'playbooks/coverage_report.yml',
               'roles/dhcp_hook/tasks/main.yml', 'roles/dhcp_hook/meta/argument_specs.yml',
               'extensions/eda/rulebooks/scan_arriving_laptops.yml', 'extensions/eda/plugins/event_source/dhcp_leases.py',
               'extensions/awx/project/collections/requirements.yml', 'extensions/awx/container_group_pod_spec.yml',

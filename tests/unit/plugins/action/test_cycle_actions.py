@@ -32,6 +32,7 @@ class FakeStore:
         self.fail_writes = fail_writes
         self.reads = []
         self.saved = {}
+        self.entries = {}
 
     def get(self, macs):
         self.reads.append(('get', sorted(macs)))
@@ -51,6 +52,12 @@ class FakeStore:
     def digests(self):
         self.reads.append(('digests',))
         return copy.deepcopy(self.records)
+
+    def read_entry(self, key):
+        return copy.deepcopy(self.entries.get(key))
+
+    def write_entry(self, key, value):
+        self.entries[key] = copy.deepcopy(value)
 
     def save(self, records, macs):
         if self.fail_writes:
@@ -307,3 +314,32 @@ def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
     assert not result.get('failed') and result['summary']['known'] is None and result['cycle_failed']
     assert result['summary']['fault']['msg'] == fault['msg']
     assert any('roamscan_rescan_days must be at least 1, got 0; this step used the defaults' in w for w in result['warnings'])
+
+
+def test_summary_folds_each_cycle_into_a_daily_history(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    fake = FakeStore({A: present(A, X), B: present(B, Y, last_scanned='2026-11-20T00:00:00Z')})
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: fake)
+    task_vars = {'roamscan_launch': {'scan_refs': ['scan/1'], 'api_calls': 3}, 'roamscan_status': {'api_calls': 1},
+                 'roamscan_recorded': {'launch': {'recorded': [{'mac': A, 'ip': X}]}},
+                 'roamscan_intent': {'launch': {'dropped': [{'mac': B, 'ip': Y, 'reason': 'IP %s no longer leased to this MAC' % Y}]}}}
+    run_action('cycle_summary', task_vars=task_vars)
+    result = run_action('cycle_summary', task_vars=task_vars)
+    assert result['history_days'] == 1
+    day = fake.entries['roamscan-history']['days'][0]
+    assert (day['cycles'], day['launched_scans'], day['launched_targets'], day['known'], day['overdue']) == (2, 2, 2, 2, 1)
+    assert day['api_calls'] == {'scan_launch': 6, 'scan_status': 2} and day['covered_share'] == 0.5
+    assert day['dropped'] == {'IP <ip> no longer leased to this MAC': 2}
+    run_action('cycle_summary', task_vars=task_vars, check_mode=True)
+    assert fake.entries['roamscan-history']['days'][0]['cycles'] == 2
+
+
+def test_summary_keeps_an_unreadable_history_and_warns(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    fake = FakeStore({A: present(A, X)})
+    fake.entries['roamscan-history'] = ['not', 'a', 'history']
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: fake)
+    result = run_action('cycle_summary')
+    assert not result.get('failed') and result['history_days'] is None
+    assert any('roamscan-history is not a schema 1 roamscan history' in warning for warning in result['warnings'])
+    assert fake.entries['roamscan-history'] == ['not', 'a', 'history']

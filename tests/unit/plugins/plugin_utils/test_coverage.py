@@ -1,17 +1,93 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The coverage report's numbers over device rows, its page (escaped, self-contained) and its exports."""
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
+
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _coverage
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import fold_cycle
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._report_export import export_paths, exports
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._report_page import render
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import read_settings
 from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import A, B, C, X, Y, NOW, present
 
+D = '02:77:00:00:0d:04'
 
-def test_coverage_counts_recently_seen_and_lists_overdue():
+
+def fleet():
     recent_scanned = present(A, X, last_scanned='2026-11-20T00:00:00Z')
     recent_unscanned = present(B, Y)
     long_gone = present(C, '10.77.0.102', seen='2026-09-01T00:00:00Z', first_seen='2026-08-01T00:00:00Z')
     long_gone['lease_state'] = 'expired'
-    result = _coverage.coverage({A: recent_scanned, B: recent_unscanned, C: long_gone}, NOW, 30, 30)
-    assert (result['seen'], result['scanned'], result['share']) == (2, 1, 0.5)
-    assert [item['mac'] for item in result['overdue']] == [B, C]
-    assert result['overdue'][0]['present'] and not result['overdue'][1]['present']
-    assert _coverage.coverage({}, NOW, 30, 30)['share'] is None
+    pending = present(D, '10.77.0.103')
+    pending['pending'] = {'scan_ref': 'scan/1', 'ip': '10.77.0.103', 'launched_at': NOW, 'title': 't'}
+    records = {A: recent_scanned, B: recent_unscanned, C: long_gone, D: pending}
+    for record in records.values():
+        record['dhcp_server'] = 'dhcp1'
+    return records
+
+
+def build(records, **settings):
+    variables = {'roamscan_%s' % name: value for name, value in settings.items()}
+    history = fold_cycle([], {'known': 4, 'present': 3, 'overdue': 3, 'pending': 1, 'launched': ['scan/1'],
+                              'launched_targets': ['10.77.0.103']}, {'scan_launch': 2}, NOW, 400)
+    return _coverage.report(records, history, NOW, read_settings(variables), {'dhcp1': 'HQ'})
+
+
+def test_coverage_counts_recently_seen_and_lists_overdue_with_the_reason():
+    model = build(fleet())
+    coverage = model['coverage']
+    assert (coverage['seen'], coverage['scanned'], coverage['share']) == (3, 1, 0.3333)
+    overdue = {row['mac']: row for row in model['overdue']}
+    assert sorted(overdue) == [B, C, D]
+    assert (overdue[B]['overdue_reason'], overdue[C]['overdue_reason'], overdue[D]['overdue_reason']) == ('not_found', 'not_seen', 'pending')
+    assert overdue[B]['present'] and not overdue[C]['present']
+    assert [row['mac'] for row in model['overdue']][0] == C   # longest overdue first
+    assert model['overdue_reasons'] == {'pending': 1, 'not_seen': 1, 'too_short': 0, 'not_found': 1}
+    assert build({})['coverage']['share'] is None
+
+
+def test_due_soon_and_the_age_buckets():
+    model = build(fleet(), report_due_soon_days=30)
+    assert [(row['mac'], row['due_in_days']) for row in model['due_soon']] == [(A, 21.5)]
+    assert build(fleet())['due_soon'] == []
+    ages = {item['bucket']: item['devices'] for item in model['ages']}
+    assert ages['7–14'] == 1 and ages['never'] == 3 and sum(ages.values()) == 4
+
+
+def test_filters_select_the_devices():
+    records = fleet()
+    records[C]['dhcp_server'] = 'dhcp2'
+    assert build(records, report_site='HQ')['counts']['known'] == 3
+    assert build(records, report_site='Branch')['counts']['known'] == 0
+    assert build(records, report_source='vpn')['counts']['known'] == 0
+    assert _coverage.report(records, [], NOW, read_settings({'roamscan_report_group': 'g'}), {}, {'dhcp2'})['counts']['known'] == 1
+
+
+def test_page_escapes_hostile_host_names_and_requests_nothing():
+    records = fleet()
+    records[B]['hostname'] = '<script>alert(1)</script>'
+    records[C]['hostname'] = '"><img src=x onerror=alert(2)>'
+    page = render(build(records), _coverage.REASONS)
+    assert '<script' not in page and '<img' not in page
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page and '&quot;&gt;&lt;img src=x onerror=alert(2)&gt;' in page
+    assert "default-src 'none'" in page and not re.search(r'(src|href)="(https?:)?//', page)
+    assert 'data-points="1"' in page and '@media print' in page
+
+
+def test_exports_hold_the_page_numbers_and_defuse_formulas():
+    records = fleet()
+    records[A]['hostname'] = '=HYPERLINK("http://x")'
+    model = build(records)
+    files = exports(model)
+    devices = json.loads(files['devices.json'])
+    assert devices['summary']['counts'] == model['counts'] and len(devices['devices']) == 4
+    rows = list(csv.DictReader(io.StringIO(files['devices.csv'])))
+    assert [row['mac'] for row in rows] == sorted(records)
+    assert rows[0]['hostname'] == '\'=HYPERLINK("http://x")' and rows[0]['overdue'] == 'false'
+    history = list(csv.DictReader(io.StringIO(files['history.csv'])))
+    assert history[0]['launched_targets'] == '1' and json.loads(history[0]['api_calls']) == {'scan_launch': 2}
+    assert export_paths('/r/coverage.html')['devices.csv'] == '/r/coverage-devices.csv'

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _confirm, _coverage, _decide, _summary
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import read_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import open_store
 
 FIXTURES = Path(__file__).parent / 'fixtures' / 'records_0_1'
@@ -42,7 +43,12 @@ def test_today_s_stages_decide_as_0_1_did_on_its_records(store):
     assert _decide.candidates(records, NOW, 30) == EXPECTED['candidates']
     assert _decide.active_scans(records) == EXPECTED['active_scans']
     assert _summary.counts(records, NOW, 30) == EXPECTED['summary']
-    assert _coverage.coverage(records, NOW, 30, 30) == EXPECTED['coverage']
+    report = _coverage.report(copy.deepcopy(records), [], NOW, read_settings({}))
+    expected_coverage = dict(EXPECTED['coverage'])
+    assert report['coverage'] == {key: value for key, value in expected_coverage.items() if key != 'overdue'}
+    # 0.1 listed the overdue laptops most recently seen first, with these fields
+    overdue = sorted(report['overdue'], key=lambda row: (row['last_seen'] or '', row['mac']), reverse=True)
+    assert [{key: row[key] for key in expected_coverage['overdue'][0]} for row in overdue] == expected_coverage['overdue']
     scans = [{'ref': 'scan/1795000000.00002', 'state': 'Finished', 'done': True, 'processed': True,
               'launched': '2026-11-20T12:00:03Z', 'scanned': ['10.77.0.102'], 'not_scanned': []}]
     changed, outcome = _confirm.confirm(records, scans, NOW, 24)
