@@ -18,10 +18,9 @@ import abc
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_from_host
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store, record_mac
 
 
 class CycleError(Exception):
@@ -55,7 +54,7 @@ class Stage:
 
     def blocked(self):
         """MACs whose stored entry could not be read: never overwritten, reported until someone fixes it."""
-        return {mac_from_host(item['host']) for item in self.store.corrupt} if self.store else set()
+        return {record_mac(item['host']) for item in self.store.corrupt} if self.store else set()
 
     def mark_changed(self, macs):
         blocked = self.blocked()
