@@ -34,7 +34,11 @@ notes:
     C(roamscan_scan_title_prefix) (default V(roamscan)) - start of the launch title, followed by the cycle time.
     C(roamscan_dhcp_group) (default V(dhcp_servers)) - the inventory group of the DHCP servers.
     C(roamscan_use_qualys_host_list) (default V(true)) - credit scans of other schedules from the Qualys host list.
-    C(roamscan_report_days) (default V(30)) - the coverage report's window."
+    C(roamscan_report_days) (default V(30)) - the coverage report's window.
+    C(roamscan_device_aliases) (default V([])) - the operator's alias list, C([{device, identities}]), each identity
+    C(kind:value) (e.g. C(mac:02:77:00:00:0a:01), C(vpn_cert:laptop-17)): the identities of one device, scanned once
+    and credited together. C(roamscan_device_aliases_file) (default unset) - the same list in a YAML or CSV file
+    (C(device,identity) rows). Client-supplied names (DHCP host names, VPN peer info) never link identities."
   - "The scan settings, checked before anything is recorded by the same rule
     M(roamscan.qualys.qualys_scan_launch) applies: exactly one of C(roamscan_option_profile) /
     C(roamscan_option_profile_id), and exactly one scanner selector - C(roamscan_scanner) (appliance names),

@@ -33,6 +33,8 @@ SETTINGS = {
     'dhcp_group': ('roamscan_dhcp_group', {'type': 'str', 'default': 'dhcp_servers'}),
     'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
+    'device_aliases': ('roamscan_device_aliases', {'type': 'raw', 'default': []}),
+    'device_aliases_file': ('roamscan_device_aliases_file', {'type': 'path'}),
     # qualys_scan_launch's options, by their names there
     'option_profile': ('roamscan_option_profile', {'type': 'str'}),
     'option_profile_id': ('roamscan_option_profile_id', {'type': 'int'}),

@@ -161,7 +161,7 @@ def test_corrupt_cache_entry_and_spool_line_are_reported_the_rest_proceeds(lab, 
     assert [item['host'] for item in summary['corrupt_cache_entries']] == [HOST[A]]
     assert any(HOST[A] in warning for warning in warnings_of(proc))
     assert summary['corrupt_spool_lines'] == {'dhcp1': {'count': 1, 'reasons': {'truncated': 1}}}
-    assert any('dhcp1: lease_events skipped 1 corrupt spool line(s) (truncated: 1)' in warning for warning in warnings_of(proc))
+    assert any('dhcp1: presence_events skipped 1 corrupt spool line(s) (truncated: 1)' in warning for warning in warnings_of(proc))
     assert sorted(summary['launched_targets']) == ['10.77.0.101', '10.77.0.102']
 
 
