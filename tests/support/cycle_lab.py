@@ -203,9 +203,9 @@ class RealKea:
         if proc.returncode != 0:
             raise AssertionError('dhcp_hook role failed:\n%s' % (proc.stdout + proc.stderr)[-4000:])
 
-    def connect(self, index, hostname=None, *extra, name=None):
-        """Laptop ``index`` asks for a lease; returns the bound netns.Client."""
-        laptop = self.net.run_udhcpc(index, hostname, *extra, name=name)
+    def connect(self, index, hostname=None, *extra, name=None, interface='eth0'):
+        """Laptop ``index`` asks for a lease on ``interface``; returns the bound netns.Client."""
+        laptop = self.net.run_udhcpc(index, hostname, *extra, name=name, interface=interface)
         laptop.wait_for('bound')
         return laptop
 
