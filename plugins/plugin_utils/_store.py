@@ -242,7 +242,7 @@ class LaptopStore:
     def all(self):
         """Every record (coverage report, inventory plugin)."""
         if not self._all_read:
-            self._upgrade(self._backend.keys(RECORD_OR_LEGACY_PATTERN))
+            self._upgrade()
             self._read([record_mac(key) for key in self._backend.keys(RECORD_PATTERN)])
             self._all_read = True
         return dict(self._records)
@@ -277,7 +277,7 @@ class LaptopStore:
             return self._index
         if not self._backend.supports_versions:
             self.index_state = 'none'
-            self._upgrade(self._backend.keys(RECORD_OR_LEGACY_PATTERN))
+            self._upgrade()
             return None
         try:
             index = self._stored_index()
@@ -344,7 +344,7 @@ class LaptopStore:
         self._save_index(catalog=True, best_effort=True)
         return self._index
 
-    def _upgrade(self, keys):
+    def _upgrade(self, keys=None):
         """Copy each 0.1 record (key ``mac-<12 hex>``) that has no record key yet to its record key.
 
         Returns True when some were written. Once the copies are durable, the record leaves the 0.1 entry (an
@@ -354,7 +354,7 @@ class LaptopStore:
         if self._upgraded:
             return False
         self._upgraded = True
-        keys = set(keys)
+        keys = set(self._backend.keys(RECORD_OR_LEGACY_PATTERN) if keys is None else keys)
         legacy = sorted(key for key in keys if MAC_HOST_PATTERN.match(key) and 'roamscan-id-' + key not in keys)
         if not legacy:
             return False
