@@ -9,15 +9,11 @@ Run: .venv/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e/test_scan_cy
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from cycle_lab import CycleLab, RealKea, launch_call_ips, launch_calls, summary_of
+from cycle_lab import launch_call_ips, launch_calls, real_kea_lab, summary_of
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -26,13 +22,9 @@ SECOND_MAC = '02:77:00:00:aa:99'
 
 @pytest.fixture(name='kea')
 def kea_fixture(ansible_env):
-    workdir = Path(tempfile.mkdtemp(prefix='roamscan-devices-kea-'))
-    os.chmod(workdir, 0o755)   # Kea runs as _kea and must reach its files below
-    try:
-        with RealKea(CycleLab(workdir / 'controller', ansible_env), workdir / 'dhcp', clients=2) as kea:
-            yield kea
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    """A real Kea with two laptops' namespaces."""
+    with real_kea_lab(ansible_env, 'roamscan-devices-kea-', 2) as kea:
+        yield kea
 
 
 def finish_scan(kea, sim, ips):
