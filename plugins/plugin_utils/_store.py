@@ -348,7 +348,7 @@ class LaptopStore:
         """Copy each 0.1 record (key ``mac-<12 hex>``) that has no record key yet to its record key.
 
         Returns True when some were written. Once the copies are durable, the record leaves the 0.1 entry (an
-        inventory host's facts, its other facts kept), so the record has one home. A 0.1 entry that cannot be read
+        inventory host's facts: its other facts are kept, an entry with none is removed), so the record has one home. A 0.1 entry that cannot be read
         is reported, kept, and its MAC is never written, so its history is not shadowed.
         """
         if self._upgraded:
@@ -379,7 +379,11 @@ class LaptopStore:
             self._legacy_blocked.add(mac)
         if values:
             self._backend.write_many(values)
-            self._backend.write_many(left)   # only once the copies are durable
+            # only once the copies are durable: the 0.1 entry keeps the host's other facts, or goes
+            kept = {key: facts for key, facts in left.items() if facts}
+            if kept:
+                self._backend.write_many(kept)
+            self._backend.delete_many(sorted(key for key, facts in left.items() if not facts))
         return bool(values)
 
     def _save_index(self, catalog=False, best_effort=False):

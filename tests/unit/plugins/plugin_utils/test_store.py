@@ -435,6 +435,7 @@ def test_0_1_records_are_moved_to_their_own_keys_and_survive_their_hosts_being_f
     assert store.working_set() == working(records) and store.all() == records
     assert legacy_cache().get('roamscan-id-mac-027700000001') == {'roamscan': records[mac_of(1)]}
     assert legacy_cache().get('mac-027700000001') == {'owner': 'alice'}   # the record has one home
+    assert not any(name.endswith('_mac-027700000002') or name == 'mac-027700000002' for name in os.listdir(jsonfile))
     for mac in records:                      # what ansible-playbook --flush-cache does to the laptop hosts
         legacy_cache().delete('mac-' + mac.replace(':', ''))
     again = _store.open_store()
