@@ -8,7 +8,7 @@ the same decision from the same records (inventory plugin + set_fact per laptop)
 
 A size without ``:present`` means 10 % present. Runs ansible-playbook from this interpreter's environment with
 the collection from this tree, a Qualys simulator on 127.0.0.1 and a local "DHCP server" whose Kea lease file
-lists the present laptops; the records are seeded straight through the cache plugin (as roamscan 0.1 wrote).
+lists the present laptops; the records are seeded straight through the cache plugin under their record keys.
 Goals on 2 cores (jsonfile): 10k/1k <= 8 s, 100k/1k <= 12 s, 100k/10k <= 45 s; 10k -> 100k at 1k present < 1.5x.
 """
 from __future__ import annotations
@@ -67,7 +67,7 @@ def environment(root):
 
 
 def seed(lab, known, present):
-    """Records straight into the configured cache through the plugin API (as earlier cycles would have left them)."""
+    """Records straight into the configured cache through the plugin API under their record keys (as earlier cycles would have left them)."""
     code = r'''
 import datetime, sys
 sys.path.insert(0, sys.argv[3])
@@ -76,7 +76,7 @@ from ansible.plugins.loader import init_plugin_loader
 init_plugin_loader([sys.argv[3]])
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import new_record
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import format_time
-from legacy_records import legacy_write
+from legacy_records import write_behind
 known, present = int(sys.argv[1]), int(sys.argv[2])
 now = datetime.datetime.now(datetime.timezone.utc)
 t = lambda **d: format_time(now + datetime.timedelta(**d))
@@ -93,7 +93,7 @@ for i in range(known):
                    last_scanned=t(days=-(i % 60)), dhcp_server='dhcp1',
                    ip_history=[{'ip': ip, 'from': t(days=-20), 'to': t(days=-19)}])
     records[mac] = rec
-legacy_write(records)
+write_behind(records)
 print(','.join('%s %s' % (records[m]['ip'], m) for m in list(records)[:present]))
 '''
     env = dict(lab.env, PATH='%s:%s' % (lab.venv_bin, os.environ.get('PATH', '')))

@@ -13,4 +13,6 @@ class ActionModule(CycleActionBase):
     LAUNCH_SETTINGS = True
 
     def run_stage(self, stage):
-        return {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers()}
+        groups = stage.alias_groups()
+        return {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers(),
+                'device_aliases': {'devices': len(groups), 'skipped': stage.alias_skipped}}

@@ -18,9 +18,10 @@ class ActionModule(CycleActionBase):
         status = stage.args['scan_status']
         scans = status.get('scans') or [] if registered_ok(status) else []
         records = stage.load(stage.store.working_set())
-        changed, outcome = confirm(records, scans, stage.now, stage.settings['abandon_after_hours'])
+        devices = stage.devices()
+        changed, outcome = confirm(records, scans, stage.now, stage.settings['abandon_after_hours'], devices)
         stage.mark_changed(changed)
         stage.warnings += ['Abandoned pending scan %s for %s (%s): %s' % (item['scan_ref'], item['mac'], item['ip'], item['reason'])
                            for item in outcome['abandoned']]
-        lookup = host_list_hosts(records, stage.now, stage.settings['rescan_days']) if stage.settings['use_qualys_host_list'] else []
+        lookup = host_list_hosts(records, stage.now, stage.settings['rescan_days'], devices) if stage.settings['use_qualys_host_list'] else []
         return {'confirmed': outcome, 'host_list_lookup': lookup, 'rescan_days': stage.settings['rescan_days']}

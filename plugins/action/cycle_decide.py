@@ -18,15 +18,16 @@ class ActionModule(CycleActionBase):
         found = stage.args['last_scanned']
         hosts = found.get('hosts') or [] if registered_ok(found) else []
         records = stage.load(stage.store.working_set())
+        devices = stage.devices()
         changed, merged = _decide.credit_host_list(records, hosts, stage.now)
         stage.mark_changed(changed)
         settings = stage.settings
         plan = _decide.plan(records, stage.now, settings['rescan_days'], settings['max_hosts_per_cycle'],
-                            settings['max_active_scans'], settings['title_prefix'])
+                            settings['max_active_scans'], settings['title_prefix'], devices)
         # a resumed intent's scan may exist already: it launches what it intended, unprobed
         if settings['liveness_probe'] and plan['targets'] and not plan['resumed']:
             plan['probes'], plan['unprobed'] = probe_plan(
                 plan['targets'], parse_routes(settings['probe_routes']), records,
                 lambda host: stage.host_variable(host, 'roamscan_probe_interface'))
         return {'merged': merged, 'plan': plan,
-                'candidates': _decide.host_list_hosts(records, stage.now, settings['rescan_days'])}
+                'candidates': _decide.host_list_hosts(records, stage.now, settings['rescan_days'], devices)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _remember
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._confirm import pending_scan_refs
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import add_links, authenticated_links
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import acknowledgements
 
 
@@ -23,22 +24,26 @@ class ActionModule(CycleActionBase):
                 self._reports[server] = result
             else:
                 reason = result.get('msg') if isinstance(result, dict) else None
-                not_reported[server] = reason or 'no lease_events result (the server was not reached)'
+                not_reported[server] = reason or 'no presence_events result (the server was not reached)'
         named = _remember.named_reports(self._reports)
         macs, ips = _remember.macs_observed(named)
+        others = _remember.identity_observations(named)
+        ips |= {item.get('ip') for item in others if isinstance(item.get('ip'), str)}
         stage.load(stage.store.get(macs | set(stage.store.holders(ips).values())))
         changed, skipped = _remember.fold(stage.records, named)
         stage.mark_changed(changed)
+        stage.mark_changed(add_links(stage.records, authenticated_links(others, stage.records)))
         spool_lines = _remember.corrupt_spool_lines(self._reports)
         if skipped:
             stage.warnings.append('Skipped %d unusable DHCP event(s) or lease(s); see "unusable".' % len(skipped))
-        stage.warnings += ['DHCP server %s: lease_events skipped %d corrupt spool line(s) (%s)'
+        stage.warnings += ['DHCP server %s: presence_events skipped %d corrupt spool line(s) (%s)'
                            % (server, lines['count'], ', '.join('%s: %s' % item for item in sorted(lines['reasons'].items())))
                            for server, lines in sorted(spool_lines.items())]
         working = dict(stage.store.working_set(), **stage.records)
         return {'servers': sorted(self._reports), 'not_reported': not_reported, 'unusable': skipped,
                 'corrupt': list(stage.store.corrupt), 'corrupt_spool_lines': spool_lines,
-                'pending_scan_refs': pending_scan_refs(working)}
+                'pending_scan_refs': pending_scan_refs(working),
+                'other_identities': len(others)}
 
     def after_save(self, stage, stored):
         return {'acknowledge': acknowledgements(self._reports, stored)}

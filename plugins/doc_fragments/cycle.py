@@ -43,7 +43,11 @@ notes:
     C(roamscan_report_site), C(roamscan_report_source), C(roamscan_report_group) (default unset) - the coverage
     report's filters: a site (a DHCP server's C(roamscan_site)), a presence source, an inventory group of DHCP servers.
     C(roamscan_report_due_soon_days) (default V(7)) - the report's due-soon horizon.
-    C(roamscan_api_allowance_per_day) (default V(7200)) - the Qualys API calls a day the report measures against."
+    C(roamscan_api_allowance_per_day) (default V(7200)) - the Qualys API calls a day the report measures against.
+    C(roamscan_device_aliases) (default V([])) - the operator's alias list, C([{device, identities}]), each identity
+    C(kind:value) (e.g. C(mac:02:77:00:00:0a:01), C(vpn_cert:laptop-17)): the identities of one device, scanned once
+    and credited together. C(roamscan_device_aliases_file) (default unset) - the same list in a YAML or CSV file
+    (C(device,identity) rows). Client-supplied names (DHCP host names, VPN peer info) never link identities."
   - "The scan settings, checked before anything is recorded by the same rule
     M(roamscan.qualys.qualys_scan_launch) applies: exactly one of C(roamscan_option_profile) /
     C(roamscan_option_profile_id), and exactly one scanner selector - C(roamscan_scanner) (appliance names),

@@ -46,4 +46,9 @@ dhcp_servers:
   type: list
   elements: str
   sample: [dhcp1.example.net]
+device_aliases:
+  description: The operator's alias list as read - C(devices) linked, and the entries C(skipped) with the reason.
+  returned: success
+  type: dict
+  sample: {devices: 2, skipped: [{source: roamscan_device_aliases, entry: "roamscan_device_aliases[2]", reason: "..."}]}
 """

@@ -13,9 +13,13 @@ short_description: Fold the DHCP servers' presence into the laptop records
 version_added: 0.2.0
 description:
   - Stage C(remember) of the C(roamscan.qualys.scan_overdue) cycle.
-  - Reads the M(roamscan.qualys.lease_events) result each DHCP server of C(roamscan_dhcp_group) registered (host
-    variable O(collected)) from C(hostvars), and folds events and lease tables into the laptop records in time order.
-    The server's inventory name goes into the records' C(dhcp_server).
+  - Reads the M(roamscan.qualys.presence_events) (or M(roamscan.qualys.lease_events)) result each DHCP server of
+    C(roamscan_dhcp_group) registered (host variable O(collected)) from C(hostvars), and folds the observations of MAC
+    identities (events and lease tables) into their records in time order. The server's inventory name goes into the
+    records' C(dhcp_server).
+  - An authenticated identity (C(vpn_cert), C(ad_machine)) observed at an IP a MAC held at that moment links the two
+    into one device; the link is stored on the MAC record with its evidence and time. Client-supplied host names and
+    aliases never link anything.
   - Safe to repeat with the same events - an event older than what a record already knows is ignored.
   - Returns the cursors the DHCP servers may acknowledge - only when what was folded is stored (not in check mode,
     not when the write failed).
@@ -28,7 +32,7 @@ extends_documentation_fragment:
   - roamscan.qualys.cycle
 options:
   collected:
-    description: Name of the variable each DHCP server registered its M(roamscan.qualys.lease_events) result in.
+    description: Name of the variable each DHCP server registered its M(roamscan.qualys.presence_events) result in.
     type: str
     default: roamscan_collected
 seealso:
@@ -64,7 +68,7 @@ not_reported:
   description: DHCP servers of the group without a usable result, with the reason.
   returned: success
   type: dict
-  sample: {dhcp2: "no lease_events result (the server was not reached)"}
+  sample: {dhcp2: "no presence_events result (the server was not reached)"}
 acknowledge:
   description: "C({server: cursor}) the DHCP servers may acknowledge; empty unless what was folded is stored."
   returned: success
@@ -79,7 +83,7 @@ corrupt:
   returned: success
   type: list
   elements: dict
-  sample: [{host: mac-027700000a01, error: "invalid roamscan record: unknown record schema 7"}]
+  sample: [{host: roamscan-id-mac-027700000a01, error: "invalid roamscan record: unknown record schema 7"}]
 corrupt_spool_lines:
   description: Per DHCP server whose result counted corrupt or partial spool lines, that C(count) and its C(reasons).
   returned: success
@@ -91,4 +95,9 @@ pending_scan_refs:
   type: list
   elements: str
   sample: ["scan/1795847908.12345"]
+other_identities:
+  description: How many observations named other identities than a MAC (they can only prove links).
+  returned: success
+  type: int
+  sample: 0
 """

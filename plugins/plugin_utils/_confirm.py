@@ -34,11 +34,14 @@ def scan_window(scan, pending, now):
     return start, max(now, start)
 
 
-def confirm(records, scans, now, abandon_after_hours):
+def confirm(records, scans, now, abandon_after_hours, devices=None):
     """Credit or release pending scans given ``qualys_scan_status`` results.
 
-    Returns ``(changed, outcome)`` where outcome lists ``credited`` / ``not_credited`` /
-    ``abandoned`` laptops (dicts with mac, ip, scan_ref, reason).
+    A scan is credited to the identity whose holding of the IP it proves, and through the device's
+    links (``devices``, _devices.Devices) to the device's other loaded identities (``last_scan_via``
+    names the identity that proved it). Returns ``(changed, outcome)`` where outcome lists
+    ``credited`` / ``not_credited`` / ``abandoned`` laptops (dicts with mac, ip, scan_ref, reason;
+    a credit also ``also``: the linked identities credited with it).
     """
     by_ref = {}
     for scan in scans or []:
@@ -64,9 +67,17 @@ def confirm(records, scans, now, abandon_after_hours):
         credited, reason, scanned_at = verdict
         entry['reason'] = reason
         if credited:
-            if record.get('last_scanned') is None or scanned_at > record['last_scanned']:
-                record['last_scanned'] = scanned_at
-                record['last_scan_ref'] = pending['scan_ref']
+            also = []
+            for key in devices.of(mac)['identities'] if devices is not None else [mac]:
+                other = records.get(key)
+                if other is not None and (other.get('last_scanned') is None or scanned_at > other['last_scanned']):
+                    other.update(last_scanned=scanned_at, last_scan_ref=pending['scan_ref'])
+                    changed.add(key)
+                    if key != mac:
+                        other['last_scan_via'] = mac
+                        also.append(key)
+            if also:
+                entry['also'] = also
             outcome['credited'].append(entry)
         else:
             outcome['not_credited'].append(entry)

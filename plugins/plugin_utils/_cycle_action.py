@@ -18,10 +18,10 @@ import abc
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_from_host
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, kind_of, read_alias_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store, record_mac
 
 
 class CycleError(Exception):
@@ -45,8 +45,30 @@ class Stage:
         self.changed = set()
         self.warnings = []
         self.settings_error = None
+        self.alias_skipped = []
+        self._groups = None
         self._task_vars = task_vars
         self._templar = templar
+
+    def alias_groups(self):
+        """The operator's alias list (read once per stage; skipped entries become warnings)."""
+        if self._groups is None:
+            try:
+                self._groups, skipped = read_alias_settings(self.settings)
+            except AliasError as exc:
+                raise CycleError(str(exc)) from None
+            self.alias_skipped = skipped
+            self.warnings += ['Skipped device alias entry %s: %s' % (item['entry'], item['reason']) for item in skipped]
+        return self._groups
+
+    def devices(self):
+        """The devices of the loaded records, after loading the records of the MACs aliased to them."""
+        groups = self.alias_groups()
+        wanted = {key for group in groups if any(key in self.records for key in group['identities'])
+                  for key in group['identities'] if kind_of(key) == 'mac'}
+        if wanted - set(self.records):
+            self.load(self.store.get(wanted - set(self.records)))
+        return Devices(self.records, groups)
 
     def load(self, records):
         """Add records read from the store to the ones this stage works on."""
@@ -55,7 +77,7 @@ class Stage:
 
     def blocked(self):
         """MACs whose stored entry could not be read: never overwritten, reported until someone fixes it."""
-        return {mac_from_host(item['host']) for item in self.store.corrupt} if self.store else set()
+        return {record_mac(item['host']) for item in self.store.corrupt} if self.store else set()
 
     def mark_changed(self, macs):
         blocked = self.blocked()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_hosts import host_list_scan_counts
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import Devices
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._queue import ordered, take
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present, open_holding, overdue_since
 
@@ -23,24 +24,47 @@ def active_scans(records):
     return sorted({(p.get('scan_ref') or p.get('title') or '') for p in (r.get('pending') for r in records.values()) if p})
 
 
-def candidates(records, now, rescan_days):
-    """Present, overdue, not pending: ``[{mac, ip, last_scanned, held_since, overdue_since}]`` in queue order
-    (most overdue first, then the one that arrived first: _queue.py)."""
-    found = []
-    for mac, record in records.items():
-        if record.get('pending') or not is_present(record, now):
+AUTHORITY_RANK = {'log': 0, 'table': 1}
+
+
+def candidates(records, now, rescan_days, devices=None):
+    """Present, overdue, not pending devices in queue order (most overdue first, then the
+    one that arrived first: _queue.py), one target each:
+    ``[{mac, ip, last_scanned, held_since, overdue_since, device, identities}]``.
+
+    A device's last scan is the newest credited scan of any of its identities; a pending scan of
+    one holds the device; of the identities present, the most authoritative holding is scanned
+    (a live table over a log), then the newest. ``devices`` (_devices.Devices) defaults to every
+    record a device of its own.
+    """
+    devices = devices or Devices(records)
+    found, done = [], set()
+    for key in sorted(records):
+        device = devices.of(key)
+        if device['id'] in done:
             continue
-        due = overdue_since(record, rescan_days)
+        done.add(device['id'])
+        members = [records[item] for item in device['identities'] if item in records]
+        present = [(item, records[item]) for item in device['identities'] if item in records and is_present(records[item], now)]
+        if not present or any(record.get('pending') for record in members):
+            continue
+        scans = [record['last_scanned'] for record in members if record.get('last_scanned')]
+        seen = [record['first_seen'] for record in members if record.get('first_seen')]
+        last = max(scans) if scans else None
+        due = overdue_since({'last_scanned': last, 'first_seen': min(seen) if seen else None}, rescan_days)
         if due is not None and due > now:
             continue
-        found.append({'mac': mac, 'ip': record['ip'], 'last_scanned': record.get('last_scanned'),
-                      'held_since': record['held_since'], 'overdue_since': due or ''})
+        chosen, record = max(present, key=lambda item: (AUTHORITY_RANK.get(item[1].get('authority') or 'table', 0),
+                                                        item[1]['held_since'], item[0]))
+        found.append({'mac': chosen, 'ip': record['ip'], 'last_scanned': last, 'held_since': record['held_since'],
+                      'overdue_since': due or '', 'device': device['id'], 'identities': device['identities']})
     return ordered(found)
 
 
-def host_list_hosts(records, now, rescan_days):
+def host_list_hosts(records, now, rescan_days, devices=None):
     """The candidates shaped for host_last_scanned's ``hosts`` option."""
-    return [{key: item[key] for key in ('ip', 'mac', 'last_scanned', 'held_since')} for item in candidates(records, now, rescan_days)]
+    return [{key: item[key] for key in ('ip', 'mac', 'last_scanned', 'held_since')}
+            for item in candidates(records, now, rescan_days, devices)]
 
 
 def credit_host_list(records, hosts, now):
@@ -81,16 +105,16 @@ def unresolved_intents(records):
     return intents
 
 
-def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title_prefix='roamscan'):
+def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title_prefix='roamscan', devices=None):
     """What this cycle launches: ``{title, targets: [{mac, ip, overdue_since}], held, held_back,
     held_back_count, resumed, intended_at}``.
 
     An unresolved intent (a run stopped between recording the intent and recording the scan) is
     resumed first with its own title and the time its intent was first recorded (``intended_at``,
     what the launch module's ``resume.since`` needs to find that scan in any state); otherwise the
-    first present, due laptops of the queue, capped, unless ``max_active_scans`` roamscan scans are
-    still pending. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due laptops that wait, each
-    with its place in the queue and why.
+    first present, due devices of the queue (one IP each), capped, unless ``max_active_scans``
+    roamscan scans are still pending. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices
+    that wait, each with its place in the queue and why.
     """
     intents = unresolved_intents(records)
     if intents:
@@ -99,7 +123,7 @@ def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title
                    for mac in sorted(intents[title])]
         intended_at = min(records[mac]['pending']['launched_at'] for mac in intents[title])
         return _plan(title, targets, None, [], resumed=True, intended_at=intended_at)
-    due = candidates(records, now, rescan_days)
+    due = candidates(records, now, rescan_days, devices)
     running = active_scans(records)
     if len(running) >= max_active_scans:
         held = '%d roamscan scan(s) still pending (max_active_scans=%d): %s' % (len(running), max_active_scans, ', '.join(running[:5]))

@@ -11,6 +11,11 @@ A laptop record (schema 1, stored under the fact key ``roamscan`` of host ``mac-
      dhcp_server, ip_history: [{ip, from, to}], last_scanned, last_scan_ref,
      pending: {scan_ref, ip, launched_at, title} | null}
 
+A record is the identity record of one MAC. Optional fields: ``links`` (``[{identity, kind, since,
+evidence}]``, authenticated identities proven to be this MAC's device: _devices.py), ``last_scan_via``
+(the linked identity whose holding proved the last scan) and ``authority`` (``table`` or ``log``, of the
+source of its holdings; ``table`` when absent, as every DHCP lease table is).
+
 The *holding* of a record is the MAC's current lease of ``ip``: it is open while ``lease_state``
 is ``active`` and started at ``held_since``. Closed holdings move to ``ip_history`` (newest last,
 bounded). When a holding ends without an exact time (a lost release, the IP seen with another MAC),
@@ -85,6 +90,9 @@ def _validate_fields(record):
         normalize_ip(entry['ip'])
         parse_time(entry['from'])
         parse_time(entry['to'])
+    links = record.get('links', [])
+    if not isinstance(links, list) or not all(isinstance(link, dict) and isinstance(link.get('identity'), str) for link in links):
+        raise InvalidRecord('links is not a list of {identity, kind, since, evidence}')
     pending = record.get('pending')
     if pending is not None:
         if not isinstance(pending, dict):
@@ -128,3 +136,12 @@ def held_throughout(record, ip, start, end):
     if holding is not None and holding[0] <= start and holding[1] >= end:
         return True
     return any(entry['ip'] == ip and entry['from'] <= start and entry['to'] >= end for entry in record.get('ip_history') or [])
+
+
+def held_at(record, ip, moment):
+    """When the holding of ``ip`` that covers ``moment`` began (its ``held_since`` / ``from``), or None."""
+    holding = open_holding(record, ip)
+    if holding is not None and holding[0] <= moment <= holding[1]:
+        return holding[0]
+    return next((entry['from'] for entry in reversed(record.get('ip_history') or [])
+                 if entry['ip'] == ip and entry['from'] <= moment <= entry['to']), None)

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: roamscan.qualys contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Stage remember: lease_events results turned into observations and folded into laptop records.
+"""Stage remember: presence_events (or lease_events) results turned into observations and folded into MAC records.
 
 FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
 """
@@ -20,12 +20,15 @@ class InvalidObservation(ValueError):
 
 
 def observations_from_report(report, fallback_server=None):
-    """Events and lease-table rows of one ``lease_events`` result, and the entries skipped.
+    """Events and lease-table rows of one ``lease_events`` or ``presence_events`` result, and the entries skipped.
 
     Returns ``(observations, skipped)``. An observation is a dict
     ``{time, order, kind, mac, ip, hostname, expires, server}``; lease-table rows become kind
-    ``table`` (with ``state``) at the server's ``now``, after all events of that read.
+    ``table`` (with ``state``) at the server's ``now``, after all events of that read. Of a
+    ``presence_events`` result only MAC identities are folded here (see identity_observations).
     """
+    if 'observations' in report or 'table' in report:
+        report = _as_lease_events(report)
     server = report.get('server_name') or fallback_server or report.get('server') or 'unknown'
     observations, skipped = [], []
     try:
@@ -53,6 +56,37 @@ def observations_from_report(report, fallback_server=None):
         except (InvalidObservation, InvalidAddress, ValueError, KeyError, AttributeError, TypeError) as exc:
             skipped.append({'server': server, 'entry': 'lease', 'ip': _safe_id(lease, 'ip'), 'reason': str(exc)[:200]})
     return observations, skipped
+
+
+_EVENT_KINDS = {'start': 'lease', 'seen': 'renew', 'end': 'expire'}
+
+
+def _is_mac_observation(item):
+    return isinstance(item, dict) and isinstance(item.get('identity'), dict) and item['identity'].get('kind') == 'mac'
+
+
+def _as_lease_events(report):
+    """A presence_events result in lease_events' shape (events and lease rows of MAC identities)."""
+    events = []
+    for item in report.get('observations') or []:
+        if not _is_mac_observation(item):
+            continue
+        why = item.get('why')
+        events.append({'id': item.get('id'), 'kind': why if why in PRESENCE_KINDS + ENDING_KINDS else _EVENT_KINDS.get(item.get('event')),
+                       'time': item.get('time'), 'mac': item['identity'].get('value'), 'ip': item.get('ip'),
+                       'hostname': item.get('hostname'), 'lease_expires': item.get('until')})
+    leases = [{'mac': item['identity'].get('value'), 'ip': item.get('ip'), 'hostname': item.get('hostname'),
+               'expires': item.get('until'), 'state': item.get('why')}
+              for item in report.get('table') or [] if _is_mac_observation(item)]
+    return dict(report, events=events, leases=leases)
+
+
+def identity_observations(reports):
+    """The observations of ``presence_events`` results that name other identities than a MAC (VPN, domain
+    controller): they prove links (_devices.authenticated_links), they hold no MAC record."""
+    return [item for report in reports if isinstance(report, dict)
+            for item in (report.get('observations') or []) + (report.get('table') or [])
+            if isinstance(item, dict) and isinstance(item.get('identity'), dict) and not _is_mac_observation(item)]
 
 
 def _safe_id(entry, key='id'):

@@ -42,6 +42,8 @@ SETTINGS = {
     'report_group': ('roamscan_report_group', {'type': 'str'}),
     'api_allowance': ('roamscan_api_allowance_per_day', {'type': 'int', 'default': 7200}),
     'due_soon_days': ('roamscan_report_due_soon_days', {'type': 'int', 'default': 7}),
+    'device_aliases': ('roamscan_device_aliases', {'type': 'raw', 'default': []}),
+    'device_aliases_file': ('roamscan_device_aliases_file', {'type': 'path'}),
     # qualys_scan_launch's options, by their names there
     'option_profile': ('roamscan_option_profile', {'type': 'str'}),
     'option_profile_id': ('roamscan_option_profile_id', {'type': 'int'}),

@@ -5,9 +5,12 @@
 
 FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
 
-One cache entry per laptop (host ``mac-027700000a01``), the record under the fact key ``roamscan``;
-other facts stored for that host are kept as they are. The stage actions and the inventory plugin
-use only :func:`open_store` and :class:`LaptopStore`.
+One cache entry per identity (``roamscan-id-mac-027700000a01``), the record under the fact key ``roamscan``.
+The key is no inventory host name, so ``ansible-playbook --flush-cache``, which clears the facts of every
+inventory host (the laptops are inventory hosts when the laptops inventory source is in the inventory), leaves
+the records alone. Records of 0.1 (host ``mac-027700000a01``) move to their own keys on first use; other facts
+stored for such a host are the host's own and stay there. The stage actions and
+the inventory plugin use only :func:`open_store` and :class:`LaptopStore`.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 
 from ansible import constants as C
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.loader import cache_loader
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import InvalidRecord, validate_record
-from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import MAC_HOST_PATTERN, mac_from_host
-from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name as _host_name
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import MAC_HOST_PATTERN, mac_from_host, normalize_mac
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_backend import (  # noqa: F401 pylint: disable=unused-import
     StoreError,  # the errors are part of this module's API
     StoreWriteError,
@@ -128,10 +131,21 @@ def _default_empty_prefix(cache):
         pass  # plugin without a prefix option
 
 
+RECORD_PREFIX = 'roamscan-id-mac-'
+RECORD_PATTERN = re.compile(r'^roamscan-id-mac-([0-9a-f]{12})$')
+# a record key, or the 0.1 key (an inventory host name) of a record not yet upgraded
+RECORD_OR_LEGACY_PATTERN = re.compile(r'^(?:roamscan-id-)?mac-[0-9a-f]{12}$')
+
+
 @functools.lru_cache(maxsize=None)
-def mac_host_name(mac):
-    """The cache key of laptop ``mac`` (validated once per MAC: a cycle asks for the same ones many times)."""
-    return _host_name(mac)
+def record_key(mac):
+    """The cache key of the record of ``mac`` (validated once per MAC: a cycle asks for the same ones many times)."""
+    return RECORD_PREFIX + normalize_mac(mac).replace(':', '')
+
+
+def record_mac(key):
+    """The MAC of a record key or of a 0.1 key (``mac-<12 hex>``), else None."""
+    return mac_from_host(key[len('roamscan-id-'):] if key.startswith(RECORD_PREFIX) else key)
 
 
 def _in_working_set(record):
@@ -163,11 +177,13 @@ class LaptopStore:
         self._index = None
         self._catalog = None
         self._all_read = False
+        self._upgraded = False
+        self._legacy_blocked = set()   # macs whose 0.1 entry could not be read (never shadowed by a new record)
 
     # -- reading ---------------------------------------------------------------------------
     def _read(self, macs, again=False):
-        keys = {mac_host_name(mac): mac for mac in macs
-                if again or (mac_host_name(mac) not in self._entries and mac not in self._absent)}
+        keys = {record_key(mac): mac for mac in macs
+                if again or (record_key(mac) not in self._entries and mac not in self._absent)}
         if not keys:
             return
         index = self._index
@@ -226,7 +242,8 @@ class LaptopStore:
     def all(self):
         """Every record (coverage report, inventory plugin)."""
         if not self._all_read:
-            self._read([mac_from_host(key) for key in self._backend.keys(MAC_HOST_PATTERN)])
+            self._upgrade()
+            self._read([record_mac(key) for key in self._backend.keys(RECORD_PATTERN)])
             self._all_read = True
         return dict(self._records)
 
@@ -235,7 +252,7 @@ class LaptopStore:
         index = self._fresh_index()
         if index is None:
             return {mac: record for mac, record in self.all().items() if _in_working_set(record)}
-        found = self.get(mac_from_host(key) for key in index.working_keys())
+        found = self.get(record_mac(key) for key in index.working_keys())
         return {mac: record for mac, record in found.items() if _in_working_set(record)}
 
     def holders(self, ips):
@@ -251,7 +268,7 @@ class LaptopStore:
             return {mac: digest_as_record(digest(record)) for mac, record in self.all().items()}
         entries = dict(self._load_catalog(index))
         entries.update(index.overlay)
-        return {mac_from_host(key): digest_as_record(entry[1]) for key, entry in entries.items() if entry[1] is not None}
+        return {record_mac(key): digest_as_record(entry[1]) for key, entry in entries.items() if entry[1] is not None}
 
     def read_entry(self, key):
         """The value of the non-laptop entry ``key`` (the cycle history), None when absent; StoreError when unreadable."""
@@ -277,6 +294,7 @@ class LaptopStore:
             return self._index
         if not self._backend.supports_versions:
             self.index_state = 'none'
+            self._upgrade()
             return None
         try:
             index = self._stored_index()
@@ -286,7 +304,11 @@ class LaptopStore:
             self.index_state = 'fresh'
             self._index = index
             return index
-        versions = self._backend.versions(MAC_HOST_PATTERN)
+        versions = self._backend.versions(RECORD_OR_LEGACY_PATTERN)
+        if self._upgrade(versions):
+            versions = self._backend.versions(RECORD_PATTERN)
+        else:
+            versions = {key: version for key, version in versions.items() if RECORD_PATTERN.match(key)}
         stale, needs_catalog = index.stale_keys(versions, self._backend.CLOCK_SKEW_NS)
         if needs_catalog:
             try:
@@ -295,7 +317,7 @@ class LaptopStore:
                 return self._rebuild(str(exc))
             entries.update(index.overlay)
             stale = [key for key, version in versions.items() if key not in entries or entries[key][0] != version]
-            self._read([mac_from_host(key) for key in stale], again=True)
+            self._read([record_mac(key) for key in stale], again=True)
             entries = {key: self._entries.get(key, entries.get(key)) for key in versions}
             copies = dict(index.copies)
             copies.update(self._texts)
@@ -304,7 +326,7 @@ class LaptopStore:
             self.index_state = 'repaired'
             self._save_index(catalog=True, best_effort=True)
             return self._index
-        self._read([mac_from_host(key) for key in stale], again=True)
+        self._read([record_mac(key) for key in stale], again=True)
         for key in stale:
             if key in self._entries:
                 index.update(key, self._entries[key], self._texts.get(key))
@@ -333,11 +355,53 @@ class LaptopStore:
 
     def _rebuild(self, reason):
         self.all()
-        self._index, self._catalog = compact({key: entry for key, entry in self._entries.items() if MAC_HOST_PATTERN.match(key)},
+        self._index, self._catalog = compact({key: entry for key, entry in self._entries.items() if RECORD_PATTERN.match(key)},
                                              self._texts, self._backend.CLOCK_SKEW_NS)
         self.index_state = 'rebuilt: %s' % reason
         self._save_index(catalog=True, best_effort=True)
         return self._index
+
+    def _upgrade(self, keys=None):
+        """Copy each 0.1 record (key ``mac-<12 hex>``) that has no record key yet to its record key.
+
+        Returns True when some were written. Once the copies are durable, the record leaves the 0.1 entry (an
+        inventory host's facts: its other facts are kept, an entry with none is removed), so the record has one home. A 0.1 entry that cannot be read
+        is reported, kept, and its MAC is never written, so its history is not shadowed.
+        """
+        if self._upgraded:
+            return False
+        self._upgraded = True
+        keys = set(self._backend.keys(RECORD_OR_LEGACY_PATTERN) if keys is None else keys)
+        legacy = sorted(key for key in keys if MAC_HOST_PATTERN.match(key) and 'roamscan-id-' + key not in keys)
+        if not legacy:
+            return False
+        values, left = {}, {}
+        for key, (value, dummy) in sorted(self._backend.read_many(legacy).items()):
+            mac = mac_from_host(key)
+            if isinstance(value, Unreadable):
+                error = 'unreadable cache entry: %s' % value.reason
+            elif not isinstance(value, dict):
+                error = 'cache entry is a %s, not a mapping of facts' % type(value).__name__
+            elif FACT_KEY not in value:
+                continue    # an inventory host's own facts, no roamscan record
+            else:
+                try:
+                    values[record_key(mac)] = {FACT_KEY: validate_record(value[FACT_KEY], mac)}
+                    left[key] = {name: fact for name, fact in value.items() if name != FACT_KEY}
+                    continue
+                except InvalidRecord as exc:
+                    error = 'invalid %s record: %s' % (FACT_KEY, exc)
+            self.corrupt = [item for item in self.corrupt if item['host'] != key] + [
+                {'host': key, 'error': '%s (an entry of release 0.1, not upgraded)' % error}]
+            self._legacy_blocked.add(mac)
+        if values:
+            self._backend.write_many(values)
+            # only once the copies are durable: the 0.1 entry keeps the host's other facts, or goes
+            kept = {key: facts for key, facts in left.items() if facts}
+            if kept:
+                self._backend.write_many(kept)
+            self._backend.delete_many(sorted(key for key, facts in left.items() if not facts))
+        return bool(values)
 
     def _save_index(self, catalog=False, best_effort=False):
         try:
@@ -369,21 +433,24 @@ class LaptopStore:
         index = self._fresh_index()
         self._read(macs)
         for mac in macs:
-            entry = self._entries.get(mac_host_name(mac))
+            if mac in self._legacy_blocked:
+                raise StoreWriteError('Refusing to write %s in the fact cache (%s): the entry of release 0.1 for this MAC, '
+                                      'mac-%s, could not be read' % (record_key(mac), self._backend.label, mac.replace(':', '')))
+            entry = self._entries.get(record_key(mac))
             if entry is not None and entry[2] is not None:
                 raise StoreWriteError('Refusing to overwrite %s in the fact cache (%s): its entry could not be read (%s)'
-                                      % (mac_host_name(mac), self._backend.label, entry[2]))
+                                      % (record_key(mac), self._backend.label, entry[2]))
         # hosts whose other facts are known only to exist (the record came from the index's copy)
-        self._read([mac for mac in macs if mac not in self._facts and self._entries.get(mac_host_name(mac), [None] * 4)[3]],
+        self._read([mac for mac in macs if mac not in self._facts and self._entries.get(record_key(mac), [None] * 4)[3]],
                    again=True)
         values = {}
         for mac in macs:
             host_facts = dict(self._facts.get(mac) or {})
             host_facts[FACT_KEY] = records[mac]
-            values[mac_host_name(mac)] = host_facts
+            values[record_key(mac)] = host_facts
         versions = self._backend.write_many(values)
         for mac in macs:
-            key = mac_host_name(mac)
+            key = record_key(mac)
             existed = key in self._entries
             entry = [versions[key], digest(records[mac]), None, int(bool(self._facts.get(mac)))]
             self._entries[key] = entry

@@ -99,6 +99,15 @@ class _Backend:
         """True when nothing was written since entry ``key`` was written and sealed (cheap; False when it cannot tell)."""
         return False
 
+    def delete_many(self, keys):
+        """Remove entries ``keys`` through the cache plugin's own delete."""
+        for key in keys:
+            try:
+                self.cache.delete(key)
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                # the plugins raise what their backend raises (OSError, redis errors)
+                raise StoreWriteError('Cannot remove %s from the fact cache (%s): %s' % (key, self.label, to_text(exc)[:300])) from exc
+
     def seal(self, key):
         """Mark the current state as the one entry ``key`` (the index, just written) describes."""
         return False

@@ -94,8 +94,8 @@ def test_store_on_a_read_only_file_system_is_a_clear_error(small_fs, store_drive
 def test_store_denied_access_to_a_record_is_a_clear_error_and_writes_nothing(tmp_path, store_driver):
     facts = tmp_path / 'facts'
     records = sample_fleet(3, 0, 0)
-    store_driver({'settings': jsonfile_at(facts), 'ops': [{'op': 'legacy_write', 'records': records}]})
-    locked = next(facts / name for name in os.listdir(facts) if name.endswith('mac-027700000001'))
+    store_driver({'settings': jsonfile_at(facts), 'ops': [{'op': 'write_behind', 'records': records}]})
+    locked = next(facts / name for name in os.listdir(facts) if name.endswith('roamscan-id-mac-027700000001'))
     locked.chmod(0)
     before = {name: (facts / name).stat().st_mtime_ns for name in os.listdir(facts)}
     status, answer = store_driver({'settings': jsonfile_at(facts), 'ops': [{'op': 'working_set'}]}, bypass_permissions=False)

@@ -10,16 +10,12 @@ Run: .venv/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e/test_scan_cy
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from cycle_lab import CycleLab, RealKea, launch_call_ips, launch_calls, summary_of
+from cycle_lab import launch_call_ips, launch_calls, real_kea_lab, summary_of
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -30,13 +26,8 @@ SECOND = 1.1
 @pytest.fixture(name='kea')
 def kea_fixture(ansible_env):
     """A controller (jsonfile fact cache) whose DHCP server dhcp1 is a real Kea with three laptops' namespaces."""
-    workdir = Path(tempfile.mkdtemp(prefix='roamscan-cycle-kea-'))
-    os.chmod(workdir, 0o755)   # Kea runs as _kea and must reach its files below
-    try:
-        with RealKea(CycleLab(workdir / 'controller', ansible_env), workdir / 'dhcp', clients=3) as kea:
-            yield kea
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with real_kea_lab(ansible_env, 'roamscan-cycle-kea-', 3) as kea:
+        yield kea
 
 
 def sim_admin(sim, route, body):

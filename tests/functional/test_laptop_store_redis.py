@@ -31,12 +31,12 @@ def test_redis_store_reads_the_working_set_from_the_index_alone(redis_store):
     assert answer['records_read'] == []
 
 
-def test_redis_records_written_behind_its_back_by_the_previous_release_are_found(redis_store):
+def test_redis_records_written_behind_its_back_by_another_controller_are_found(redis_store):
     records = sample_fleet(5, 3, 22)
-    redis_store({'op': 'legacy_write', 'records': records}, {'op': 'working_set'})
+    redis_store({'op': 'legacy_write', 'records': records}, {'op': 'working_set'})   # 0.1 records, moved
     records[mac_of(20)]['pending'] = sample_pending(20, 'scan/9.9')
     records[mac_of(1)]['lease_state'] = 'released'
-    status, answer = redis_store({'op': 'legacy_write', 'records': {mac_of(20): records[mac_of(20)], mac_of(1): records[mac_of(1)]}},
+    status, answer = redis_store({'op': 'write_behind', 'records': {mac_of(20): records[mac_of(20)], mac_of(1): records[mac_of(1)]}},
                                  {'op': 'working_set'}, {'op': 'all'})
     assert status == 0 and answer['results'][1] == working_set_of(records) and answer['results'][2] == records
     assert answer['index_state'] == 'repaired'

@@ -151,17 +151,17 @@ def test_lost_launch_response_makes_no_second_scan(lab, qualys_sim):
 def test_corrupt_cache_entry_and_spool_line_are_reported_the_rest_proceeds(lab, qualys_sim):
     lab.write_leases('dhcp1', [('10.77.0.100', A), ('10.77.0.101', B)])
     lab.run(qualys_sim, extra_vars={'roamscan_max_hosts_per_cycle': 1})
-    corrupt_file = next(p for p in lab.cache_dir.iterdir() if p.name.endswith(HOST[A]))
+    corrupt_file = next(p for p in lab.cache_dir.iterdir() if p.name.endswith('roamscan-id-' + HOST[A]))
     corrupt_file.write_text('{"__payload__": "{\\"roamscan\\": {\\"schema\\": 1, \\"mac\\"')   # torn write
     lab.append_spool('dhcp1', 'rs1 garbage that is not a record\n')
     lab.write_leases('dhcp1', [('10.77.0.100', A), ('10.77.0.101', B), ('10.77.0.102', C)])
     proc = lab.run(qualys_sim, extra_vars={'roamscan_max_active_scans': 5})
     summary = summary_of(proc)
     assert proc.returncode == 0
-    assert [item['host'] for item in summary['corrupt_cache_entries']] == [HOST[A]]
+    assert [item['host'] for item in summary['corrupt_cache_entries']] == ['roamscan-id-' + HOST[A]]
     assert any(HOST[A] in warning for warning in warnings_of(proc))
     assert summary['corrupt_spool_lines'] == {'dhcp1': {'count': 1, 'reasons': {'truncated': 1}}}
-    assert any('dhcp1: lease_events skipped 1 corrupt spool line(s) (truncated: 1)' in warning for warning in warnings_of(proc))
+    assert any('dhcp1: presence_events skipped 1 corrupt spool line(s) (truncated: 1)' in warning for warning in warnings_of(proc))
     assert sorted(summary['launched_targets']) == ['10.77.0.101', '10.77.0.102']
 
 

@@ -8,6 +8,7 @@ As root, ``RealKea`` turns one of those DHCP servers into a real Kea with the ro
 network namespace, serving real udhcpc laptops."""
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -15,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -203,9 +205,9 @@ class RealKea:
         if proc.returncode != 0:
             raise AssertionError('dhcp_hook role failed:\n%s' % (proc.stdout + proc.stderr)[-4000:])
 
-    def connect(self, index, hostname=None, *extra, name=None):
-        """Laptop ``index`` asks for a lease; returns the bound netns.Client."""
-        laptop = self.net.run_udhcpc(index, hostname, *extra, name=name)
+    def connect(self, index, hostname=None, *extra, name=None, interface='eth0'):
+        """Laptop ``index`` asks for a lease on ``interface``; returns the bound netns.Client."""
+        laptop = self.net.run_udhcpc(index, hostname, *extra, name=name, interface=interface)
         laptop.wait_for('bound')
         return laptop
 
@@ -215,6 +217,19 @@ class RealKea:
         run_command('ip', '-n', self.net.server_ns, 'neigh', 'flush', 'dev', self.net.interface)
         return [ip for ip in ips if run_command('ip', 'netns', 'exec', self.net.server_ns, 'busybox', 'ping', '-c', '1',
                                                 '-W', '2', ip, check=False).returncode == 0]
+
+
+@contextlib.contextmanager
+def real_kea_lab(ansible_env, prefix, clients):
+    """A controller (jsonfile fact cache) whose DHCP server dhcp1 is a real Kea with ``clients`` laptops' namespaces,
+    in a fresh directory named by ``prefix`` that is removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(workdir, 0o755)   # Kea runs as _kea and must reach its files below
+    try:
+        with RealKea(CycleLab(workdir / 'controller', ansible_env), workdir / 'dhcp', clients=clients) as kea:
+            yield kea
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def launch_call_ips(call):

@@ -1,8 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Laptop records written the way roamscan 0.1 (before the laptop store) wrote them: straight through
 the configured cache plugin, one ``cache.set('mac-<12 hex>', {'roamscan': record, ...})`` per laptop,
-no index, no verification. Benchmarks seed with it (fast); tests use it as "another writer" (today's
-release, a second controller) that changes records behind the store's back."""
+no index, no verification; and ``write_behind``, the same under today's record keys: benchmarks seed with it
+(fast); tests use it as "another writer" (a second controller) that changes records behind the store's back."""
 from __future__ import annotations
 
 
@@ -20,15 +20,23 @@ def legacy_cache(plugin=None, **options):
     return cache
 
 
-def legacy_write(records, cache=None, facts=None):
-    """Write ``{mac: record}`` as roamscan 0.1 did (``facts``: other facts of those hosts, kept)."""
+def legacy_write(records, cache=None, facts=None, key_of=None):
+    """Write ``{mac: record}`` as roamscan 0.1 did (``facts``: other facts of those hosts, kept), under the
+    inventory host name ``mac-<12 hex>``, or under ``key_of(mac)``."""
     from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name  # pylint: disable=import-outside-toplevel
     cache = cache or legacy_cache()
     for mac in sorted(records):
         host_facts = dict((facts or {}).get(mac) or {})
         host_facts['roamscan'] = records[mac]
-        cache.set(mac_host_name(mac), host_facts)
+        cache.set((key_of or mac_host_name)(mac), host_facts)
     return cache
+
+
+def write_behind(records, cache=None):
+    """Write ``{mac: record}`` under today's record keys, straight through the cache plugin: another controller
+    (or a crash between the record writes and the index write) changing records behind the store's back."""
+    from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import record_key  # pylint: disable=import-outside-toplevel
+    return legacy_write(records, cache, key_of=record_key)
 
 
 # -- sample fleets for the store tests ---------------------------------------------------------------

@@ -180,6 +180,7 @@ class DhcpLab(NamespaceLab):
         self.prefix = prefix
         self.server_ip = prefix + '.1'
         self.interface = 'br0'
+        self.extra_macs = {}
         self.processes = []
         self._script = self.workdir / 'udhcpc-event.sh'
 
@@ -252,16 +253,27 @@ class DhcpLab(NamespaceLab):
         dnsmasq.wait_for_output('DHCP, IP range')
         return dnsmasq
 
-    def run_udhcpc(self, index, hostname=None, *extra, name=None):
-        """busybox udhcpc on client ``index``; the host name goes out raw as option 12 (hex, so
+    def run_udhcpc(self, index, hostname=None, *extra, name=None, interface='eth0'):
+        """busybox udhcpc on ``interface`` of client ``index``; the host name goes out raw as option 12 (hex, so
         busybox does not split it). Returns a Client."""
         name = name or 'udhcpc-%d' % index
         events = self.workdir / ('%s.events' % name)
-        argv = ['udhcpc', '-f', '-i', 'eth0', '-s', str(self._script), '-t', '5', '-T', '2', '-A', '2']
+        argv = ['udhcpc', '-f', '-i', interface, '-s', str(self._script), '-t', '5', '-T', '2', '-A', '2']
         if hostname:
             argv += ['-x', '0x0c:' + hostname.encode().hex()]
+        mac = self.client_mac(index) if interface == 'eth0' else self.extra_macs[(index, interface)]
         return self.spawn(name, self.client_ns[index], argv + list(extra), env={'CLIENT_LOG': str(events)},
-                          cls=Client, events=events, client_ns=self.client_ns[index], mac=self.client_mac(index))
+                          cls=Client, events=events, client_ns=self.client_ns[index], mac=mac)
+
+    def add_client_interface(self, index, mac, interface='eth1'):
+        """A second network interface (another MAC) for client ``index`` on the same bridge: a laptop with
+        wired and wireless, or a dock."""
+        port = 'p%d%s' % (index, interface)
+        run('ip', 'link', 'add', port, 'netns', self.server_ns, 'type', 'veth', 'peer', 'name', interface, 'netns', self.client_ns[index])
+        run('ip', '-n', self.client_ns[index], 'link', 'set', interface, 'address', mac)
+        run('ip', '-n', self.server_ns, 'link', 'set', port, 'master', 'br0', 'up')
+        run('ip', '-n', self.client_ns[index], 'link', 'set', interface, 'up')
+        self.extra_macs[(index, interface)] = mac
 
     def set_client_mac(self, index, mac):
         run('ip', '-n', self.client_ns[index], 'link', 'set', 'eth0', 'address', mac)

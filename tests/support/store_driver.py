@@ -5,7 +5,8 @@ full or read-only file system, against a Redis that goes away, or killed in the 
     python store_driver.py '<request json>'
 
 The request is ``{"settings": roamscan_fact_cache or null, "ops": [...], "kill_at_write": N}``; ops are
-``{"op": "legacy_write", "records": {mac: record}}`` (as the previous release writes), ``{"op": "working_set"}``,
+``{"op": "legacy_write", "records": {mac: record}}`` (as the previous release wrote),
+``{"op": "write_behind", "records": {mac: record}}`` (today's keys, another controller), ``{"op": "working_set"}``,
 ``{"op": "all"}``, ``{"op": "digests"}``, ``{"op": "holders", "ips": [...]}``, ``{"op": "get", "macs": [...]}`` and
 ``{"op": "save", "records": {mac: record}}``. ``kill_at_write`` SIGKILLs the process right before the store puts
 its N-th write (1-based) in place: for files each entry's rename, for Redis each transaction. Prints
@@ -31,18 +32,18 @@ def main():
     init_plugin_loader(_collections_paths())
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     # pylint: disable=import-outside-toplevel
-    from legacy_records import legacy_cache, legacy_write
+    from legacy_records import legacy_cache, legacy_write, write_behind
     from ansible_collections.roamscan.qualys.plugins.plugin_utils import _store
 
     results, reads = [], []
     try:
         store = None
         for op in request['ops']:
-            if op['op'] == 'legacy_write':
+            if op['op'] in ('legacy_write', 'write_behind'):
                 settings = request.get('settings') or {}
                 options = {key: settings[field] for field, key in (('connection', '_uri'), ('timeout', '_timeout'))
                            if settings.get(field) is not None}
-                legacy_write(op['records'], legacy_cache(settings.get('plugin'), **options))
+                (legacy_write if op['op'] == 'legacy_write' else write_behind)(op['records'], legacy_cache(settings.get('plugin'), **options))
                 results.append(len(op['records']))
                 continue
             if store is None:

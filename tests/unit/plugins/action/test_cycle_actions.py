@@ -126,7 +126,7 @@ def test_remember_reads_the_servers_results_from_hostvars_and_acknowledges_what_
     assert result['servers'] == ['dhcp1'] and result['stored'] == 1 and result['changed']
     assert result['acknowledge'] == {'dhcp1': 'cursor-1'}
     assert result['not_reported'] == {'dhcp2': 'lease file unreadable',
-                                      'dhcp3': 'no lease_events result (the server was not reached)'}
+                                      'dhcp3': 'no presence_events result (the server was not reached)'}
     assert store['store'].records[A]['dhcp_server'] == 'dhcp1'
     assert ('all',) not in store['store'].reads
 
@@ -155,7 +155,7 @@ def test_remember_reports_corrupt_spool_lines_per_server(store):
     result = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X)), dhcp2=torn))
     assert result['corrupt_spool_lines'] == {'dhcp2': {'count': 2, 'reasons': {'truncated': 1, 'bad_mac': 1}}}
     assert set(store['store'].records) == {A, B}
-    assert any('dhcp2: lease_events skipped 2 corrupt spool line(s) (bad_mac: 1, truncated: 1)' in w for w in result['warnings'])
+    assert any('dhcp2: presence_events skipped 2 corrupt spool line(s) (bad_mac: 1, truncated: 1)' in w for w in result['warnings'])
 
 
 def test_confirm_credits_from_the_registered_status_and_offers_the_host_list_lookup(store):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -64,3 +65,13 @@ def test_a_0_1_record_written_back_keeps_the_host_s_other_facts(store, tmp_path)
     assert again.all()['02:77:00:00:0a:01']['hostname'] == 'alice-new'
     facts = json.loads(json.loads((tmp_path / 'facts' / 's1_mac-027700000a01').read_text())['__payload__'])
     assert facts['owner'] == 'alice'
+
+
+def test_records_of_0_1_move_to_keys_that_flushing_the_laptop_hosts_leaves_alone(store, tmp_path):
+    records = store.all()
+    for name in os.listdir(tmp_path / 'facts'):          # --flush-cache: every inventory host's facts cleared
+        if name.startswith('s1_mac-') or name.startswith('mac-'):
+            os.remove(tmp_path / 'facts' / name)
+    again = open_store({'plugin': 'jsonfile', 'connection': str(tmp_path / 'facts'), 'timeout': 0})
+    assert again.all() == records == json.loads((FIXTURES / 'records.json').read_text())
+    assert again.corrupt == []

@@ -14,6 +14,7 @@ from ansible_collections.roamscan.qualys.tests.support.legacy_records import (
     legacy_cache,
     legacy_write,
     mac_of,
+    write_behind,
     sample_fleet as fleet,
     working_set_of as working,
 )
@@ -73,8 +74,8 @@ def test_records_round_trip_keeping_other_facts(jsonfile):
 
     fresh = _store.open_store()
     assert fresh.all() == records and fresh.corrupt == []
-    stored = legacy_cache().get('mac-027700000a01')
-    assert stored['owner'] == 'alice' and stored['roamscan']['ip'] == '10.77.0.100'
+    assert legacy_cache().get('roamscan-id-mac-027700000a01') == {'roamscan': records[A]}
+    assert legacy_cache().get('mac-027700000a01') == {'owner': 'alice'}   # the inventory host's own facts
 
 
 def test_records_written_by_the_previous_release_are_read_unchanged(jsonfile):
@@ -88,8 +89,8 @@ def test_records_written_by_the_previous_release_are_read_unchanged(jsonfile):
 def test_written_through_the_plugin_format_not_by_hand(jsonfile):
     """Whatever this ansible-core's on-disk format is (2.19+: s1_<host> with __payload__), it is the plugin's."""
     _store.open_store().save({A: record(A, '10.77.0.100')}, {A})
-    assert len(laptop_files(jsonfile)) == 1 and laptop_files(jsonfile)[0].endswith('mac-027700000a01')
-    assert legacy_cache().get('mac-027700000a01')['roamscan'] == record(A, '10.77.0.100')
+    assert len(laptop_files(jsonfile)) == 1 and laptop_files(jsonfile)[0].endswith('roamscan-id-mac-027700000a01')
+    assert legacy_cache().get('roamscan-id-mac-027700000a01')['roamscan'] == record(A, '10.77.0.100')
 
 
 def test_corrupt_entries_are_reported_and_the_rest_loaded(jsonfile):
@@ -173,7 +174,7 @@ class Spy:
 
         def counted_read(keys):
             keys = list(keys)
-            self.read.extend(key for key in keys if key.startswith('mac-'))
+            self.read.extend(key for key in keys if 'mac-' in key)
             return read_many(keys)
 
         def counted_versions(*args):
@@ -198,12 +199,12 @@ def test_a_cycle_reads_its_working_set_from_the_index_alone_without_a_directory_
     spy = Spy(store)
     assert store.working_set() == working(records) and store.index_state == 'fresh'
     assert spy.read == [] and spy.scans == 0
-    assert store.get([mac_of(30)]) == {mac_of(30): records[mac_of(30)]} and spy.read == ['mac-02770000001e']
+    assert store.get([mac_of(30)]) == {mac_of(30): records[mac_of(30)]} and spy.read == ['roamscan-id-mac-02770000001e']
     assert store.holders(['10.77.0.1', '10.77.0.12', '10.77.0.40']) == {'10.77.0.1': mac_of(1)}
 
 
 def test_each_record_is_read_once_per_store(jsonfile):
-    legacy_write(fleet())
+    write_behind(fleet())
     store = _store.open_store()
     spy = Spy(store)
     store.working_set()
@@ -266,7 +267,7 @@ def test_records_written_behind_its_back_are_found(jsonfile):
     records[mac_of(40)]['pending'] = {'scan_ref': 'scan/9.9', 'ip': '10.77.0.40', 'launched_at': '2026-11-28T07:40:00Z', 'title': 'u'}
     records[mac_of(1)]['lease_state'] = 'expired'
     records[mac_of(77)] = record(mac_of(77), '10.77.0.77')
-    legacy_write({mac: records[mac] for mac in (mac_of(40), mac_of(1), mac_of(77))})
+    write_behind({mac: records[mac] for mac in (mac_of(40), mac_of(1), mac_of(77))})
     store = _store.open_store()
     assert store.working_set() == working(records) and store.index_state == 'repaired'
     assert sorted(store.digests()) == sorted(records)
@@ -279,7 +280,7 @@ def test_away_record_given_a_scan_behind_its_back_joins_the_working_set(jsonfile
     legacy_write(records)
     _store.open_store().working_set()
     records[mac_of(40)]['pending'] = {'scan_ref': 'scan/9.9', 'ip': '10.77.0.40', 'launched_at': '2026-11-28T07:40:00Z', 'title': 'u'}
-    legacy_write({mac_of(40): records[mac_of(40)]})
+    write_behind({mac_of(40): records[mac_of(40)]})
     store = _store.open_store()
     assert store.working_set() == working(records) and store.index_state == 'repaired'
 
@@ -288,8 +289,8 @@ def test_records_removed_behind_its_back_leave_the_index(jsonfile):
     records = fleet()
     legacy_write(records)
     _store.open_store().working_set()
-    legacy_cache().delete('mac-027700000001')
-    legacy_cache().delete('mac-027700000028')
+    legacy_cache().delete('roamscan-id-mac-027700000001')
+    legacy_cache().delete('roamscan-id-mac-027700000028')
     del records[mac_of(1)], records[mac_of(40)]
     store = _store.open_store()
     assert store.working_set() == working(records) and sorted(store.digests()) == sorted(records)
@@ -324,11 +325,11 @@ def test_crash_between_writes_loses_no_laptop_and_credits_none_wrongly(jsonfile,
     crash_on(store, key_part, after)
     with pytest.raises(Crash):
         store.save(current, [mac_of(2), mac_of(3)])
-    written = legacy_cache().get('mac-027700000002')['roamscan']
+    written = legacy_cache().get('roamscan-id-mac-027700000002')['roamscan']
     assert written['pending']['scan_ref'] == 'scan/2.2'
     records[mac_of(2)] = written
     if key_part == 'roamscan-store-index':
-        records[mac_of(3)] = legacy_cache().get('mac-027700000003')['roamscan']
+        records[mac_of(3)] = legacy_cache().get('roamscan-id-mac-027700000003')['roamscan']
     after_crash = _store.open_store()
     assert after_crash.working_set() == working(records) and after_crash.all() == records
     assert after_crash.index_state == 'repaired'
@@ -400,14 +401,51 @@ def test_write_that_does_not_read_back_is_an_error(jsonfile, monkeypatch):
 
 
 def test_garbage_record_file_is_reported_and_kept(jsonfile):
+    write_behind({A: record(A, '10.77.0.100'), B: record(B, '10.77.0.101')})
+    victim = jsonfile / [name for name in laptop_files(jsonfile) if name.endswith('roamscan-id-mac-027700000a01')][0]
+    victim.write_bytes(b'\x00\xffgarbage')
+    store = _store.open_store()
+    assert list(store.working_set()) == [B]
+    assert [item['host'] for item in store.corrupt] == ['roamscan-id-mac-027700000a01']
+    assert victim.read_bytes() == b'\x00\xffgarbage'    # Ansible's plugin would delete it
+    with pytest.raises(_store.StoreWriteError, match='Refusing to overwrite roamscan-id-mac-027700000a01'):
+        store.save({A: record(A, '10.77.0.100')}, [A])
+    again = _store.open_store()
+    assert list(again.working_set()) == [B] and [item['host'] for item in again.corrupt] == ['roamscan-id-mac-027700000a01']
+
+
+def test_garbage_0_1_file_is_reported_kept_and_never_shadowed(jsonfile):
     legacy_write({A: record(A, '10.77.0.100'), B: record(B, '10.77.0.101')})
-    victim = jsonfile / [name for name in laptop_files(jsonfile) if name.endswith('mac-027700000a01')][0]
+    victim = jsonfile / [name for name in laptop_files(jsonfile) if name.endswith('_mac-027700000a01')][0]
     victim.write_bytes(b'\x00\xffgarbage')
     store = _store.open_store()
     assert list(store.working_set()) == [B]
     assert [item['host'] for item in store.corrupt] == ['mac-027700000a01']
-    assert victim.read_bytes() == b'\x00\xffgarbage'    # Ansible's plugin would delete it
-    with pytest.raises(_store.StoreWriteError, match='Refusing to overwrite mac-027700000a01'):
+    assert 'release 0.1, not upgraded' in store.corrupt[0]['error']
+    with pytest.raises(_store.StoreWriteError, match='Refusing to write roamscan-id-mac-027700000a01.*0.1'):
         store.save({A: record(A, '10.77.0.100')}, [A])
+    assert victim.read_bytes() == b'\x00\xffgarbage'
+    assert not any(name.endswith('roamscan-id-mac-027700000a01') for name in laptop_files(jsonfile))
+
+
+def test_0_1_records_are_moved_to_their_own_keys_and_survive_their_hosts_being_flushed(jsonfile):
+    records = fleet()
+    legacy_write(records, facts={mac_of(1): {'owner': 'alice'}})
+    store = _store.open_store()
+    assert store.working_set() == working(records) and store.all() == records
+    assert legacy_cache().get('roamscan-id-mac-027700000001') == {'roamscan': records[mac_of(1)]}
+    assert legacy_cache().get('mac-027700000001') == {'owner': 'alice'}   # the record has one home
+    assert not any(name.endswith('_mac-027700000002') or name == 'mac-027700000002' for name in os.listdir(jsonfile))
+    for mac in records:                      # what ansible-playbook --flush-cache does to the laptop hosts
+        legacy_cache().delete('mac-' + mac.replace(':', ''))
     again = _store.open_store()
-    assert list(again.working_set()) == [B] and [item['host'] for item in again.corrupt] == ['mac-027700000a01']
+    assert again.all() == records and again.working_set() == working(records) and again.corrupt == []
+
+
+def test_an_upgraded_record_is_not_overwritten_by_its_stale_0_1_entry(jsonfile):
+    legacy_write({A: record(A, '10.77.0.100')})
+    store = _store.open_store()
+    newer = store.all()[A]
+    newer['hostname'] = 'alice-new'
+    store.save({A: newer}, [A])
+    assert _store.open_store().all() == {A: newer}

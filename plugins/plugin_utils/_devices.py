@@ -1,0 +1,324 @@
+# -*- coding: utf-8 -*-
+# Copyright: roamscan.qualys contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Devices, not MACs: identities linked into devices only on evidence a laptop cannot forge.
+
+FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+
+An *identity* is what a presence source names a client by: ``{kind, value}`` with kind one of
+``ID_KINDS`` (mac, vpn_cert, vpn_user, wg_key, ad_machine, ad_user, imported). In memory it is an
+*identity key*: the normalised MAC for a MAC (so MAC records keep their keys), ``<kind>:<value>`` otherwise.
+
+A *device* is a set of identities joined by *links*. A link is made only from
+
+- the operator's alias list (``roamscan_device_aliases`` and/or the file ``roamscan_device_aliases_file``):
+  recomputed every cycle, so an alias the operator removes is unlinked on the next cycle; or
+- an authenticated identity (``vpn_cert``, ``ad_machine``) seen at an IP that a MAC held at that
+  moment (:func:`authenticated_links`): stored on the MAC record with its evidence and time.
+
+Never from client-supplied fields (DHCP host names, OpenVPN IV_HWADDR and other aliases): a laptop
+that names itself like another gets nothing of the other's.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
+from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ID_KINDS
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import held_at
+
+AUTHENTICATED_KINDS = ('vpn_cert', 'ad_machine')
+# an identity value as the rs2 record carries it: safe characters, or % + hex of the raw bytes
+_SAFE_VALUE = re.compile(r'^(?:[A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127}|%(?:[0-9a-f]{2}){1,128})$')
+_SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@ -]{0,127}$')
+MAX_ALIAS_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEVICES = 100000
+MAX_IDENTITIES_PER_DEVICE = 64
+MAX_LINKS_PER_RECORD = 16
+
+
+class AliasError(ValueError):
+    """The alias list as a whole cannot be used (unreadable file, not a list); the message says why."""
+
+
+class InvalidIdentity(ValueError):
+    """An identity that is not ``{kind, value}`` of a known kind with a safe value."""
+
+
+def identity_key(kind, value):
+    """The identity key of ``{kind, value}`` (validated): the normalised MAC, or ``<kind>:<value>``."""
+    if kind not in ID_KINDS:
+        raise InvalidIdentity('unknown identity kind %r (one of %s)' % (str(kind)[:32], ', '.join(ID_KINDS)))
+    if not isinstance(value, str):
+        raise InvalidIdentity('identity value of kind %s is a %s, not a string' % (kind, type(value).__name__))
+    if kind == 'mac':
+        try:
+            return normalize_mac(value)
+        except InvalidAddress as exc:
+            raise InvalidIdentity(str(exc)) from None
+    if not _SAFE_VALUE.match(value):
+        raise InvalidIdentity('identity value of kind %s is not [A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127} or %%hex: %r'
+                              % (kind, value[:64]))
+    return '%s:%s' % (kind, value)
+
+
+def parse_identity(given):
+    """The identity key of an alias-list entry: ``kind:value`` (``mac:02:77:00:00:0a:01``) or ``{kind, value}``."""
+    if isinstance(given, dict):
+        return identity_key(given.get('kind'), given.get('value'))
+    if not isinstance(given, str):
+        raise InvalidIdentity('an identity is "kind:value" or {kind, value}, not a %s' % type(given).__name__)
+    kind, sep, value = given.partition(':')
+    if not sep:
+        raise InvalidIdentity('identity %r has no kind (write kind:value, e.g. mac:02:77:00:00:0a:01)' % given[:64])
+    return identity_key(kind.strip(), value.strip())
+
+
+def kind_of(key):
+    """The kind of an identity key."""
+    kind, sep, dummy = key.partition(':')
+    return kind if sep and kind in ID_KINDS else 'mac'
+
+
+# -- the operator's alias list ------------------------------------------------------------------
+
+def read_alias_file(path):
+    """The entries of an alias file: YAML (a list of ``{device, identities}``, or ``{devices: [...]}``) or CSV
+    (``device,identity`` rows, one identity per row; a header row is allowed). Raises AliasError."""
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read(MAX_ALIAS_FILE_BYTES + 1)
+    except OSError as exc:
+        raise AliasError('roamscan_device_aliases_file %s cannot be read: %s' % (path, exc.strerror or exc)) from None
+    if len(data) > MAX_ALIAS_FILE_BYTES:
+        raise AliasError('roamscan_device_aliases_file %s is larger than %d bytes' % (path, MAX_ALIAS_FILE_BYTES))
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        raise AliasError('roamscan_device_aliases_file %s is not UTF-8 text: %s' % (path, exc)) from None
+    if os.path.splitext(path)[1].lower() == '.csv':
+        return _csv_entries(text)
+    import yaml  # pylint: disable=import-outside-toplevel  # ansible-core's own dependency
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise AliasError('roamscan_device_aliases_file %s is not valid YAML: %s' % (path, str(exc)[:300])) from None
+    if isinstance(loaded, dict) and set(loaded) == {'devices'}:
+        loaded = loaded['devices']
+    if loaded is None:
+        return []
+    if not isinstance(loaded, list):
+        raise AliasError('roamscan_device_aliases_file %s must hold a list of {device, identities} (or {devices: [...]}), '
+                         'not a %s' % (path, type(loaded).__name__))
+    return loaded
+
+
+def _csv_entries(text):
+    grouped, order = {}, []
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or all(not cell.strip() for cell in row) or row[0].lstrip().startswith('#'):
+            continue
+        if number == 1 and [cell.strip().lower() for cell in row[:2]] == ['device', 'identity']:
+            continue
+        name = row[0].strip()
+        if name not in grouped:
+            grouped[name] = {'device': name, 'identities': [], 'line': number}
+            order.append(name)
+        grouped[name]['identities'].append(row[1].strip() if len(row) == 2 else {'invalid row': len(row)})
+    return [grouped[name] for name in order]
+
+
+def read_alias_settings(settings):
+    """``(groups, skipped)`` of the cycle settings' ``device_aliases`` and ``device_aliases_file`` together (an
+    identity in both is skipped where it comes second, the variable first). Raises AliasError."""
+    owner = {}
+    groups, skipped = load_aliases(settings.get('device_aliases'), 'roamscan_device_aliases', owner)
+    if settings.get('device_aliases_file'):
+        path = settings['device_aliases_file']
+        more, bad = load_aliases(read_alias_file(path), path, owner)
+        groups, skipped = groups + more, skipped + bad
+    return groups, skipped
+
+
+def load_aliases(entries, source='roamscan_device_aliases', owner=None):
+    """``(groups, skipped)`` of alias-list ``entries``.
+
+    ``groups`` is ``[{device, identities: [key, ...], source}]``; an entry that cannot be used (not a mapping,
+    no or a bad name, an unusable identity, fewer than two identities, an identity already in an earlier entry,
+    too many) is skipped whole and listed in ``skipped`` as ``{source, entry, reason}``: nothing of it is linked.
+    """
+    if entries is None:
+        return [], []
+    if not isinstance(entries, list):
+        raise AliasError('%s must be a list of {device, identities}, not a %s' % (source, type(entries).__name__))
+    groups, skipped = [], []
+    owner = {} if owner is None else owner
+    for position, entry in enumerate(entries):
+        where = '%s[%d]' % (source, position)
+        try:
+            if len(groups) >= MAX_DEVICES:
+                raise InvalidIdentity('more than %d devices' % MAX_DEVICES)
+            group = _alias_group(entry, owner)
+        except InvalidIdentity as exc:
+            skipped.append({'source': source, 'entry': where, 'reason': str(exc)[:300]})
+            continue
+        for key in group['identities']:
+            owner[key] = group['device']
+        group['source'] = source
+        groups.append(group)
+    return groups, skipped
+
+
+def _alias_group(entry, owner):
+    if not isinstance(entry, dict):
+        raise InvalidIdentity('an entry is {device, identities}, not a %s' % type(entry).__name__)
+    name = entry.get('device')
+    if not isinstance(name, str) or not _SAFE_NAME.match(name):
+        raise InvalidIdentity('device name must be [A-Za-z0-9][A-Za-z0-9._@ -]{0,127}, got %r' % (str(name)[:64],))
+    given = entry.get('identities')
+    if not isinstance(given, list):
+        raise InvalidIdentity('device %s: identities must be a list' % name)
+    if len(given) > MAX_IDENTITIES_PER_DEVICE:
+        raise InvalidIdentity('device %s: more than %d identities' % (name, MAX_IDENTITIES_PER_DEVICE))
+    keys = []
+    for item in given:
+        key = parse_identity(item)
+        if key in owner:
+            raise InvalidIdentity('device %s: identity %s is already in device %s' % (name, key, owner[key]))
+        if key not in keys:
+            keys.append(key)
+    if len(keys) < 2:
+        raise InvalidIdentity('device %s: fewer than two identities link nothing' % name)
+    return {'device': name, 'identities': keys}
+
+
+# -- authenticated links -------------------------------------------------------------------------
+
+def authenticated_links(observations, records):
+    """Links proven by an authenticated identity seen at an IP a MAC held at that moment.
+
+    ``observations`` are presence observations (module_utils/_observation.py); ``records`` ``{mac: record}``
+    (holders of the observed IPs loaded). Only identities of ``AUTHENTICATED_KINDS`` seen (``start``/``seen``)
+    count; their aliases and host names are never looked at. Returns ``{mac: [link, ...]}`` with
+    ``link = {identity, kind: authenticated, since, evidence: {source, host, ip, time, held_since}}``.
+    """
+    found = {}
+    for obs in observations:
+        identity = obs.get('identity') if isinstance(obs, dict) else None
+        if not isinstance(identity, dict) or identity.get('kind') not in AUTHENTICATED_KINDS or obs.get('event') not in ('start', 'seen'):
+            continue
+        try:
+            key = identity_key(identity['kind'], identity.get('value'))
+            ip = normalize_ip(obs.get('ip') or '')
+        except (InvalidIdentity, InvalidAddress):
+            continue
+        moment = obs.get('time')
+        if not isinstance(moment, str):
+            continue
+        for mac, record in records.items():
+            since = held_at(record, ip, moment)
+            if since is None:
+                continue
+            source = obs.get('source') if isinstance(obs.get('source'), dict) else {}
+            found.setdefault(mac, []).append({
+                'identity': key, 'kind': 'authenticated', 'since': moment,
+                'evidence': {'source': source.get('kind'), 'host': source.get('host'), 'ip': ip, 'time': moment,
+                             'held_since': since}})
+    return found
+
+
+def add_links(records, links):
+    """Store new ``links`` (``{mac: [link]}``) on their MAC records; an existing link keeps its first evidence.
+
+    Returns the MACs changed.
+    """
+    changed = set()
+    for mac, new in links.items():
+        record = records.get(mac)
+        if record is None:
+            continue
+        known = {link['identity'] for link in record.get('links') or []}
+        for link in new:
+            if link['identity'] not in known:
+                record.setdefault('links', []).append(link)
+                known.add(link['identity'])
+                changed.add(mac)
+        del record['links'][:-MAX_LINKS_PER_RECORD]
+    return changed
+
+
+# -- devices ---------------------------------------------------------------------------------------
+
+class Devices:
+    """The devices of ``records`` (``{identity key: record}``) under the alias ``groups``.
+
+    ``of(key)`` is the device of an identity: ``{id, name, identities, links}``; an identity nothing links
+    is a device of its own (``linked`` False).
+    """
+
+    def __init__(self, records, groups=()):
+        self._parent = {}
+        self._by_key = None
+        self._links = {}
+        self._names = {}
+        for group in groups:
+            first = group['identities'][0]
+            for key in group['identities']:
+                self._union(first, key)
+                if key != first:
+                    self._links.setdefault(first, []).append(
+                        {'identity': key, 'with': first, 'kind': 'alias', 'evidence': {'source': group['source'],
+                                                                                       'device': group['device']}})
+            self._names[first] = group['device']
+        for key, record in records.items():
+            self._find(key)
+            for link in record.get('links') or []:
+                self._union(key, link['identity'])
+                self._links.setdefault(key, []).append(dict(link, **{'with': key}))
+
+    def _find(self, key):
+        parent = self._parent.setdefault(key, key)
+        while parent != self._parent[parent]:
+            self._parent[parent] = self._parent[self._parent[parent]]
+            parent = self._parent[parent]
+        self._parent[key] = parent
+        return parent
+
+    def _union(self, one, other):
+        first, second = self._find(one), self._find(other)
+        if first != second:
+            self._parent[max(first, second)] = min(first, second)
+
+    def members(self):
+        """``{root: [identity key, ...]}`` of every device."""
+        found = {}
+        for key in self._parent:
+            found.setdefault(self._find(key), []).append(key)
+        return {root: sorted(keys) for root, keys in found.items()}
+
+    def of(self, key):
+        if self._by_key is None:
+            self._by_key = {}
+            for root, keys in self.members().items():
+                device = self._describe(root, keys)
+                self._by_key.update(dict.fromkeys(keys, device))
+        return self._by_key.get(key) or self._describe(key, [key])
+
+    def all(self):
+        """Every device, by id."""
+        return {device['id']: device for device in (self._describe(root, keys) for root, keys in self.members().items())}
+
+    def _describe(self, root, keys):
+        name = next((self._names[key] for key in keys if key in self._names), None)
+        links = [link for key in keys for link in self._links.get(key, [])]
+        return {'id': device_id(root), 'name': name or root, 'identities': keys, 'links': links, 'linked': len(keys) > 1}
+
+
+def device_id(root):
+    """A device's stable name: ``roamscan-device-`` and a digest of its smallest identity key."""
+    return 'roamscan-device-' + hashlib.sha256(root.encode('utf-8')).hexdigest()[:16]
