@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CHECKED_RESULT, CycleActionBase, registered_ok
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts, cycle_summary, stage_of
 
@@ -36,9 +36,24 @@ class ActionModule(CycleActionBase):
                 corrupt = store.corrupt
             except StoreError as exc:
                 stage.warnings.append('Cannot count the laptop records: %s' % exc)
+            else:
+                self._release(store, stage)
         acknowledged = [server for server in stage.dhcp_servers()
                         if registered_ok(stage.host_variable(server, stage.args['acknowledged']))]
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
         summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'))
         summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']
+        checked = stage.variable(CHECKED_RESULT)
+        elsewhere = checked.get('held_elsewhere') if isinstance(checked, dict) else None
+        summary['skipped'] = 'skipped: %s' % elsewhere['msg'] if elsewhere else None
         return {'summary': summary, 'cycle_failed': bool(summary['fault'] or summary['dhcp_servers_not_reported'])}
+
+    def _release(self, store, stage):
+        """Give the cycle lease back, so the next cycle need not wait for it to expire."""
+        if self._task.check_mode or not stage.lease():
+            return
+        try:
+            if not store.release_lease(stage.lease()):
+                stage.warnings.append('This cycle no longer held its lease on the laptop store when it ended')
+        except StoreError as exc:
+            stage.warnings.append('Cannot release the cycle lease (it expires by itself): %s' % exc)

@@ -34,7 +34,11 @@ notes:
     C(roamscan_scan_title_prefix) (default V(roamscan)) - start of the launch title, followed by the cycle time.
     C(roamscan_dhcp_group) (default V(dhcp_servers)) - the inventory group of the DHCP servers.
     C(roamscan_use_qualys_host_list) (default V(true)) - credit scans of other schedules from the Qualys host list.
-    C(roamscan_report_days) (default V(30)) - the coverage report's window."
+    C(roamscan_report_days) (default V(30)) - the coverage report's window.
+    C(roamscan_cycle_lock_seconds) (default V(1800)) - the cycle lease on the store lasts this long unless renewed
+    (every stage renews it); a dead cycle's lease is taken over after it.
+    C(roamscan_when_locked) (default V(skip)) - V(skip) (a green run that does nothing) or V(fail), when another cycle
+    holds the lease."
   - "The scan settings, checked before anything is recorded by the same rule
     M(roamscan.qualys.qualys_scan_launch) applies: exactly one of C(roamscan_option_profile) /
     C(roamscan_option_profile_id), and exactly one scanner selector - C(roamscan_scanner) (appliance names),
