@@ -121,3 +121,20 @@ def test_cycle_killed_holding_the_redis_lease_is_taken_over_after_expiry(tmp_pat
     assert taken_over['skipped'] is None and len(launch_calls(qualys_sim)) == 1   # resumed, not launched again
     assert client.get(LEASE_KEY) is None, 'the finished cycle released the lease'
     assert int(client.get(LEASE_KEY + '-token')) == 3   # the killed cycle, the skipped one's attempt, the take-over
+
+
+def test_redis_write_based_on_a_stale_read_is_refused(redis_server, store_driver):
+    """Read, another writer (Ansible's own community.general.redis plugin) changes the record, then save: refused."""
+    from legacy_records import mac_of, sample_fleet  # pylint: disable=import-outside-toplevel
+    settings = {'plugin': 'community.general.redis', 'connection': redis_server.connection, 'timeout': 0}
+    records = sample_fleet(3, 2, 0)
+    mac = mac_of(1)
+    status, dummy = store_driver({'settings': settings, 'ops': [{'op': 'legacy_write', 'records': records}]})
+    assert status == 0
+    theirs = dict(records[mac], hostname='theirs')
+    ours = dict(records[mac], hostname='ours')
+    status, answer = store_driver({'settings': settings, 'ops': [
+        {'op': 'get', 'macs': [mac]}, {'op': 'legacy_write', 'records': {mac: theirs}}, {'op': 'save', 'records': {mac: ours}}]})
+    assert status == 3 and answer['error'] == 'StaleRecord' and 'changed by another writer' in answer['message']
+    status, answer = store_driver({'settings': settings, 'ops': [{'op': 'get', 'macs': [mac]}]})
+    assert status == 0 and answer['results'][0][mac]['hostname'] == 'theirs'

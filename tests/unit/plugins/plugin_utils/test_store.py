@@ -23,16 +23,6 @@ B = '02:77:00:00:0b:02'
 LOCK = '.roamscan-lock'   # the store's cycle lock (tests/unit/plugins/plugin_utils/test_store_lock.py)
 
 
-@pytest.fixture
-def jsonfile(tmp_path, monkeypatch):
-    """The jsonfile fact cache configured the way ansible.cfg would (env), no expiry."""
-    monkeypatch.setattr(C, 'CACHE_PLUGIN', 'jsonfile')
-    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(tmp_path))
-    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_TIMEOUT', '0')
-    monkeypatch.delenv('ANSIBLE_CACHE_PLUGIN_PREFIX', raising=False)
-    return tmp_path
-
-
 def record(mac, ip):
     rec = new_record(mac, '2026-11-28T07:00:00Z')
     rec.update(ip=ip, held_since='2026-11-28T07:00:00Z', last_seen='2026-11-28T07:00:00Z', lease_state='active',

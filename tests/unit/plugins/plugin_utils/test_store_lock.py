@@ -8,22 +8,11 @@ import os
 
 import pytest
 
-from ansible import constants as C
-
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _store, _store_lock
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import new_record
 
 A = '02:77:00:00:0a:01'
 B = '02:77:00:00:0b:02'
-
-
-@pytest.fixture
-def jsonfile(tmp_path, monkeypatch):
-    monkeypatch.setattr(C, 'CACHE_PLUGIN', 'jsonfile')
-    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(tmp_path))
-    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_TIMEOUT', '0')
-    monkeypatch.delenv('ANSIBLE_CACHE_PLUGIN_PREFIX', raising=False)
-    return tmp_path
 
 
 class Clock:
