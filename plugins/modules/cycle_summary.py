@@ -49,8 +49,8 @@ summary:
       C(not_credited), C(abandoned), C(merged_from_host_list), C(launched) (scan references), C(launched_targets),
       C(dropped_at_launch), C(held), C(corrupt_cache_entries), C(unusable_dhcp_entries), C(corrupt_spool_lines),
       C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(fault) and C(not_done)
-      (C({stage, reason}) of the stages a fault kept from running), C(skipped) (null, or V(skipped: another cycle is
-      running on <host> ...) when this run did nothing because another cycle held the store's lease).
+      (C({stage, reason}) of the stages a fault kept from running), C(skipped) (null, or why this run did nothing - another
+      cycle held the store's lease - naming that cycle's host and start time).
   returned: success
   type: dict
 cycle_failed:

@@ -253,11 +253,14 @@ class RedisLease:
         """``write(values, transaction)`` in a transaction that WATCHes the lease and the records checked first."""
         backend = self.backend
         stored = {key: backend.stored_key(key) for key in fence.expected}
+        watched = ([self.key] if fence.holding else []) + [backend.prefix + item for item in stored.values()]
+        if not watched:
+            return write(values)   # nothing to check: a store without a lease writing its index
         transaction = backend.db.pipeline(transaction=True)
         try:
-            backend._call('check the cycle lock', transaction.watch, self.key,
-                          *[backend.prefix + item for item in stored.values()])
-            fence.check_lease(_parsed(backend._call('read the cycle lock', transaction.get, self.key)))
+            backend._call('check the cycle lock', transaction.watch, *watched)
+            if fence.holding:
+                fence.check_lease(_parsed(backend._call('read the cycle lock', transaction.get, self.key)))
             if stored:
                 scores = backend._call('read versions', transaction.zmscore, backend.keys_set, list(stored.values()))
                 fence.check_versions({key: None if score is None else score_version(score)
