@@ -120,6 +120,8 @@ def test_each_server_gets_its_own_hook_and_the_single_hook_of_earlier_releases_i
         again = role(dhcp_hook_server=server)
         assert again.returncode == 0 and 'changed=0' in again.stdout, again.stdout[-3000:]
     assert 'DNSMASQ' not in hook.read_text() and 'leases4_committed' not in hook.read_text()
+
+
 def wiring_message(stdout):
     """The lines of the role's closing message (what the administrator must add), [] when there is none."""
     marker = 'TASK [roamscan.qualys.dhcp_hook : Say what the administrator must add to run the hook]'

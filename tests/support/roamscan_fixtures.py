@@ -95,6 +95,8 @@ def store_driver(ansible_env):
             answer = {'stdout': proc.stdout, 'stderr': proc.stderr}
         return proc.returncode, answer
     return _run
+
+
 @pytest.fixture(scope='session')
 def built_collection(tmp_path_factory, run_ansible):
     """The artifact ``ansible-galaxy collection build`` makes of this working tree."""
