@@ -5,14 +5,28 @@
 
 from __future__ import annotations
 
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase
+import getpass
+
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, CycleError
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import LockHeld
 
 
 class ActionModule(CycleActionBase):
 
     LAUNCH_SETTINGS = True
+    RENEWS_LEASE = False
 
     def run_stage(self, stage):
         groups = stage.alias_groups()
-        return {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers(),
-                'device_aliases': {'devices': len(groups), 'skipped': stage.alias_skipped}}
+        result = {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers(), 'lock': None,
+                  'held_elsewhere': None, 'device_aliases': {'devices': len(groups), 'skipped': stage.alias_skipped}}
+        if self._task.check_mode:
+            return result   # check mode changes nothing, the lease included
+        try:
+            result['lock'] = stage.store.take_lease(stage.settings['cycle_lock_seconds'], getpass.getuser())
+        except LockHeld as exc:
+            if stage.settings['when_locked'] == 'fail':
+                raise CycleError('%s; roamscan_when_locked is fail' % exc) from exc
+            # skip: this run does nothing and says why; the holder's cycle does the work
+            result.update(dhcp_servers=[], held_elsewhere=dict(exc.holder, msg=str(exc)))
+        return result

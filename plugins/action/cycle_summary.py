@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CHECKED_RESULT, CycleActionBase, registered_ok
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import (
     API_OF_MODULE, HISTORY_KEY, InvalidHistory, cycle_api_calls, fold_cycle, history_value, parse_history)
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
@@ -38,14 +38,20 @@ class ActionModule(CycleActionBase):
                 corrupt = store.corrupt
             except StoreError as exc:
                 stage.warnings.append('Cannot count the laptop records: %s' % exc)
+                store = None
         acknowledged = [server for server in stage.dhcp_servers()
                         if registered_ok(stage.host_variable(server, stage.args['acknowledged']))]
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
         summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'))
         summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']
+        checked = stage.variable(CHECKED_RESULT)
+        elsewhere = checked.get('held_elsewhere') if isinstance(checked, dict) else None
+        summary['skipped'] = 'skipped: %s' % elsewhere['msg'] if elsewhere else None
         history_days = None
         if store is not None and final is not None and not self._task.check_mode:
             history_days = self._append_history(stage, store, summary)
+        if store is not None:
+            self._release(store, stage)   # after the history: one writer at a time
         return {'summary': summary, 'history_days': history_days,
                 'cycle_failed': bool(summary['fault'] or summary['dhcp_servers_not_reported'])}
 
@@ -61,3 +67,13 @@ class ActionModule(CycleActionBase):
             stage.warnings.append('Cannot add this cycle to the history (%s): %s' % (HISTORY_KEY, exc))
             return None
         return len(days)
+
+    def _release(self, store, stage):
+        """Give the cycle lease back, so the next cycle need not wait for it to expire."""
+        if self._task.check_mode or not stage.lease():
+            return
+        try:
+            if not store.release_lease(stage.lease()):
+                stage.warnings.append('This cycle no longer held its lease on the laptop store when it ended')
+        except StoreError as exc:
+            stage.warnings.append('Cannot release the cycle lease (it expires by itself): %s' % exc)

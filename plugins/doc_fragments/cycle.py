@@ -47,7 +47,11 @@ notes:
     C(roamscan_device_aliases) (default V([])) - the operator's alias list, C([{device, identities}]), each identity
     C(kind:value) (e.g. C(mac:02:77:00:00:0a:01), C(vpn_cert:laptop-17)): the identities of one device, scanned once
     and credited together. C(roamscan_device_aliases_file) (default unset) - the same list in a YAML or CSV file
-    (C(device,identity) rows). Client-supplied names (DHCP host names, VPN peer info) never link identities."
+    (C(device,identity) rows). Client-supplied names (DHCP host names, VPN peer info) never link identities.
+    C(roamscan_cycle_lock_seconds) (default V(1800)) - the cycle lease on the store lasts this long unless renewed
+    (every stage renews it); a dead cycle's lease is taken over after it.
+    C(roamscan_when_locked) (default V(skip)) - V(skip) (a green run that does nothing) or V(fail), when another cycle
+    holds the lease."
   - "The scan settings, checked before anything is recorded by the same rule
     M(roamscan.qualys.qualys_scan_launch) applies: exactly one of C(roamscan_option_profile) /
     C(roamscan_option_profile_id), and exactly one scanner selector - C(roamscan_scanner) (appliance names),

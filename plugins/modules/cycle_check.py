@@ -16,6 +16,9 @@ description:
     settings (see the notes; the option profile and scanner choice by the rule M(roamscan.qualys.qualys_scan_launch)
     applies) and that the laptop store is durable.
   - Returns the inventory hosts of the cycle's DHCP group, so the playbook collects from exactly those.
+  - Takes the laptop store's cycle lease (C(roamscan_cycle_lock_seconds)), so that one cycle at a time works on a
+    store, also across controllers. When another cycle holds it, the run ends at once with the holder's host and
+    start time in the summary, green (C(roamscan_when_locked=skip)) or failed (V(fail)); it never launches.
   - Reads and writes no laptop record.
 author:
   - roamscan maintainers (@roamscan)
@@ -51,4 +54,19 @@ device_aliases:
   returned: success
   type: dict
   sample: {devices: 2, skipped: [{source: roamscan_device_aliases, entry: "roamscan_device_aliases[2]", reason: "..."}]}
+lock:
+  description:
+    - The cycle lease this run holds on the laptop store (one cycle at a time per store, across controllers), renewed
+      by every later stage and released by C(cycle_summary). None in check mode, when another cycle holds it, and for
+      a cache plugin that is neither a file cache nor community.general.redis.
+  returned: success
+  type: dict
+  sample: {token: 7, owner: awx, host: controller1, pid: 4242, since: 1764585600.0, expires: 1764587400.0, held: true, seconds: 1800}
+held_elsewhere:
+  description:
+    - When another cycle holds the lease and C(roamscan_when_locked) is V(skip), who holds it, since when, and the
+      message the summary shows; this run then reads and writes nothing. None otherwise.
+  returned: success
+  type: dict
+  sample: {host: controller2, pid: 4343, since: 1764585600.0, expires: 1764587400.0, msg: another cycle is running on controller2 ...}
 """

@@ -51,7 +51,8 @@ summary:
       and C(liveness_probe) (with C(roamscan_liveness_probe)), C(held), C(held_back) (C({mac, ip, position, reason,
       overdue_since, held_since}), at most 100) and C(held_back_count), C(corrupt_cache_entries), C(unusable_dhcp_entries), C(corrupt_spool_lines),
       C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(fault) and C(not_done)
-      (C({stage, reason}) of the stages a fault kept from running).
+      (C({stage, reason}) of the stages a fault kept from running), C(skipped) (null, or why this run did nothing - another
+      cycle held the store's lease - naming that cycle's host and start time).
   returned: success
   type: dict
 cycle_failed:

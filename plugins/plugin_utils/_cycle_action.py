@@ -24,6 +24,10 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import V
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store, record_mac
 
 
+# cycle_check's registered result: it carries the cycle lease (``lock``) the later stages renew
+CHECKED_RESULT = 'roamscan_checked'
+
+
 class CycleError(Exception):
     """A stage cannot do its work with what it was given; the message says why."""
 
@@ -85,6 +89,11 @@ class Stage:
             self.records.pop(mac, None)
         self.changed |= set(macs) - blocked
 
+    def lease(self):
+        """The cycle lease cycle_check took for this run (None: none taken, e.g. in check mode)."""
+        checked = self.variable(CHECKED_RESULT)
+        return checked.get('lock') if isinstance(checked, dict) else None
+
     def variable(self, name, default=None):
         """A task variable, rendered."""
         if name not in self._task_vars:
@@ -118,6 +127,8 @@ class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
     USES_STORE = True
     # bad settings fail the stage; the summary reports them and goes on with the defaults
     SETTINGS_REQUIRED = True
+    # every stage after cycle_check renews the cycle's lease before it works (cycle_check takes it)
+    RENEWS_LEASE = True
 
     @abc.abstractmethod
     def run_stage(self, stage):
@@ -148,6 +159,8 @@ class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
             store = open_store(settings['fact_cache'], require_durable=self.REQUIRE_DURABLE) if self.USES_STORE else None
             stage = Stage(store, settings, args, time_now(), task_vars, self._templar)
             stage.settings_error = settings_error
+            if store is not None and self.RENEWS_LEASE and not self._task.check_mode:
+                store.renew_lease(stage.lease())   # a cycle that lost its lease stops here (LockLost)
             result.update(self.run_stage(stage))
             stored = 0
             if stage.changed and not self._task.check_mode:

@@ -44,6 +44,9 @@ SETTINGS = {
     'due_soon_days': ('roamscan_report_due_soon_days', {'type': 'int', 'default': 7}),
     'device_aliases': ('roamscan_device_aliases', {'type': 'raw', 'default': []}),
     'device_aliases_file': ('roamscan_device_aliases_file', {'type': 'path'}),
+    # one cycle at a time per store (_store_lock.py): the lease outlives a slow cycle and every stage renews it
+    'cycle_lock_seconds': ('roamscan_cycle_lock_seconds', {'type': 'int', 'default': 1800}),
+    'when_locked': ('roamscan_when_locked', {'type': 'str', 'default': 'skip', 'choices': ['skip', 'fail']}),
     # qualys_scan_launch's options, by their names there
     'option_profile': ('roamscan_option_profile', {'type': 'str'}),
     'option_profile_id': ('roamscan_option_profile_id', {'type': 'int'}),
@@ -57,6 +60,8 @@ SETTINGS = {
 }
 AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days', 'history_days',
                 'api_allowance', 'due_soon_days')
+AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days',
+                'cycle_lock_seconds')
 LAUNCH_OPTIONS = ('option_profile', 'option_profile_id', 'scanner', 'scanner_ids', 'default_scanner', 'scanners_in_ag',
                   'external_scanners', 'priority', 'max_targets_per_scan')
 VARIABLES = {setting: variable for setting, (variable, dummy) in SETTINGS.items()}

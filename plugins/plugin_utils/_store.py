@@ -32,6 +32,7 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_backend imp
     Unreadable,
     open_backend,
 )
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import Fence, cycle_lease
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index import (
     CATALOG_KEY,
     COMPACT_AFTER,
@@ -179,6 +180,8 @@ class LaptopStore:
         self._all_read = False
         self._upgraded = False
         self._legacy_blocked = set()   # macs whose 0.1 entry could not be read (never shadowed by a new record)
+        self._lease = cycle_lease(backend)   # one cycle at a time (_store_lock.py)
+        self._holding = None                 # this cycle's lease, once taken or renewed
 
     # -- reading ---------------------------------------------------------------------------
     def _read(self, macs, again=False):
@@ -406,17 +409,37 @@ class LaptopStore:
     def _save_index(self, catalog=False, best_effort=False):
         try:
             if catalog:
-                self._backend.write_many({CATALOG_KEY: self._catalog})
+                self._backend.write_many({CATALOG_KEY: self._catalog}, fence=self._fence(()))
                 self._catalog_id = self._index.catalog_id
                 self._entries_of_catalog = None
                 self._catalog = None        # read again when needed: compact() gave the packed value
-            self._backend.write_many({INDEX_KEY: self._index.dump()})
+            self._backend.write_many({INDEX_KEY: self._index.dump()}, fence=self._fence(()))
             self._backend.seal(INDEX_KEY)
         except StoreWriteError as exc:
             if not best_effort:
                 raise
             # reading goes on from the index in memory; the stored one stays detectably stale
             self.index_state += ' (index not saved: %s)' % exc
+
+    # -- the cycle lease (_store_lock.py) -----------------------------------------------------
+    def take_lease(self, seconds, owner):
+        """Take the store's cycle lease (raises LockHeld); None for a store that has none."""
+        self._holding = self._lease.acquire(seconds, owner) if self._lease else None
+        return self._holding
+
+    def renew_lease(self, holding):
+        """Renew ``holding`` (raises LockLost); every later write is fenced by it."""
+        self._holding = self._lease.renew(holding) if self._lease and holding else None
+        return self._holding
+
+    def release_lease(self, holding):
+        return bool(self._lease and holding and self._lease.release(holding))
+
+    def _fence(self, values):
+        """The write's fence: this cycle's lease and the version each of ``values``' entries had when read."""
+        if self._lease is None:
+            return None
+        return Fence(self._lease, self._holding, {key: self._entries[key][0] if key in self._entries else None for key in values})
 
     # -- writing ---------------------------------------------------------------------------
     def save(self, records, macs):
@@ -448,7 +471,7 @@ class LaptopStore:
             host_facts = dict(self._facts.get(mac) or {})
             host_facts[FACT_KEY] = records[mac]
             values[record_key(mac)] = host_facts
-        versions = self._backend.write_many(values)
+        versions = self._backend.write_many(values, fence=self._fence(values))
         for mac in macs:
             key = record_key(mac)
             existed = key in self._entries

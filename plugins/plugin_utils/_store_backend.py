@@ -158,7 +158,7 @@ class FileBackend(_Backend):
                         # written by Ansible's plugin or an earlier release (0644)
                         os.chmod(entry.path, OWNER_ONLY_FILE)
                         info = os.stat(entry.path, follow_symlinks=False)
-                    found[key] = _file_version(info)
+                    found[key] = file_version(info)
         except OSError as exc:
             raise StoreError('Cannot list the fact cache directory %s: %s' % (self.directory, exc)) from exc
         return found
@@ -174,7 +174,7 @@ class FileBackend(_Backend):
                     if _too_open(info):
                         os.fchmod(handle.fileno(), OWNER_ONLY_FILE)   # written by Ansible's plugin (0644)
                         info = os.fstat(handle.fileno())
-                    version = _file_version(info)
+                    version = file_version(info)
                     text = handle.read()
             except FileNotFoundError:
                 continue
@@ -188,12 +188,18 @@ class FileBackend(_Backend):
             found[key] = (self._decoded(stored), version)
         return found
 
-    def write_many(self, values):
+    def write_many(self, values, fence=None):
         """Write ``{key: value}``: each to a temporary file read back and compared, all made durable, then each
         renamed over its entry and the directory synced. Returns ``{key: version}``.
 
         A failure before the renames changes nothing; each rename is atomic, so no entry is ever empty or torn.
+        With a ``fence`` (_store_lock.py) the write happens only while the cycle's lease and the read versions hold.
         """
+        if fence is not None:
+            return fence.lease.write(values, fence, self._write_many)
+        return self._write_many(values)
+
+    def _write_many(self, values):
         prepared, path = [], self.directory
         try:
             for key, value in values.items():
@@ -214,7 +220,7 @@ class FileBackend(_Backend):
                 info = os.stat(path)
                 if info.st_ino != written:
                     raise StoreWriteError('Writing %s did not read back: replaced by another writer' % path)
-                versions[key] = _file_version(info)
+                versions[key] = file_version(info)
             path = self.directory
             fsync_path(self.directory)
         except (OSError, ValueError) as exc:
@@ -263,7 +269,7 @@ def _too_open(info):
     return bool(stat.S_IMODE(info.st_mode) & 0o077) and info.st_uid == os.geteuid()
 
 
-def _file_version(info):
+def file_version(info):
     return [info.st_ctime_ns, '%x.%x' % (info.st_ino, info.st_size)]
 
 
@@ -315,7 +321,7 @@ class RedisBackend(_Backend):
         for raw, score in self._call('list the entries', self.db.zrange, self.keys_set, 0, -1, withscores=True):
             key = self.logical_key(to_text(raw))
             if key is not None and (pattern is None or pattern.match(key)):
-                found[key] = _score_version(score)
+                found[key] = score_version(score)
         return found
 
     def keys(self, pattern=None):
@@ -340,16 +346,25 @@ class RedisBackend(_Backend):
                     value = self._decoded(json.loads(text, cls=AnsibleJSONDecoder))
                 except ValueError as exc:
                     value = Unreadable('not valid JSON (%d bytes): %s' % (len(text), to_text(exc)[:200]))
-                found[key] = (value, _score_version(score or 0.0))
+                found[key] = (value, score_version(score or 0.0))
         return found
 
-    def write_many(self, values):
-        """SET and ZADD (the plugin's two commands) of every entry in one transaction, then GET each back."""
+    def write_many(self, values, fence=None):
+        """SET and ZADD (the plugin's two commands) of every entry in one transaction, then GET each back.
+
+        With a ``fence`` (_store_lock.py) the transaction WATCHes the cycle's lease and the records it checked first.
+        """
+        if fence is not None:
+            return fence.lease.write(values, fence, self._write_many)
+        return self._write_many(values)
+
+    def _write_many(self, values, transaction=None):
         from ansible.parsing.ajson import AnsibleJSONEncoder  # pylint: disable=import-outside-toplevel
         texts = {self.stored_key(key): json.dumps(self.encode(value), cls=AnsibleJSONEncoder, sort_keys=True, indent=4)   # the plugin's format
                  for key, value in values.items()}
         score = time.time()
-        transaction = self.db.pipeline(transaction=True)
+        if transaction is None:
+            transaction = self.db.pipeline(transaction=True)
         for stored, text in texts.items():
             transaction.set(self.prefix + stored, text)
             transaction.zadd(self.keys_set, {stored: score})
@@ -361,13 +376,13 @@ class RedisBackend(_Backend):
         for (stored, text), value, stored_score in zip(texts.items(), back, scores):
             if to_bytes(value or b'') != to_bytes(text) or stored_score != score:
                 raise StoreWriteError('Writing %s to %s did not read back' % (stored, self.label))
-        return {key: _score_version(score) for key in values}
+        return {key: score_version(score) for key in values}
 
     def _publish(self, transaction, stored_keys):
         self._call('write %s' % ', '.join(stored_keys[:3]), transaction.execute)
 
 
-def _score_version(score):
+def score_version(score):
     return [int(score * 1e9), repr(float(score))]
 
 
@@ -415,7 +430,8 @@ class PluginBackend(_Backend):
                 found[key] = (Unreadable('unreadable cache entry: %s' % to_text(exc)[:300]), None)
         return found
 
-    def write_many(self, values):
+    def write_many(self, values, fence=None):
+        del fence   # no versions and no lock through a plugin's API
         options = {}
         for option in ('_uri', '_timeout', '_prefix'):
             try:

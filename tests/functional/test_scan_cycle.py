@@ -119,7 +119,7 @@ def test_settings_from_inventory_group_vars_are_honoured(lab, qualys_sim):
 def test_killed_between_launch_and_record_makes_no_second_scan(lab, qualys_sim):
     lab.write_leases('dhcp1', [('10.77.0.100', A), ('10.77.0.101', B)])
     qualys_sim.state.add_fault('slow', api='scan:launch', count=1, seconds=2)   # a slow answer gives time to kill
-    proc = lab.spawn(qualys_sim)
+    proc = lab.spawn(qualys_sim, extra_vars={'roamscan_cycle_lock_seconds': 15})
     deadline = time.time() + 120
     while not qualys_sim.state.scans and time.time() < deadline and proc.poll() is None:
         time.sleep(0.01)
@@ -130,8 +130,12 @@ def test_killed_between_launch_and_record_makes_no_second_scan(lab, qualys_sim):
     assert sorted(r['pending']['ip'] for r in records.values() if r['pending'] and r['pending']['scan_ref'] is None) == \
         ['10.77.0.100', '10.77.0.101'], 'not killed between launch and record'
 
+    # the killed cycle still holds the store's lease: the next cycle says so and does nothing until it expires
+    early = lab.run(qualys_sim)
+    assert early.returncode == 0 and summary_of(early)['skipped'].startswith('skipped: another cycle is running on ')
+    lab.wait_until_lease_expires()
     summary = summary_of(lab.run(qualys_sim))
-    assert len(qualys_sim.state.scans) == 1
+    assert summary['skipped'] is None and len(qualys_sim.state.scans) == 1
     assert summary['launched'] == [qualys_sim.state.scans[0]['ref']]
     records, dummy = lab.inventory()
     assert {r['pending']['scan_ref'] for r in records.values()} == {qualys_sim.state.scans[0]['ref']}

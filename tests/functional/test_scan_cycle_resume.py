@@ -33,7 +33,7 @@ def wait_for(condition, what, timeout=120):
 def kill_while_qualys_answers_the_launch(lab, sim):
     """SIGKILL the whole cycle while the launch call is in flight; Qualys still creates the scan."""
     sim.state.add_fault('slow', api='scan:launch', count=1, seconds=3)
-    proc = lab.spawn(sim)
+    proc = lab.spawn(sim, extra_vars={'roamscan_cycle_lock_seconds': 15})
     wait_for(lambda: launch_calls(sim) or proc.poll() is not None, 'the launch call')
     assert proc.poll() is None, 'the cycle ended before its launch answer:\n%s' % proc.communicate()[0][-3000:]
     os.killpg(proc.pid, signal.SIGKILL)
@@ -42,6 +42,7 @@ def kill_while_qualys_answers_the_launch(lab, sim):
     records, dummy = lab.inventory()
     assert sorted(r['pending']['ip'] for r in records.values() if r['pending'] and r['pending']['scan_ref'] is None) == \
         ['10.77.0.100', '10.77.0.101'], 'not killed between the intent and the recorded launch'
+    lab.wait_until_lease_expires()   # the killed cycle never released the store's lease: the next one takes it over
     return sim.state.scans[0]['ref']
 
 

@@ -135,6 +135,21 @@ class CycleLab:
         return subprocess.Popen(self.playbook_command(extra_vars), env=full_env, cwd=str(self.root),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
+    def lease(self):
+        """The cycle lease of a jsonfile store as its file says (None before the first cycle)."""
+        try:
+            return json.loads((self.cache_dir / '.roamscan-lock' / 'lease').read_text())
+        except FileNotFoundError:
+            return None
+
+    def wait_until_lease_expires(self, timeout=120):
+        """Sleep until the lease a killed cycle left behind has expired (it never released it)."""
+        lease = self.lease()
+        assert lease and lease['held'], 'no lease held: %r' % lease
+        left = lease['expires'] - time.time()
+        assert left < timeout, 'lease of %d s left' % left
+        time.sleep(max(0.0, left + 0.2))
+
     def inventory(self):
         """The laptops as users see them: ansible-inventory with the roamscan.qualys.laptops plugin."""
         full_env = dict(self.env)

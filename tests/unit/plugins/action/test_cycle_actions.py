@@ -15,6 +15,7 @@ from ansible.template import Templar
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _cycle_action
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreWriteError, UnsafeFactCache
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import LockHeld, LockLost
 from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import A, B, X, Y, lease, present
 
 NOW = '2026-11-28T12:00:00Z'
@@ -58,6 +59,22 @@ class FakeStore:
 
     def write_entry(self, key, value):
         self.entries[key] = copy.deepcopy(value)
+
+    # the cycle lease: held by ``holder`` (None: free); renewals and releases are remembered
+    holder = None
+    renewed = ()
+
+    def take_lease(self, seconds, owner):
+        if self.holder is not None:
+            raise LockHeld(self.holder, 'fake')
+        self.holder = {'token': 1, 'owner': owner, 'host': 'here', 'pid': 1, 'since': 0.0, 'expires': seconds}
+        return self.holder
+
+    def renew_lease(self, holding):
+        self.renewed = list(self.renewed) + [holding]
+        if holding is not None and holding != self.holder:
+            raise LockLost('lost the fake lease')
+        return holding
 
     def save(self, records, macs):
         if self.fail_writes:
@@ -117,6 +134,31 @@ def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store):
     store['refuse'] = 'The fact cache is memory'
     result = run_action('cycle_check', task_vars=dict(SCAN, roamscan_fact_cache={'plugin': 'memory'}))
     assert result['failed'] and 'memory' in result['msg'] and store['settings']['plugin'] == 'memory'
+
+
+def test_check_takes_the_lease_and_a_held_one_skips_or_fails_the_cycle(store):
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
+    assert result['lock']['token'] == 1 and result['held_elsewhere'] is None and result['dhcp_servers'] == ['dhcp1']
+    skipped = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
+    assert not skipped.get('failed') and skipped['lock'] is None and skipped['dhcp_servers'] == []
+    assert skipped['held_elsewhere']['msg'].startswith('another cycle is running on here (pid 1) since 1970-01-01T00:00:00Z')
+    failed = run_action('cycle_check', task_vars=dict(SCAN, roamscan_when_locked='fail'))
+    assert failed['failed'] and 'another cycle is running on here' in failed['msg'] and 'roamscan_when_locked is fail' in failed['msg']
+
+
+def test_check_in_check_mode_takes_no_lease(store):
+    result = run_action('cycle_check', task_vars=dict(SCAN), check_mode=True)
+    assert result['lock'] is None and store['store'].holder is None
+
+
+def test_a_stage_renews_the_lease_of_its_cycle_and_stops_when_it_was_lost(store):
+    holding = run_action('cycle_check', task_vars=dict(SCAN))['lock']
+    task_vars = cycle_vars(dhcp1=lease_report((A, X)))
+    task_vars['roamscan_checked'] = {'lock': holding}
+    assert run_action('cycle_remember', task_vars=task_vars)['stored'] == 1 and store['store'].renewed == [holding]
+    task_vars['roamscan_checked'] = {'lock': dict(holding, token=0)}   # taken over by a later cycle
+    lost = run_action('cycle_remember', task_vars=task_vars)
+    assert lost['failed'] and 'lost the fake lease' in lost['msg']
 
 
 def test_remember_reads_the_servers_results_from_hostvars_and_acknowledges_what_was_stored(store):

@@ -21,16 +21,7 @@ from ansible_collections.roamscan.qualys.tests.support.legacy_records import (
 
 A = '02:77:00:00:0a:01'
 B = '02:77:00:00:0b:02'
-
-
-@pytest.fixture
-def jsonfile(tmp_path, monkeypatch):
-    """The jsonfile fact cache configured the way ansible.cfg would (env), no expiry."""
-    monkeypatch.setattr(C, 'CACHE_PLUGIN', 'jsonfile')
-    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(tmp_path))
-    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_TIMEOUT', '0')
-    monkeypatch.delenv('ANSIBLE_CACHE_PLUGIN_PREFIX', raising=False)
-    return tmp_path
+LOCK = '.roamscan-lock'   # the store's cycle lock (tests/unit/plugins/plugin_utils/test_store_lock.py)
 
 
 def record(mac, ip):
@@ -127,7 +118,9 @@ def test_unreadable_file_is_reported(jsonfile):
 def test_prefix_is_respected(jsonfile, monkeypatch):
     monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_PREFIX', 'site1_')
     _store.open_store().save({A: record(A, '10.77.0.100')}, {A})
-    assert all(name.startswith('site1_') for name in os.listdir(jsonfile))
+    # the records and the index carry the prefix; the store's cycle lock is a hidden directory of that prefix
+    assert all(name.startswith('site1_') for name in os.listdir(jsonfile) if name != '.site1_roamscan-lock')
+    assert (jsonfile / '.site1_roamscan-lock' / 'guard').is_file()
     assert list(_store.open_store().all()) == [A]
 
 
@@ -372,7 +365,10 @@ def test_folder_and_record_files_are_readable_by_their_owner_only(jsonfile):
     store.save({A: record(A, '10.77.0.100')}, [A])
     store.get([B])
     assert os.stat(jsonfile).st_mode & 0o777 == 0o700
-    assert {name: os.stat(jsonfile / name).st_mode & 0o777 for name in os.listdir(jsonfile)} == dict.fromkeys(os.listdir(jsonfile), 0o600)
+    files = [name for name in os.listdir(jsonfile) if name != LOCK]
+    assert {name: os.stat(jsonfile / name).st_mode & 0o777 for name in files} == dict.fromkeys(files, 0o600)
+    assert os.stat(jsonfile / LOCK).st_mode & 0o777 == 0o700
+    assert {os.stat(path).st_mode & 0o777 for path in (jsonfile / LOCK).iterdir()} == {0o600}
 
 
 def test_failed_write_raises_naming_the_file_and_changes_nothing(jsonfile, monkeypatch):
@@ -380,7 +376,7 @@ def test_failed_write_raises_naming_the_file_and_changes_nothing(jsonfile, monke
     store = _store.open_store()
     rec = store.get([A])[A]
     rec['hostname'] = 'new'
-    before = {name: (jsonfile / name).read_bytes() for name in os.listdir(jsonfile)}
+    before = {name: (jsonfile / name).read_bytes() for name in os.listdir(jsonfile) if name != LOCK}
 
     def disk_full(value, path):
         with open(path, 'w', encoding='utf-8') as handle:
@@ -389,7 +385,7 @@ def test_failed_write_raises_naming_the_file_and_changes_nothing(jsonfile, monke
     monkeypatch.setattr(store._backend.plugin, '_dump', disk_full)
     with pytest.raises(_store.StoreWriteError, match=r'mac-027700000a01.*No space left on device'):
         store.save({A: rec}, [A])
-    assert {name: (jsonfile / name).read_bytes() for name in os.listdir(jsonfile)} == before
+    assert {name: (jsonfile / name).read_bytes() for name in os.listdir(jsonfile) if name != LOCK} == before
 
 
 def test_write_that_does_not_read_back_is_an_error(jsonfile, monkeypatch):
