@@ -267,9 +267,13 @@ class LaptopStore:
     def digests(self):
         """``{mac: partial record}`` of every laptop, enough for _summary.counts (known / present / overdue / pending)."""
         index = self._fresh_index()
+        if index is not None:
+            try:
+                entries = dict(self._load_catalog(index))
+            except IndexUnusable:
+                index = None   # another writer replaced the catalog since: count from the records themselves
         if index is None:
             return {mac: digest_as_record(digest(record)) for mac, record in self.all().items()}
-        entries = dict(self._load_catalog(index))
         entries.update(index.overlay)
         return {record_mac(key): digest_as_record(entry[1]) for key, entry in entries.items() if entry[1] is not None}
 
@@ -486,7 +490,14 @@ class LaptopStore:
                 index.update(key, entry, self._texts[key])
         if index is not None:
             if index.outside_working_set() > COMPACT_AFTER:
-                entries = dict(self._load_catalog(index))
+                try:
+                    entries = dict(self._load_catalog(index))
+                except IndexUnusable:
+                    # another writer replaced the catalog since this store read the index: the records are written;
+                    # drop the index so that the next store rebuilds it from the records as they are on disk
+                    self._backend.delete_many([INDEX_KEY])
+                    self._index, self.index_state = None, 'dropped: the catalog changed behind it'
+                    return len(macs)
                 entries.update(index.overlay)
                 self._index, self._catalog = compact(entries, index.copies, self._backend.CLOCK_SKEW_NS)
                 self._save_index(catalog=True)

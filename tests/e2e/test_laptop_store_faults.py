@@ -52,7 +52,9 @@ def fill(directory):
 
 
 def snapshot(directory):
-    return {name: (directory / name).read_bytes() for name in sorted(os.listdir(directory)) if name != 'filler'}
+    # the cycle lease lives in a folder of its own there (_store_lock.py); the records are the files
+    return {name: (directory / name).read_bytes() for name in sorted(os.listdir(directory))
+            if name != 'filler' and (directory / name).is_file()}
 
 
 def jsonfile_at(directory):

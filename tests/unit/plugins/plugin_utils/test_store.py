@@ -344,6 +344,30 @@ def test_catalog_compaction_keeps_every_laptop(jsonfile, monkeypatch):
     assert counts(store.digests(), '2026-11-28T07:30:00Z', 30) == counts(records, '2026-11-28T07:30:00Z', 30)
 
 
+def test_catalog_replaced_by_another_writer_mid_cycle_is_no_error(jsonfile, monkeypatch):
+    """A second controller compacts the catalog after this store loaded its index: counting and saving still work."""
+    monkeypatch.setattr(_store, 'COMPACT_AFTER', 0)
+    records = fleet()
+    legacy_write(records)
+    _store.open_store().working_set()
+    ours = _store.open_store()
+    ours.working_set()
+    theirs = _store.open_store()
+    rec = theirs.working_set()[mac_of(1)]
+    rec['lease_state'] = 'expired'
+    theirs.save({mac_of(1): rec}, [mac_of(1)])            # compacts: a new catalog replaces the one ours read
+    # ours counts the records as it read them (each read once per store object), without an error
+    assert counts(ours.digests(), '2026-11-28T07:30:00Z', 30) == counts(records, '2026-11-28T07:30:00Z', 30)
+    records[mac_of(1)] = rec
+    mine = ours.working_set()[mac_of(2)]
+    mine['lease_state'] = 'expired'
+    assert ours.save({mac_of(2): mine}, [mac_of(2)]) == 1   # compacts again over the replaced catalog
+    records[mac_of(2)] = mine
+    again = _store.open_store()
+    assert again.working_set() == working(records)
+    assert counts(again.digests(), '2026-11-28T07:30:00Z', 30) == counts(records, '2026-11-28T07:30:00Z', 30)
+
+
 def test_digests_give_the_summary_of_the_records(jsonfile):
     records = fleet()
     records[mac_of(45)]['last_scanned'] = '2026-11-20T00:00:00Z'
