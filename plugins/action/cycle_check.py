@@ -10,6 +10,8 @@ import getpass
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, CycleError
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import LockHeld
 
+VPN_SERVERS = ('openvpn', 'ocserv', 'wireguard')
+
 
 class ActionModule(CycleActionBase):
 
@@ -18,7 +20,14 @@ class ActionModule(CycleActionBase):
 
     def run_stage(self, stage):
         groups = stage.alias_groups()
-        result = {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers(), 'lock': None,
+        vpn_servers = stage.vpn_servers()
+        unknown = ['%s (%r)' % (host, stage.host_variable(host, 'roamscan_vpn_server')) for host in vpn_servers
+                   if stage.host_variable(host, 'roamscan_vpn_server') not in VPN_SERVERS]
+        if unknown:
+            raise CycleError('VPN servers in group %s need roamscan_vpn_server set to one of %s: %s'
+                             % (stage.settings['vpn_group'], ', '.join(VPN_SERVERS), ', '.join(unknown)))
+        result = {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers(), 'vpn_servers': vpn_servers,
+                  'presence_hosts': stage.presence_hosts(), 'lock': None,
                   'held_elsewhere': None, 'device_aliases': {'devices': len(groups), 'skipped': stage.alias_skipped}}
         if self._task.check_mode:
             return result   # check mode changes nothing, the lease included
@@ -28,5 +37,5 @@ class ActionModule(CycleActionBase):
             if stage.settings['when_locked'] == 'fail':
                 raise CycleError('%s; roamscan_when_locked is fail' % exc) from exc
             # skip: this run does nothing and says why; the holder's cycle does the work
-            result.update(dhcp_servers=[], held_elsewhere=dict(exc.holder, msg=str(exc)))
+            result.update(dhcp_servers=[], vpn_servers=[], presence_hosts=[], held_elsewhere=dict(exc.holder, msg=str(exc)))
         return result

@@ -39,8 +39,8 @@ class ActionModule(CycleActionBase):
             except StoreError as exc:
                 stage.warnings.append('Cannot count the laptop records: %s' % exc)
                 store = None
-        acknowledged = [server for server in stage.dhcp_servers()
-                        if registered_ok(stage.host_variable(server, stage.args['acknowledged']))]
+        acknowledged = [host for host in stage.presence_hosts()
+                        if registered_ok(stage.host_variable(host, stage.args['acknowledged']))]
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
         summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'))
         summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']

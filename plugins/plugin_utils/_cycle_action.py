@@ -102,7 +102,30 @@ class Stage:
 
     def dhcp_servers(self):
         """Inventory hosts of the cycle's DHCP group."""
-        return list((self._task_vars.get('groups') or {}).get(self.settings['dhcp_group']) or [])
+        return self._group(self.settings['dhcp_group'])
+
+    def vpn_servers(self):
+        """Inventory hosts of the cycle's VPN group."""
+        return self._group(self.settings['vpn_group'])
+
+    def presence_hosts(self):
+        """Every host the cycle collects presence from (DHCP and VPN servers), each once."""
+        return sorted(set(self.dhcp_servers()) | set(self.vpn_servers()))
+
+    def _group(self, name):
+        return list((self._task_vars.get('groups') or {}).get(name) or [])
+
+    def host_results(self, host, name):
+        """``{variable: value}`` of host ``host``'s variables named ``name`` or ``name_<anything>`` (the results its
+        collect tasks registered, one per source kind), rendered; a skipped task's result is left out."""
+        hostvars = (self._task_vars.get('hostvars') or {}).get(host) or {}
+        found = {}
+        for variable in sorted(hostvars):
+            if variable == name or variable.startswith(name + '_'):
+                value = self._templar.template(hostvars[variable])
+                if not (isinstance(value, dict) and value.get('skipped')):
+                    found[variable] = value
+        return found
 
     def host_variable(self, host, name):
         """Variable ``name`` of inventory host ``host`` (a DHCP server's registered result), rendered; None if unset."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
 from ansible_collections.roamscan.qualys.plugins.module_utils._lease_row import LEASE_STATES
-from ansible_collections.roamscan.qualys.plugins.module_utils._observation import AUTHORITIES, authority_of
+from ansible_collections.roamscan.qualys.plugins.module_utils._observation import AUTHORITIES, TABLE_SOURCES, authority_of
 from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ENDING_KINDS, PRESENCE_KINDS, SERVERS
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import InvalidIdentity, identity_key, keeps_holder
@@ -312,19 +312,33 @@ def fold(records, reports):
 
 
 def named_reports(reports):
-    """``{server name: presence_events result}`` as fold's list, each result knowing its server."""
-    named = []
-    for name in sorted(reports):
-        report = reports[name]
-        named.append(dict(report, server_name=name) if isinstance(report, dict) else {'server_name': name})
-    return named
+    """``[(host, presence_events result)]`` (a host may report several sources) as fold's list, each result knowing
+    the inventory host that reported it."""
+    return [dict(report, server_name=host) if isinstance(report, dict) else {'server_name': host}
+            for host, report in sorted(reports, key=lambda item: item[0])]
 
 
 def corrupt_spool_lines(reports):
-    """``{server: skipped_lines}`` of the presence_events results that skipped corrupt spool lines."""
+    """``{host: skipped_lines}`` of the ``[(host, presence_events result)]`` that skipped corrupt spool lines."""
     found = {}
-    for name, report in reports.items():
+    for host, report in reports:
         lines = report.get('skipped_lines') if isinstance(report, dict) else None
         if isinstance(lines, dict) and lines.get('count'):
-            found[name] = {'count': lines['count'], 'reasons': dict(lines.get('reasons') or {})}
+            total = found.setdefault(host, {'count': 0, 'reasons': {}})
+            total['count'] += lines['count']
+            for reason, count in (lines.get('reasons') or {}).items():
+                total['reasons'][reason] = total['reasons'].get(reason, 0) + count
+    return found
+
+
+def live_tables(reports):
+    """``[{host, source, table_path}]``: the live table of each source that reported (``[(host, result)]``), which
+    the verify stage re-reads right before the launch; log-only sources have none."""
+    found = []
+    for host, report in sorted(reports, key=lambda item: item[0]):
+        source = report.get('source') if isinstance(report, dict) else None
+        if source in TABLE_SOURCES:
+            entry = {'host': host, 'source': source, 'table_path': report.get('table_path')}
+            if entry not in found:
+                found.append(entry)
     return found

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: roamscan.qualys contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Stages acknowledge and summary: which DHCP cursors may be acknowledged, and the one cycle summary.
+"""Stages acknowledge and summary: which spool cursors may be acknowledged, and the one cycle summary.
 
 FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
 """
@@ -24,16 +24,18 @@ def counts(records, now, rescan_days):
 
 
 def acknowledgements(reports, stored):
-    """``{server: cursor}`` the DHCP servers may drop their spool up to.
+    """``[{host, source, spool_dir, cursor}]``: each spool of the ``[(host, presence_events result)]`` and the cursor
+    its host may drop it up to.
 
     Only when what remember folded from them is stored (``stored``: written and read back, not a
     check-mode run): an acknowledged event is gone from the server, so acknowledging anything not
     stored would lose it.
     """
     if not stored:
-        return {}
-    return {name: report['cursor'] for name, report in sorted(reports.items())
-            if isinstance(report, dict) and report.get('cursor') is not None}
+        return []
+    return [{'host': host, 'source': report.get('source'), 'spool_dir': report.get('spool_dir'), 'cursor': report['cursor']}
+            for host, report in sorted(reports, key=lambda item: item[0])
+            if isinstance(report, dict) and report.get('cursor') is not None]
 
 
 def stage_of(task_name):

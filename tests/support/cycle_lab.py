@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from netns import DhcpLab, kea_dhcp4_config, run as run_command
@@ -38,21 +39,25 @@ def unwrap_unsafe(value):
 
 
 class CycleLab:
-    """One controller + fake DHCP servers (lease_events runs locally on files this lab writes)."""
+    """One controller + fake DHCP servers (presence_events runs locally on files this lab writes) and, with
+    ``vpn_servers`` (``{name: openvpn|ocserv|wireguard}``), VPN servers in group vpn_servers."""
 
     def __init__(self, root, ansible_env, servers=('dhcp1',), cache='jsonfile', cache_connection=None,
-                 cache_timeout=0, venv_bin=None):
+                 cache_timeout=0, venv_bin=None, vpn_servers=None):
         self.root = Path(root)
         self.env = dict(ansible_env)
         self.venv_bin = Path(venv_bin) if venv_bin else Path(sys.executable).parent
         self.python = str(self.venv_bin / 'python')
         self.servers = list(servers)
-        self.server_vars = {name: {} for name in self.servers}
+        self.vpn_servers = dict(vpn_servers or {})
+        self.server_vars = {name: {} for name in self.servers + list(self.vpn_servers)}
         self.cache_dir = self.root / 'facts'
         (self.root / 'tmp').mkdir(parents=True, exist_ok=True)
         for name in self.servers:
             self.spool_dir(name).mkdir(parents=True, exist_ok=True)
             self.write_leases(name, [])
+        for name in self.vpn_servers:
+            self.spool_dir(name).mkdir(parents=True, exist_ok=True)
         self.write_config(cache, cache_connection or str(self.cache_dir), cache_timeout)
         self.write_inventory()
 
@@ -62,6 +67,10 @@ class CycleLab:
 
     def lease_file(self, server):
         return self.root / server / 'kea-leases4.csv'
+
+    def status_file(self, server):
+        """Where VPN server ``server`` (OpenVPN) keeps its status file."""
+        return self.root / server / 'status-roamscan.log'
 
     def write_config(self, cache, connection, timeout):
         lines = ['[defaults]', 'fact_caching = %s' % cache]
@@ -80,8 +89,12 @@ class CycleLab:
                              'roamscan_dhcp_server': 'kea', 'roamscan_spool_dir': str(self.spool_dir(name)),
                              'roamscan_lease_file': str(self.lease_file(name))}, **self.server_vars[name])
                  for name in self.servers}
+        vpn_hosts = {name: dict({'ansible_connection': 'local', 'ansible_python_interpreter': self.python,
+                                 'roamscan_vpn_server': kind, 'roamscan_spool_dir': str(self.spool_dir(name)),
+                                 'roamscan_vpn_table': str(self.status_file(name))}, **self.server_vars[name])
+                     for name, kind in self.vpn_servers.items()}
         inventory = {'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}},
-                             'children': {'dhcp_servers': {'hosts': hosts}}}}
+                             'children': {'dhcp_servers': {'hosts': hosts}, 'vpn_servers': {'hosts': vpn_hosts}}}}
         (self.root / 'inventory.yml').write_text(json.dumps(inventory, indent=1))
         (self.root / 'roamscan.laptops.yml').write_text('plugin: roamscan.qualys.laptops\n')
 
@@ -97,8 +110,30 @@ class CycleLab:
         path = self.lease_file(server)
         path.write_text('\n'.join(rows) + '\n')
 
+    def write_openvpn_status(self, server, sessions):
+        """An OpenVPN status file (version 3, rewritten now) listing ``sessions``: ``(common name, tunnel ip)``."""
+        now = int(time.time())
+        lines = ['TITLE\tOpenVPN 2.6 lab', 'TIME\t%s\t%d' % (time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(now)), now),
+                 'HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received'
+                 '\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher']
+        lines += ['CLIENT_LIST\t%s\t10.87.0.2:5000%d\t%s\t\t1\t1\tx\t%d\tUNDEF\t%d\t%d\tAES-256-GCM' % (name, index, ip, now, index, index)
+                  for index, (name, ip) in enumerate(sessions)]
+        self.status_file(server).write_text('\n'.join(lines + ['END', '']))
+
+    def records(self):
+        """Every identity record in the jsonfile store, by identity key (``identity`` kind:value; the MAC for a MAC)."""
+        found = {}
+        for path in self.cache_dir.glob('roamscan-id-*'):
+            data = json.loads(path.read_text())
+            if '__payload__' in data:
+                data = json.loads(data['__payload__'])
+            record = data['roamscan']
+            identity = record['identity']
+            found[identity['value'] if identity['kind'] == 'mac' else '%s:%s' % (identity['kind'], identity['value'])] = record
+        return found
+
     def set_server_vars(self, server, **hostvars):
-        """Override inventory variables of DHCP server ``server`` (e.g. where a real server keeps its files)."""
+        """Override inventory variables of DHCP or VPN server ``server`` (e.g. where a real server keeps its files)."""
         self.server_vars[server].update(hostvars)
         self.write_inventory()
 
@@ -297,6 +332,15 @@ def warnings_of(proc):
 
 def launch_calls(sim):
     return [call for call in sim.state.calls if call.get('params', {}).get('action') == 'launch']
+
+
+def finish_scans(sim, alive):
+    """Every scan of the simulator finishes and is processed, finding the addresses ``alive`` (over its HTTP admin
+    routes, as a scanner's results would arrive)."""
+    for route, body in (('alive', {'ips': list(alive)}), ('scans', {'ref': '*', 'action': 'process'})):
+        request = urllib.request.Request('%s/_sim/%s' % (sim.url, route), data=json.dumps(body).encode(), method='POST')
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            answer.read()
 
 
 def run_demo(workdir, *args, timeout=600):

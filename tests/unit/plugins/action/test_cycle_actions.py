@@ -118,8 +118,12 @@ def run_action(name, args=None, task_vars=None, check_mode=False):
     return action.run(task_vars=dict(task_vars or {}))
 
 
+DHCP1_TABLE = {'host': 'dhcp1', 'source': 'kea', 'table_path': None}   # a verify loop item (cycle_remember's live_tables)
+
+
 def lease_report(*rows, cursor='cursor-1'):
-    return {'now': NOW, 'events': [], 'cursor': cursor, 'changed': False,
+    return {'now': NOW, 'events': [], 'cursor': cursor, 'changed': False, 'source': 'kea', 'spool_dir': '/var/spool/roamscan',
+            'table_path': None,
             'leases': [lease(mac, ip, '2026-11-28T13:00:00Z') for mac, ip in rows]}
 
 
@@ -173,16 +177,17 @@ def test_remember_reads_the_servers_results_from_hostvars_and_acknowledges_what_
     task_vars['groups']['dhcp_servers'].append('dhcp3')    # in the group, never reached
     result = run_action('cycle_remember', task_vars=task_vars)
     assert result['servers'] == ['dhcp1'] and result['stored'] == 1 and result['changed']
-    assert result['acknowledge'] == {'dhcp1': 'cursor-1'}
+    assert result['acknowledge'] == [{'host': 'dhcp1', 'source': 'kea', 'spool_dir': '/var/spool/roamscan', 'cursor': 'cursor-1'}]
+    assert result['live_tables'] == [{'host': 'dhcp1', 'source': 'kea', 'table_path': None}]
     assert result['not_reported'] == {'dhcp2': 'lease file unreadable',
-                                      'dhcp3': 'no presence_events result (the server was not reached)'}
+                                      'dhcp3': 'no presence result (the host was not reached)'}
     assert store['store'].records[A]['dhcp_server'] == 'dhcp1'
     assert ('all',) not in store['store'].reads
 
 
 def test_remember_in_check_mode_writes_nothing_and_acknowledges_nothing(store):
     result = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X))), check_mode=True)
-    assert result['updated'] == 1 and result['stored'] == 0 and result['acknowledge'] == {}
+    assert result['updated'] == 1 and result['stored'] == 0 and result['acknowledge'] == []
     assert store['store'].records == {}
 
 
@@ -241,7 +246,7 @@ def test_decide_takes_host_list_dates_by_the_one_rule(store):
 def test_verify_keeps_targets_still_held_by_the_same_mac_and_records_the_intent(store):
     store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
     plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}], 'held': None, 'resumed': False}
-    fresh = {'results': [dict(lease_report((A, X), ('02:77:00:00:0c:03', Y)), item='dhcp1')], 'changed': False}
+    fresh = {'results': [dict(lease_report((A, X), ('02:77:00:00:0c:03', Y)), item=DHCP1_TABLE)], 'changed': False}
     result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=SCAN)
     assert result['launch']['targets'] == [{'identity': A, 'mac': A, 'ip': X}] and [d['mac'] for d in result['launch']['dropped']] == [B]
     assert store['store'].records[A]['pending'] == {'scan_ref': None, 'ip': X, 'launched_at': NOW, 'title': 'roamscan T'}
@@ -252,12 +257,12 @@ def test_verify_keeps_targets_still_held_by_the_same_mac_and_records_the_intent(
 def test_verify_refuses_to_record_an_intent_the_launch_would_refuse(store):
     store['store'] = FakeStore({A: present(A, X)})
     plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}]}
-    fresh = {'results': [dict(lease_report((A, X)), item='dhcp1')]}
+    fresh = {'results': [dict(lease_report((A, X)), item=DHCP1_TABLE)]}
     result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=dict(SCAN, roamscan_default_scanner=True))
     assert result['failed'] and 'choose one scanner selector' in result['msg']
     assert store['store'].records[A]['pending'] is None
     result = run_action('cycle_verify', {'plan': plan, 'leases': {'changed': False}}, task_vars=SCAN)
-    assert result['failed'] and 'registered result of lease_events looped' in result['msg']
+    assert result['failed'] and 'registered result of presence_events looped' in result['msg']
 
 
 def test_decide_plans_the_liveness_probe_per_route_when_it_is_on(store):
@@ -281,7 +286,7 @@ def test_verify_drops_what_the_probe_found_gone_or_answering_with_another_mac(st
     targets = [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}, {'identity': third, 'mac': third, 'ip': '10.77.0.102'}]
     probes = [{'host': 'dhcp1', 'interface': 'br0', 'allow': ['10.77.0.0/24'], 'targets': targets}]
     plan = {'title': 'roamscan T', 'targets': targets, 'resumed': False, 'probes': probes, 'unprobed': {}}
-    fresh = {'results': [dict(lease_report((A, X), (B, Y), (third, '10.77.0.102')), item='dhcp1')]}
+    fresh = {'results': [dict(lease_report((A, X), (B, Y), (third, '10.77.0.102')), item=DHCP1_TABLE)]}
     probed = {'results': [{'item': probes[0], 'elapsed': 0.4, 'packets_sent': {'arp': 4}, 'results': [
         {'ip': X, 'expected_mac': A, 'alive': True, 'method': 'arp', 'macs': [A], 'reason': None},
         {'ip': Y, 'expected_mac': B, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'},
@@ -302,7 +307,7 @@ def test_verify_reports_a_gone_lease_as_not_leased_even_when_the_probe_saw_nothi
     store['store'] = FakeStore({A: present(A, X)})
     targets = [{'identity': A, 'mac': A, 'ip': X}]
     plan = {'title': 'roamscan T', 'targets': targets, 'probes': [{'host': 'dhcp1', 'targets': targets}]}
-    fresh = {'results': [dict(lease_report(), item='dhcp1')]}
+    fresh = {'results': [dict(lease_report(), item=DHCP1_TABLE)]}
     probed = {'results': [{'item': plan['probes'][0], 'results': [
         {'ip': X, 'expected_mac': A, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'}]}]}
     result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': probed}, task_vars=SCAN)
@@ -392,3 +397,55 @@ def test_summary_keeps_an_unreadable_history_and_warns(monkeypatch, store):
     assert not result.get('failed') and result['history_days'] is None
     assert any('roamscan-history is not a schema 1 roamscan history' in warning for warning in result['warnings'])
     assert fake.entries['roamscan-history'] == ['not', 'a', 'history']
+
+
+# -- VPN servers: presence hosts beside the DHCP servers -----------------------------------------------
+
+def vpn_report(source, *sessions, cursor='vpn-cursor'):
+    table = [{'id': None, 'source': {'kind': source, 'host': 'vpn1'}, 'event': 'seen', 'why': 'connected',
+              'identity': {'kind': kind, 'value': value}, 'ip': ip, 'time': NOW, 'until': None, 'aliases': {},
+              'hostname': None, 'authority': 'table'} for kind, value, ip in sessions]
+    return {'now': NOW, 'observations': [], 'table': table, 'cursor': cursor, 'changed': False, 'source': source,
+            'spool_dir': '/var/spool/roamscan-vpn', 'table_path': '/run/openvpn-server/status-roamscan.log'}
+
+
+def test_check_chooses_the_dhcp_and_vpn_servers_and_refuses_a_vpn_server_of_unknown_kind(store):
+    groups = {'dhcp_servers': ['dhcp1'], 'vpn_servers': ['vpn1', 'wg1']}
+    hostvars = {'vpn1': {'roamscan_vpn_server': 'openvpn'}, 'wg1': {'roamscan_vpn_server': 'wireguard'}}
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups=groups, hostvars=hostvars))
+    assert result['presence_hosts'] == ['dhcp1', 'vpn1', 'wg1'] and result['vpn_servers'] == ['vpn1', 'wg1']
+    hostvars['wg1'] = {'roamscan_vpn_server': 'pptp'}
+    refused = run_action('cycle_check', task_vars=dict(SCAN, groups=groups, hostvars=hostvars))
+    assert refused['failed'] and 'roamscan_vpn_server' in refused['msg'] and "wg1 ('pptp')" in refused['msg']
+
+
+def test_remember_folds_every_source_a_host_registered_and_lists_their_tables_and_spools(store):
+    task_vars = cycle_vars(dhcp1=lease_report((A, X)))
+    task_vars['groups']['vpn_servers'] = ['vpn1']
+    task_vars['hostvars']['vpn1'] = {
+        'roamscan_collected': {'skipped': True},                     # the DHCP task skips a VPN server
+        'roamscan_collected_vpn': vpn_report('openvpn', ('vpn_cert', 'alice-laptop', '10.88.0.2')),
+        'roamscan_collected_wireguard': {'skipped': True}}
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert result['servers'] == ['dhcp1', 'vpn1'] and result['not_reported'] == {}
+    assert store['store'].records['vpn_cert:alice-laptop']['ip'] == '10.88.0.2'
+    assert store['store'].records['vpn_cert:alice-laptop']['source'] == {'kind': 'openvpn', 'host': 'vpn1'}
+    assert result['live_tables'][1] == {'host': 'vpn1', 'source': 'openvpn', 'table_path': '/run/openvpn-server/status-roamscan.log'}
+    assert result['acknowledge'][1] == {'host': 'vpn1', 'source': 'openvpn', 'spool_dir': '/var/spool/roamscan-vpn',
+                                        'cursor': 'vpn-cursor'}
+
+
+def test_verify_keeps_a_tunnel_ip_only_while_the_same_identity_holds_it_in_the_session_table(store):
+    cert, other = 'vpn_cert:alice-laptop', 'vpn_cert:bob-laptop'
+    records = {}
+    for key, ip in ((cert, '10.88.0.2'), (other, '10.88.0.3')):
+        records[key] = present(key, ip)
+        records[key].update(source={'kind': 'openvpn', 'host': 'vpn1'})
+    store['store'] = FakeStore(records)
+    plan = {'title': 'roamscan T', 'held': None, 'resumed': False, 'intended_at': None,
+            'targets': [{'identity': cert, 'mac': None, 'ip': '10.88.0.2'}, {'identity': other, 'mac': None, 'ip': '10.88.0.3'}]}
+    fresh = {'results': [dict(vpn_report('openvpn', ('vpn_cert', 'alice-laptop', '10.88.0.2'), ('vpn_user', 'bob', '10.88.0.3')),
+                              item={'host': 'vpn1', 'source': 'openvpn', 'table_path': None})]}
+    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=SCAN)
+    assert result['launch']['targets'] == [{'identity': cert, 'mac': None, 'ip': '10.88.0.2'}]
+    assert result['launch']['dropped'] == [{'identity': other, 'mac': None, 'ip': '10.88.0.3', 'reason': 'not_leased'}]

@@ -12,9 +12,12 @@ def test_summary_counts():
 
 
 def test_acknowledge_only_what_was_stored():
-    reports = {'dhcp1': report(NOW), 'dhcp2': dict(report(NOW), cursor=None), 'dhcp3': 'not a result'}
-    assert _summary.acknowledgements(reports, stored=True) == {'dhcp1': 'c'}
-    assert _summary.acknowledgements(reports, stored=False) == {}
+    reports = [('dhcp1', dict(report(NOW), source='kea', spool_dir='/var/spool/roamscan')), ('dhcp2', dict(report(NOW), cursor=None)),
+               ('dhcp3', 'not a result'), ('vpn1', dict(report(NOW), source='openvpn', spool_dir='/srv/vpn-spool', cursor='v'))]
+    assert _summary.acknowledgements(reports, stored=True) == [
+        {'host': 'dhcp1', 'source': 'kea', 'spool_dir': '/var/spool/roamscan', 'cursor': 'c'},
+        {'host': 'vpn1', 'source': 'openvpn', 'spool_dir': '/srv/vpn-spool', 'cursor': 'v'}]
+    assert _summary.acknowledgements(reports, stored=False) == []
 
 
 def test_stage_of_a_task_is_the_first_word_of_its_name():
