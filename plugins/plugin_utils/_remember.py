@@ -209,7 +209,7 @@ class _Folder:
             self._close(record, record['last_seen'], 'released')
             holding = False
         if not holding:
-            self._take_over(ip, key, moment)
+            self._take_over(obs)
             record['ip'] = ip
             record['held_since'] = moment
             record['lease_state'] = 'active'
@@ -249,10 +249,13 @@ class _Folder:
         state = {'release': 'released', 'expire': 'expired', 'decline': 'declined', 'active': 'expired'}.get(kind, kind)
         self._close(record, end, state)
 
-    def _take_over(self, ip, key, moment):
+    def _take_over(self, obs):
+        ip, key, moment = obs['ip'], obs['key'], obs['time']
         for holder in sorted(self.holder_of.get(ip, ())):
-            if holder != key and not keeps_holder(key, holder):
-                other = self.records[holder]
+            other = self.records[holder]
+            # one session the source names twice in one read (OpenVPN: certificate and user name) is no reuse
+            same_session = other['source'] == obs['source'] and other['last_seen'] == moment
+            if holder != key and not keeps_holder(key, holder) and not same_session:
                 self._close(other, min(other['last_seen'], moment), REASSIGNED)
 
     def _close(self, record, end, state):

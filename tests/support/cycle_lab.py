@@ -123,7 +123,7 @@ class CycleLab:
     def records(self):
         """Every identity record in the jsonfile store, by identity key (``identity`` kind:value; the MAC for a MAC)."""
         found = {}
-        for path in self.cache_dir.glob('roamscan-id-*'):
+        for path in self.cache_dir.glob('*roamscan-id-*'):
             data = json.loads(path.read_text())
             if '__payload__' in data:
                 data = json.loads(data['__payload__'])
