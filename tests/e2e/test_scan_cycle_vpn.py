@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -66,7 +67,7 @@ class Servers:
 
     def answering(self, ips):
         """The tunnel addresses that answer a ping from the VPN server's namespace (what a scanner there sees)."""
-        return [ip for ip in ips if run('ip', 'netns', 'exec', self.lab.server_ns, 'ping', '-c', '1', '-W', '2', ip,
+        return [ip for ip in ips if run('ip', 'netns', 'exec', self.lab.server_ns, 'busybox', 'ping', '-c', '1', '-W', '2', ip,
                                         check=False).returncode == 0]
 
     def stop_wireguard_peer(self, index):
@@ -97,6 +98,15 @@ def servers(vpn_certificates, run_ansible):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture(name='kea_workdir')
+def kea_workdir_fixture():
+    """A directory Kea (running as _kea) can reach, removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix='identities-vpn-kea-'))
+    os.chmod(workdir, 0o755)
+    yield workdir
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def cycle(lab, sim, **extra_vars):
     proc = lab.run(sim, extra_vars=extra_vars)
     assert proc.returncode == 0, proc.stdout[-6000:]
@@ -111,7 +121,7 @@ def test_each_vpn_kind_is_scanned_down_the_tunnel_and_credited_only_while_connec
     ips = {key: client.wait_connected().assigned_ip for key, client in clients.items()}
     for index in (0, 1):
         wireguard.handshake(index)
-    peers = ['wg_key:%s' % wireguard.peer_public(index) for index in (0, 1)]
+    peers = [wg_identity(wireguard.peer_public(index)) for index in (0, 1)]
     ips.update(zip(peers, wireguard.peer_ips))
     for ip in ips.values():
         servers.route_replies(ip)
@@ -156,6 +166,13 @@ def test_each_vpn_kind_is_scanned_down_the_tunnel_and_credited_only_while_connec
         clients[key].disconnect()
 
 
+def wg_identity(public_key):
+    """The identity key of a WireGuard peer: its key as the reader encodes it (``%`` + hex when it starts with ``+``
+    or ``/``)."""
+    plain = re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127}', public_key)
+    return 'wg_key:' + (public_key if plain else '%' + public_key.encode().hex())
+
+
 def controller_saw_end(servers, key):
     """The disconnect record of ``key`` is in its server's spool (the hook wrote it)."""
     kind, dummy, value = key.partition(':')
@@ -165,10 +182,10 @@ def controller_saw_end(servers, key):
 
 
 def test_a_laptop_in_the_office_and_at_home_is_one_device_credited_by_a_scan_on_either_path(servers, ansible_env,
-                                                                                             qualys_sim, tmp_path):
+                                                                                             qualys_sim, kea_workdir):
     lab = servers.lab
-    controller = servers.controller(tmp_path / 'controller', ansible_env)
-    with RealKea(controller, tmp_path / 'dhcp', clients=2, namespace_prefix='rsid') as kea:
+    controller = servers.controller(kea_workdir / 'controller', ansible_env)
+    with RealKea(controller, kea_workdir / 'dhcp', clients=2, namespace_prefix='rsid') as kea:
         alice_office = kea.connect(0, 'alice-laptop', name='alice-office')
         bob_office = kea.connect(1, 'bob-laptop', name='bob-office')
         aliases = [{'device': 'alice', 'identities': ['mac:' + alice_office.mac, 'vpn_cert:' + HOME_CN]},
