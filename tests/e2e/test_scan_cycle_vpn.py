@@ -181,8 +181,8 @@ def controller_saw_end(servers, key):
     return any(b' disconnect %s %s ' % (kind.encode(), value.encode()) in line for line in text.split(b'\n'))
 
 
-def test_a_laptop_in_the_office_and_at_home_is_one_device_credited_by_a_scan_on_either_path(servers, ansible_env,
-                                                                                             qualys_sim, kea_workdir):
+def test_a_laptop_in_the_office_and_at_home_is_one_device_credited_by_a_scan_on_either_path(
+        servers, ansible_env, qualys_sim, kea_workdir):
     lab = servers.lab
     controller = servers.controller(kea_workdir / 'controller', ansible_env)
     with RealKea(controller, kea_workdir / 'dhcp', clients=2, namespace_prefix='rsid') as kea:
