@@ -24,6 +24,25 @@ from netns import DhcpLab, kea_dhcp4_config, run as run_command
 
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
 KEA_HEADER = 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context'
+# Where CycleLab.crash kills the cycle: (stage, its last task) in playbooks/scan_overdue.yml, in order ("intent" is
+# verify's last step). A kill after one stage is also the kill before the next: no task runs between them (the
+# liveness probe is skipped unless roamscan_liveness_probe) and a task not started has done nothing. So "before
+# collect" (the cycle lease taken, nothing read) and "after" each stage are every distinct kill point.
+CYCLE_STAGES = [
+    ('collect', 'Collect | Read presence observations since the last acknowledgement, and the lease table'),
+    ('remember', 'Remember | Fold the DHCP presence into the laptop records'),
+    ('confirm', 'Confirm | Credit laptops whose scan finished and found them while they held their IP'),
+    ('decide', 'Decide | Choose who to scan now'),
+    ('verify', 'Verify | Re-read the lease tables right before the launch'),
+    ('intent', 'Verify | Record the launch intent for the laptops still leased to the same MAC'),
+    ('launch', 'Launch | One scan of all of them (an active scan with this title is reused, never doubled)'),
+    ('record', 'Record | Record the launched scan for each laptop'),
+    ('acknowledge', 'Acknowledge | Drop what the controller stored from the spool'),
+    ('summary', 'Summary | Summarise the cycle'),      # builds the summary, writes the history, releases the lease
+]
+KILL_POINTS = dict([('before-collect', 'before:' + CYCLE_STAGES[0][1])] + [
+    ('after-%s' % stage, 'after:' + task) if index + 1 == len(CYCLE_STAGES) else
+    ('after-%s-before-%s' % (stage, CYCLE_STAGES[index + 1][0]), 'after:' + task) for index, (stage, task) in enumerate(CYCLE_STAGES)])
 SCAN_SETTINGS = {'roamscan_option_profile': 'Laptop Light Scan', 'roamscan_scanner': ['laptop_scanner_1']}
 
 
@@ -127,11 +146,12 @@ class CycleLab:
         return subprocess.run(self.playbook_command(extra_vars, playbook, options), env=full_env, cwd=str(self.root),
                               capture_output=True, text=True, timeout=timeout, check=False)
 
-    def spawn(self, sim, extra_vars=None):
+    def spawn(self, sim, extra_vars=None, env=None):
         """Start the cycle in its own process group (to kill it mid-way)."""
         full_env = dict(self.env)
         full_env['PATH'] = '%s:%s' % (self.venv_bin, full_env.get('PATH', '/usr/bin:/bin'))
         full_env.update(self.qualys_env(sim))
+        full_env.update(env or {})
         return subprocess.Popen(self.playbook_command(extra_vars), env=full_env, cwd=str(self.root),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
@@ -149,6 +169,49 @@ class CycleLab:
         left = lease['expires'] - time.time()
         assert left < timeout, 'lease of %d s left' % left
         time.sleep(max(0.0, left + 0.2))
+
+    def crash(self, sim, point, extra_vars=None, timeout=600):
+        """Run the cycle and SIGKILL its whole process group at ``point`` (``before:<task name>`` or
+        ``after:<task name>``, tests/support/callback_plugins/crash_at.py); returns its output. Fails unless the
+        run died there."""
+        mark = self.root / 'tmp' / 'crashed-at'
+        mark.unlink(missing_ok=True)
+        env = {'ANSIBLE_CALLBACK_PLUGINS': str(Path(__file__).resolve().parent / 'callback_plugins'),
+               'ANSIBLE_CALLBACKS_ENABLED': 'crash_at', 'ROAMSCAN_CRASH_AT': point, 'ROAMSCAN_CRASH_MARK': str(mark)}
+        proc = self.spawn(sim, extra_vars, env)
+        output = proc.communicate(timeout=timeout)[0]
+        if proc.returncode != -9 or not mark.exists() or mark.read_text().strip() != point:
+            raise AssertionError('the cycle was not killed at %s (rc=%s):\n%s' % (point, proc.returncode, output[-4000:]))
+        return output
+
+    def expire_lease(self):
+        """Move the lease a killed cycle left held past its expiry, as waiting roamscan_cycle_lock_seconds would
+        (tests/functional/test_cycle_lock.py waits for real). False when no lease was held."""
+        lease = self.lease()
+        if not lease or not lease.get('held'):
+            return False
+        lease['expires'] = time.time() - 1
+        path = self.cache_dir / '.roamscan-lock' / 'lease'
+        temporary = path.with_name('.lease-expired')
+        temporary.write_text(json.dumps(lease))
+        os.replace(temporary, path)
+        return True
+
+    def unacknowledged(self, server):
+        """The spool lines of DHCP server ``server`` that no cycle acknowledged yet (rotated segments past their acked
+        offset, then ``current``)."""
+        spool = Path(self.server_vars[server].get('roamscan_spool_dir') or self.spool_dir(server))
+        try:
+            acked = json.loads((spool / 'state.json').read_text()).get('acked', {})
+        except FileNotFoundError:
+            acked = {}
+        lines = []
+        segments = sorted((int(path.name[4:]), path) for path in spool.glob('seg.*') if path.name[4:].isdigit())
+        for number, path in segments:
+            lines += path.read_bytes()[acked.get(str(number), 0):].decode().splitlines()
+        if (spool / 'current').exists():
+            lines += (spool / 'current').read_text().splitlines()
+        return lines
 
     def inventory(self):
         """The laptops as users see them: ansible-inventory with the roamscan.qualys.laptops plugin."""
@@ -245,6 +308,29 @@ def real_kea_lab(ansible_env, prefix, clients):
             yield kea
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def hook_line(mac, ip):
+    """A spool record as the DHCP hook writes it now (this machine's boot id and uptime)."""
+    boot_id = Path('/proc/sys/kernel/random/boot_id').read_text().strip()
+    uptime = Path('/proc/uptime').read_text().split()[0]
+    return 'rs1 %s %s 4242 kea lease %s %s - +3600 .\n' % (boot_id, uptime, mac, ip)
+
+
+def run_until_quiet(lab, sim, finish_scans, after='the kill', limit=4):
+    """Run cycles (each must end green, with no fault and no corrupt store entry) until one launches nothing and
+    leaves nothing pending, calling ``finish_scans()`` between two cycles; returns their summaries."""
+    summaries = []
+    for number in range(1, limit + 1):
+        proc = lab.run(sim)
+        assert proc.returncode == 0, 'cycle %d after %s:\n%s' % (number, after, proc.stdout[-4000:])
+        summary = summary_of(proc)
+        summaries.append(summary)
+        assert summary['fault'] is None and summary['corrupt_cache_entries'] == [], summary
+        if summary['launched'] == [] and summary['pending'] == 0:
+            return summaries
+        finish_scans()
+    raise AssertionError('not quiet %d cycles after %s: %r' % (limit, after, summaries[-1]))
 
 
 def launch_call_ips(call):
