@@ -10,7 +10,7 @@ killed would credit A and B, launch one scan for C, acknowledge the spool and wr
 - no laptop credited but by a finished scan of its IP launched while it held it, none credited twice;
 - no presence event lost (E is remembered; every spooled line is acknowledged in the end);
 - the store stays readable (ansible-inventory, no corrupt entry).
-The kill is tests/support/callback_plugins/crash_at.py (test-only); the real DHCP server's side of collect and
+The kill is tests/support/callback_plugins/stage_point.py (test-only); the real DHCP server's side of collect and
 acknowledge is tests/e2e/test_scan_cycle_crash_kea.py."""
 from __future__ import annotations
 

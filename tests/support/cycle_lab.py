@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,7 @@ class CycleLab:
         self.servers = list(servers)
         self.server_vars = {name: {} for name in self.servers}
         self.cache_dir = self.root / 'facts'
+        self.store_vars = {}
         (self.root / 'tmp').mkdir(parents=True, exist_ok=True)
         for name in self.servers:
             self.spool_dir(name).mkdir(parents=True, exist_ok=True)
@@ -121,6 +123,14 @@ class CycleLab:
         self.server_vars[server].update(hostvars)
         self.write_inventory()
 
+    def use_store(self, directory):
+        """Keep roamscan's laptop store (roamscan_fact_cache, jsonfile) in ``directory``, apart from Ansible's own
+        fact cache; every run and the inventory source use it."""
+        self.cache_dir = Path(directory)
+        store = {'plugin': 'ansible.builtin.jsonfile', 'connection': str(self.cache_dir), 'timeout': 0}
+        self.store_vars = {'roamscan_fact_cache': store}
+        (self.root / 'roamscan.laptops.yml').write_text(json.dumps({'plugin': 'roamscan.qualys.laptops', 'fact_cache': store}))
+
     def append_spool(self, server, line):
         with open(self.spool_dir(server) / 'current', 'a', encoding='utf-8') as handle:
             handle.write(line)
@@ -130,7 +140,7 @@ class CycleLab:
         return {'QUALYS_API_URL': sim.url, 'QUALYS_USERNAME': sim.username, 'QUALYS_PASSWORD': sim.password}
 
     def playbook_command(self, extra_vars=None, playbook='roamscan.qualys.scan_overdue', options=()):
-        variables = dict(SCAN_SETTINGS)
+        variables = dict(SCAN_SETTINGS, **self.store_vars)
         variables.update(extra_vars or {})
         vars_file = self.root / 'tmp' / 'extra-vars.json'
         vars_file.write_text(json.dumps(variables))
@@ -170,18 +180,27 @@ class CycleLab:
         assert left < timeout, 'lease of %d s left' % left
         time.sleep(max(0.0, left + 0.2))
 
-    def crash(self, sim, point, extra_vars=None, timeout=600):
-        """Run the cycle and SIGKILL its whole process group at ``point`` (``before:<task name>`` or
-        ``after:<task name>``, tests/support/callback_plugins/crash_at.py); returns its output. Fails unless the
-        run died there."""
-        mark = self.root / 'tmp' / 'crashed-at'
+    def at_point(self, sim, point, command=None, extra_vars=None, timeout=600):
+        """Run the cycle and, at ``point`` (``before:<task name>`` or ``after:<task name>``,
+        tests/support/callback_plugins/stage_point.py), run ``command`` (argv) and go on, or without one SIGKILL
+        the run's whole process group. Returns (returncode, output); fails unless the run reached the point."""
+        mark = self.root / 'tmp' / 'reached-point'
         mark.unlink(missing_ok=True)
         env = {'ANSIBLE_CALLBACK_PLUGINS': str(Path(__file__).resolve().parent / 'callback_plugins'),
-               'ANSIBLE_CALLBACKS_ENABLED': 'crash_at', 'ROAMSCAN_CRASH_AT': point, 'ROAMSCAN_CRASH_MARK': str(mark)}
+               'ANSIBLE_CALLBACKS_ENABLED': 'stage_point', 'ROAMSCAN_AT': point, 'ROAMSCAN_AT_MARK': str(mark)}
+        if command:
+            env['ROAMSCAN_AT_RUN'] = json.dumps(list(command))
         proc = self.spawn(sim, extra_vars, env)
         output = proc.communicate(timeout=timeout)[0]
-        if proc.returncode != -9 or not mark.exists() or mark.read_text().strip() != point:
-            raise AssertionError('the cycle was not killed at %s (rc=%s):\n%s' % (point, proc.returncode, output[-4000:]))
+        if not mark.exists() or mark.read_text().strip() != point:
+            raise AssertionError('the cycle never reached %s (rc=%s):\n%s' % (point, proc.returncode, output[-4000:]))
+        return proc.returncode, output
+
+    def crash(self, sim, point, extra_vars=None, timeout=600):
+        """The cycle SIGKILLed at ``point`` (see ``at_point``); returns its output. Fails unless it died there."""
+        returncode, output = self.at_point(sim, point, extra_vars=extra_vars, timeout=timeout)
+        if returncode != -signal.SIGKILL:
+            raise AssertionError('the cycle was not killed at %s (rc=%s):\n%s' % (point, returncode, output[-4000:]))
         return output
 
     def expire_lease(self):
