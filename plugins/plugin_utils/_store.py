@@ -307,7 +307,7 @@ class LaptopStore:
             index = self._stored_index()
         except IndexUnusable as exc:
             return self._rebuild(str(exc))
-        if self._backend.unchanged(INDEX_KEY):
+        if self._backend.unchanged(INDEX_KEY) and index.place == self._backend.place():
             self.index_state = 'fresh'
             self._index = index
             return index
@@ -417,6 +417,7 @@ class LaptopStore:
                 self._catalog_id = self._index.catalog_id
                 self._entries_of_catalog = None
                 self._catalog = None        # read again when needed: compact() gave the packed value
+            self._index.place = self._backend.place()
             self._backend.write_many({INDEX_KEY: self._index.dump()}, fence=self._fence(()))
             self._backend.seal(INDEX_KEY)
         except StoreWriteError as exc:

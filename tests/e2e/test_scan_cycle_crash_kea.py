@@ -14,7 +14,8 @@ import itertools
 
 import pytest
 
-from cycle_lab import KILL_POINTS, CycleLab, launch_call_ips, launch_calls, real_kea_lab, run_until_quiet
+from cycle_interrupt import KILL_POINTS, run_until_quiet
+from cycle_lab import CycleLab, launch_call_ips, launch_calls, real_kea_lab
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 POINTS = ['before-collect', 'after-collect-before-remember', 'after-record-before-acknowledge', 'after-acknowledge-before-summary']

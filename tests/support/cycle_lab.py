@@ -25,25 +25,6 @@ from netns import DhcpLab, kea_dhcp4_config, run as run_command
 
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
 KEA_HEADER = 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context'
-# Where CycleLab.crash kills the cycle: (stage, its last task) in playbooks/scan_overdue.yml, in order ("intent" is
-# verify's last step). A kill after one stage is also the kill before the next: no task runs between them (the
-# liveness probe is skipped unless roamscan_liveness_probe) and a task not started has done nothing. So "before
-# collect" (the cycle lease taken, nothing read) and "after" each stage are every distinct kill point.
-CYCLE_STAGES = [
-    ('collect', 'Collect | Read presence observations since the last acknowledgement, and the lease table'),
-    ('remember', 'Remember | Fold the DHCP presence into the laptop records'),
-    ('confirm', 'Confirm | Credit laptops whose scan finished and found them while they held their IP'),
-    ('decide', 'Decide | Choose who to scan now'),
-    ('verify', 'Verify | Re-read the lease tables right before the launch'),
-    ('intent', 'Verify | Record the launch intent for the laptops still leased to the same MAC'),
-    ('launch', 'Launch | One scan of all of them (an active scan with this title is reused, never doubled)'),
-    ('record', 'Record | Record the launched scan for each laptop'),
-    ('acknowledge', 'Acknowledge | Drop what the controller stored from the spool'),
-    ('summary', 'Summary | Summarise the cycle'),      # builds the summary, writes the history, releases the lease
-]
-KILL_POINTS = dict([('before-collect', 'before:' + CYCLE_STAGES[0][1])] + [
-    ('after-%s' % stage, 'after:' + task) if index + 1 == len(CYCLE_STAGES) else
-    ('after-%s-before-%s' % (stage, CYCLE_STAGES[index + 1][0]), 'after:' + task) for index, (stage, task) in enumerate(CYCLE_STAGES)])
 SCAN_SETTINGS = {'roamscan_option_profile': 'Laptop Light Scan', 'roamscan_scanner': ['laptop_scanner_1']}
 
 
@@ -336,22 +317,6 @@ def hook_line(mac, ip):
     return 'rs1 %s %s 4242 kea lease %s %s - +3600 .\n' % (boot_id, uptime, mac, ip)
 
 
-def run_until_quiet(lab, sim, finish_scans, after='the kill', limit=4):
-    """Run cycles (each must end green, with no fault and no corrupt store entry) until one launches nothing and
-    leaves nothing pending, calling ``finish_scans()`` between two cycles; returns their summaries."""
-    summaries = []
-    for number in range(1, limit + 1):
-        proc = lab.run(sim)
-        assert proc.returncode == 0, 'cycle %d after %s:\n%s' % (number, after, proc.stdout[-4000:])
-        summary = summary_of(proc)
-        summaries.append(summary)
-        assert summary['fault'] is None and summary['corrupt_cache_entries'] == [], summary
-        if summary['launched'] == [] and summary['pending'] == 0:
-            return summaries
-        finish_scans()
-    raise AssertionError('not quiet %d cycles after %s: %r' % (limit, after, summaries[-1]))
-
-
 def launch_call_ips(call):
     """The IPs of a launch call, with the ranges the client compresses consecutive addresses into expanded."""
     found = []
@@ -395,9 +360,10 @@ def summary_of(proc_or_output):
     return _json_after(output, index)['msg']
 
 
-def warnings_of(proc):
+def warnings_of(proc_or_output):
     """Every [WARNING] Ansible printed."""
-    return [line for line in (proc.stdout + proc.stderr).splitlines() if '[WARNING]' in line]
+    output = proc_or_output if isinstance(proc_or_output, str) else proc_or_output.stdout + proc_or_output.stderr
+    return [line for line in output.splitlines() if '[WARNING]' in line]
 
 
 def launch_calls(sim):

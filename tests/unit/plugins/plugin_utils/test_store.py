@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -221,6 +222,26 @@ def test_saves_keep_the_index_true_for_the_next_cycle(jsonfile):
     spy = Spy(fresh)
     assert fresh.working_set() == working(records) and fresh.index_state == 'fresh' and spy.scans == 0
     assert fresh.holders(['10.77.9.9', '10.77.0.2']) == {'10.77.9.9': mac_of(30)}
+
+
+def test_store_copied_with_its_times_kept_is_read_again_not_trusted(jsonfile, monkeypatch, tmp_path_factory):
+    """A backup restored with cp -a, rsync -a or tar keeps the directory's time, the index's seal: the copies' versions
+    are new all the same, so the first write must not be refused as changed by another writer."""
+    records = fleet()
+    legacy_write(records)
+    _store.open_store().working_set()                       # index written and sealed
+    copy = tmp_path_factory.mktemp('restored') / 'facts'
+    shutil.copytree(jsonfile, copy, symlinks=True)          # file and directory times kept (copy2, copystat)
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(copy))
+    store = _store.open_store()
+    assert store.working_set() == working(records)
+    assert store.index_state == 'repaired'
+    back = store.get([mac_of(30)])[mac_of(30)]
+    back.update(lease_state='active', ip='10.77.9.9')
+    assert store.save({mac_of(30): back}, [mac_of(30)]) == 1
+    records[mac_of(30)] = back
+    again = _store.open_store()
+    assert again.working_set() == working(records) and again.index_state == 'fresh'
 
 
 def index_file(directory):
