@@ -77,13 +77,23 @@ def open_store(settings=None, require_durable=True):
         cache = cache_loader.get(name, **options)
     except Exception as exc:  # pylint: disable=broad-exception-caught
         # plugins raise what their backend raises when they connect (AnsibleError, OSError, redis errors)
-        raise StoreError('Cache plugin %r (fact_caching) could not be opened: %s' % (name, to_text(exc))) from exc
+        raise StoreError('Cache plugin %r (fact_caching) could not be opened: %s%s'
+                         % (name, to_text(exc), _read_only(options.get('_uri', C.CACHE_PLUGIN_CONNECTION)))) from exc
     if cache is None:
         raise StoreError('Cache plugin %r (fact_caching) could not be loaded.' % name)
     _default_empty_prefix(cache)
     if require_durable:
         _refuse_forgetful(cache, name)
     return LaptopStore(_backend_of(cache, name), name)
+
+
+def _read_only(connection):
+    """Why a file cache folder may not be written that ansible-core's plugins do not say (they report "permissions")."""
+    try:
+        read_only = bool(connection) and bool(os.statvfs(os.path.expanduser(connection)).f_flag & os.ST_RDONLY)
+    except (OSError, TypeError, ValueError):
+        return ''   # not a folder: a Redis URI, or nothing to tell
+    return ' (%s is on a read-only file system)' % connection if read_only else ''
 
 
 def _backend_of(cache, name):

@@ -116,6 +116,15 @@ def test_unreadable_file_is_reported(jsonfile):
     assert 'unreadable cache entry' in store.corrupt[0]['error']
 
 
+def test_cache_folder_on_a_read_only_file_system_is_named_as_such(jsonfile, monkeypatch):
+    # what a read-only remount looks like from here (the real one: tests/e2e/test_scan_cycle_store_faults.py)
+    real_statvfs = os.statvfs
+    monkeypatch.setattr(os, 'access', lambda path, mode, **kwargs: False)
+    monkeypatch.setattr(os, 'statvfs', lambda path: type('Info', (), {'f_flag': real_statvfs(path).f_flag | os.ST_RDONLY}))
+    with pytest.raises(_store.StoreError, match=r'could not be opened: .*\(%s is on a read-only file system\)$' % jsonfile):
+        _store.open_store({'plugin': 'jsonfile', 'connection': str(jsonfile), 'timeout': 0})
+
+
 def test_prefix_is_respected(jsonfile, monkeypatch):
     monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_PREFIX', 'site1_')
     _store.open_store().save({A: record(A, '10.77.0.100')}, {A})
