@@ -17,18 +17,6 @@ pytestmark = pytest.mark.root
 A, B, C = '02:77:00:00:0a:01', '02:77:00:00:0b:02', '02:77:00:00:0c:03'
 
 
-@pytest.fixture
-def small_fs(tmp_path):
-    """A 2 MiB tmpfs of this test's own (unmounted afterwards)."""
-    mount_point = tmp_path / 'store-fs'
-    mount_point.mkdir()
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', str(mount_point)], check=True)
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(['umount', '-l', str(mount_point)], check=False)
-
-
 def fill(directory):
     """Fill the file system of ``directory``; returns the filler file (remove it to free the space)."""
     filler = directory / 'filler'

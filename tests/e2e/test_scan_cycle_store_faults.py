@@ -43,18 +43,6 @@ def start(tmp_path_factory, ansible_env, qualys_sim_server):
     return lab, prepare_start(lab, qualys_sim_server)
 
 
-@pytest.fixture
-def store_fs(tmp_path):
-    """A 2 MiB tmpfs of this test's own for the laptop store (unmounted afterwards)."""
-    mount_point = tmp_path / 'store-fs'
-    mount_point.mkdir()
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', str(mount_point)], check=True)
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(['umount', '-l', str(mount_point)], check=False)
-
-
 def fault_command(kind, mount_point):
     if kind == 'read-only':
         return ['mount', '-o', 'remount,ro', str(mount_point)]
@@ -71,22 +59,22 @@ def undo(kind, mount_point):
 
 @pytest.mark.parametrize('kind, point, failing', FAULTS, ids=['%s-%s' % (kind, point) for kind, point, dummy in FAULTS])
 def test_store_failing_mid_cycle_is_loud_acknowledges_only_what_was_stored_and_the_next_cycles_recover(
-        start, store_fs, tmp_path, ansible_env, qualys_sim, kind, point, failing):
+        start, small_fs, tmp_path, ansible_env, qualys_sim, kind, point, failing):
     lab = CycleLab(tmp_path / 'lab', ansible_env)
-    lab.use_store(store_fs / 'facts')
+    lab.use_store(small_fs / 'facts')
     copy_start(start[0], lab, qualys_sim, start[1])
     spooled = lab.unacknowledged('dhcp1')
     assert spooled
 
-    returncode, output = lab.at_point(qualys_sim, KILL_POINTS[point], fault_command(kind, store_fs))
+    returncode, output = lab.at_point(qualys_sim, KILL_POINTS[point], fault_command(kind, small_fs))
     summary = summary_of(output)
-    undo(kind, store_fs)
+    undo(kind, small_fs)
     if failing is None:
         assert returncode == 0 and summary['fault'] is None
         assert warnings_of(output) and says(output, REASON[kind])     # the history could not be written
     else:
         assert returncode != 0 and summary['fault']['stage'] == failing
-        assert says(summary['fault']['msg'], REASON[kind]) and str(store_fs / 'facts') in summary['fault']['msg']
+        assert says(summary['fault']['msg'], REASON[kind]) and str(small_fs / 'facts') in summary['fault']['msg']
         # the spool is dropped only when remember stored what it read
         assert summary['acknowledged'] == ([] if failing == 'remember' else ['dhcp1'])
         assert (lab.unacknowledged('dhcp1') == spooled) == (failing == 'remember')
