@@ -24,6 +24,8 @@ REASON = {'read-only': 'read-only file system', 'full': 'no space left on device
 def says(text, reason):
     """``reason`` in ``text``, whatever its case and however Ansible wrapped the lines."""
     return reason in ' '.join(text.split()).lower()
+
+
 # the stage whose write meets the fault first (its lease renewal or its records), when injected at the point
 FAULTS = [
     ('read-only', 'after-collect-before-remember', 'remember'),
