@@ -93,4 +93,3 @@ def test_store_failing_mid_cycle_is_loud_acknowledges_only_what_was_stored_and_t
     if launch:
         assert launch['title'] == launch_calls(qualys_sim)[1]['params']['scan_title']
     assert_quiet_and_whole(lab, qualys_sim, summaries)
-
