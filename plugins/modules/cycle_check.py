@@ -65,7 +65,7 @@ lock:
 took_over:
   description:
     - When the lease this run took had expired while still held - the cycle holding it was killed or its controller
-      stopped - who held it and since when; this run resumes what that cycle left undone (files cache only: a
+      stopped - who held it and since when; this run resumes what that cycle left undone (files cache only; a
       community.general.redis lease that expired is gone). None otherwise.
   returned: success
   type: dict
