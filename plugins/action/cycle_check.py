@@ -27,12 +27,14 @@ class ActionModule(CycleActionBase):
             raise CycleError('VPN servers in group %s need roamscan_vpn_server set to one of %s: %s'
                              % (stage.settings['vpn_group'], ', '.join(VPN_SERVERS), ', '.join(unknown)))
         result = {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers(), 'vpn_servers': vpn_servers,
-                  'presence_hosts': stage.presence_hosts(), 'lock': None,
+                  'presence_hosts': stage.presence_hosts(), 'lock': None, 'took_over': None,
                   'held_elsewhere': None, 'device_aliases': {'devices': len(groups), 'skipped': stage.alias_skipped}}
         if self._task.check_mode:
             return result   # check mode changes nothing, the lease included
         try:
             result['lock'] = stage.store.take_lease(stage.settings['cycle_lock_seconds'], getpass.getuser())
+            if result['lock']:
+                result['took_over'] = result['lock'].pop('took_over', None)
         except LockHeld as exc:
             if stage.settings['when_locked'] == 'fail':
                 raise CycleError('%s; roamscan_when_locked is fail' % exc) from exc

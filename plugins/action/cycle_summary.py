@@ -42,10 +42,11 @@ class ActionModule(CycleActionBase):
         acknowledged = [host for host in stage.presence_hosts()
                         if registered_ok(stage.host_variable(host, stage.args['acknowledged']))]
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
-        summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'))
-        summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']
         checked = stage.variable(CHECKED_RESULT)
-        elsewhere = checked.get('held_elsewhere') if isinstance(checked, dict) else None
+        checked = checked if isinstance(checked, dict) else {}
+        summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'), checked.get('took_over'))
+        summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']
+        elsewhere = checked.get('held_elsewhere')
         summary['skipped'] = 'skipped: %s' % elsewhere['msg'] if elsewhere else None
         history_days = None
         if store is not None and final is not None and not self._task.check_mode:

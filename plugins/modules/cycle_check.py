@@ -76,6 +76,14 @@ lock:
   returned: success
   type: dict
   sample: {token: 7, owner: awx, host: controller1, pid: 4242, since: 1764585600.0, expires: 1764587400.0, held: true, seconds: 1800}
+took_over:
+  description:
+    - When the lease this run took had expired while still held - the cycle holding it was killed or its controller
+      stopped - who held it and since when; this run resumes what that cycle left undone (files cache only; a
+      community.general.redis lease that expired is gone). None otherwise.
+  returned: success
+  type: dict
+  sample: {host: controller1, pid: 4242, since: 1764585600.0, expires: 1764587400.0}
 held_elsewhere:
   description:
     - When another cycle holds the lease and C(roamscan_when_locked) is V(skip), who holds it, since when, and the

@@ -52,7 +52,9 @@ summary:
       overdue_since, held_since}), at most 100) and C(held_back_count), C(corrupt_cache_entries), C(unusable_dhcp_entries), C(corrupt_spool_lines),
       C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(fault) and C(not_done)
       (C({stage, reason}) of the stages a fault kept from running), C(skipped) (null, or why this run did nothing - another
-      cycle held the store's lease - naming that cycle's host and start time).
+      cycle held the store's lease - naming that cycle's host and start time), C(resumed) (null, or what this run took up
+      from a cycle that never ended, C(after) - that cycle's C(host), C(pid), C(since) and a C(msg), when this run took
+      over its expired lease - and C(launch) - C({title, intended_at}) of the launch intent it resumed -, either null).
   returned: success
   type: dict
 cycle_failed:

@@ -82,13 +82,23 @@ def open_store(settings=None, require_durable=True):
         cache = cache_loader.get(name, **options)
     except Exception as exc:  # pylint: disable=broad-exception-caught
         # plugins raise what their backend raises when they connect (AnsibleError, OSError, redis errors)
-        raise StoreError('Cache plugin %r (fact_caching) could not be opened: %s' % (name, to_text(exc))) from exc
+        raise StoreError('Cache plugin %r (fact_caching) could not be opened: %s%s'
+                         % (name, to_text(exc), _read_only(options.get('_uri', C.CACHE_PLUGIN_CONNECTION)))) from exc
     if cache is None:
         raise StoreError('Cache plugin %r (fact_caching) could not be loaded.' % name)
     _default_empty_prefix(cache)
     if require_durable:
         _refuse_forgetful(cache, name)
     return LaptopStore(_backend_of(cache, name), name)
+
+
+def _read_only(connection):
+    """Why a file cache folder may not be written that ansible-core's plugins do not say (they report "permissions")."""
+    try:
+        read_only = bool(connection) and bool(os.statvfs(os.path.expanduser(connection)).f_flag & os.ST_RDONLY)
+    except (OSError, TypeError, ValueError):
+        return ''   # not a folder: a Redis URI, or nothing to tell
+    return ' (%s is on a read-only file system)' % connection if read_only else ''
 
 
 def _backend_of(cache, name):
@@ -371,7 +381,7 @@ class LaptopStore:
             index = self._stored_index()
         except IndexUnusable as exc:
             return self._rebuild(str(exc))
-        if self._backend.unchanged(INDEX_KEY):
+        if self._backend.unchanged(INDEX_KEY) and index.place == self._backend.place():
             self.index_state = 'fresh'
             self._index = index
             return index
@@ -481,6 +491,7 @@ class LaptopStore:
                 self._catalog_id = self._index.catalog_id
                 self._entries_of_catalog = None
                 self._catalog = None        # read again when needed: compact() gave the packed value
+            self._index.place = self._backend.place()
             self._backend.write_many({INDEX_KEY: self._index.dump()}, fence=self._fence(()))
             self._backend.seal(INDEX_KEY)
         except StoreWriteError as exc:

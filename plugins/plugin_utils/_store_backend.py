@@ -99,6 +99,10 @@ class _Backend:
         """True when nothing was written since entry ``key`` was written and sealed (cheap; False when it cannot tell)."""
         return False
 
+    def place(self):
+        """What tells this store from a copy of it that kept its times (None: no seal to mistake)."""
+        return None
+
     def delete_many(self, keys):
         """Remove entries ``keys`` through the cache plugin's own delete."""
         for key in keys:
@@ -248,6 +252,14 @@ class FileBackend(_Backend):
             return False
         except OSError as exc:
             raise StoreError('Cannot read the fact cache directory %s: %s' % (self.directory, exc)) from exc
+
+    def place(self):
+        """The directory's device and inode: a copy (cp -a, rsync -a, a restored backup) keeps the seal's times, not these."""
+        try:
+            info = os.stat(self.directory)
+        except OSError as exc:
+            raise StoreError('Cannot read the fact cache directory %s: %s' % (self.directory, exc)) from exc
+        return '%x.%x' % (info.st_dev, info.st_ino)
 
     def seal(self, key):
         """Seal the directory's state into entry ``key``, once the clock has moved past it; False if it changed meanwhile."""

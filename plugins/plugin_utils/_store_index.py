@@ -90,13 +90,16 @@ def _unpacked(value, what):
 class Index:
     """The overlay, the copies of the working set, and what the overlay needs to know of the catalog."""
 
-    def __init__(self, overlay, copies, catalog_id, catalog_seal, catalog_only, recent):
+    def __init__(self, overlay, copies, catalog_id, catalog_seal, catalog_only, recent, place=None):
         self.overlay = overlay
         self.copies = copies
         self.catalog_id = catalog_id
         self.catalog_seal = catalog_seal
         self.catalog_only = catalog_only
         self.recent = recent
+        # where it was written (the backend's place: a file store's directory identity); a seal found elsewhere, on
+        # a copy that kept the times, proves nothing
+        self.place = place
 
     @classmethod
     def parse(cls, value):
@@ -106,7 +109,7 @@ class Index:
             if not isinstance(copies, dict) or not all(isinstance(text, str) for text in copies.values()):
                 raise IndexUnusable('malformed copies')
             return cls(_entries(data['overlay'], 'index'), copies, str(data['catalog_id']), int(data['catalog_seal']),
-                       int(data['catalog_only']), dict(data['recent']))
+                       int(data['catalog_only']), dict(data['recent']), data.get('place'))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, IndexUnusable):
                 raise
@@ -114,7 +117,7 @@ class Index:
 
     def dump(self):
         return _packed({'catalog_id': self.catalog_id, 'catalog_seal': self.catalog_seal, 'catalog_only': self.catalog_only,
-                        'recent': self.recent, 'overlay': self.overlay, 'copies': self.copies})
+                        'recent': self.recent, 'overlay': self.overlay, 'copies': self.copies, 'place': self.place})
 
     def stale_keys(self, versions, skew_ns):
         """Keys whose version differs from what the index knows, and whether the catalog is needed to tell.

@@ -8,6 +8,7 @@ FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between re
 
 from __future__ import annotations
 
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import iso_time
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_overdue, is_present
 
 STAGES = ('collect', 'remember', 'confirm', 'decide', 'verify', 'launch', 'record', 'acknowledge', 'summary')
@@ -56,11 +57,12 @@ def _get(result, *path, default=None):
     return result
 
 
-def cycle_summary(results, final_counts, fault=None, acknowledged=(), not_reported=None):
+def cycle_summary(results, final_counts, fault=None, acknowledged=(), not_reported=None, took_over=None):
     """The one summary of a cycle, from the results its stages registered (``{stage: result}``).
 
     ``fault`` is ``{stage, task, msg}`` of the step that stopped the cycle (None when none did);
-    the summary then says what was done before it and what was not done, and why.
+    the summary then says what was done before it and what was not done, and why. ``took_over``
+    is the holder of the cycle lease this run took over (cycle_check), when its cycle never ended.
     """
     remembered, confirmed, decided = results.get('remember'), results.get('confirm'), results.get('decide')
     verified, launched, recorded = results.get('verify'), results.get('launch'), results.get('record')
@@ -88,8 +90,26 @@ def cycle_summary(results, final_counts, fault=None, acknowledged=(), not_report
         'acknowledged': sorted(acknowledged),
         'fault': fault,
         'not_done': _not_done(fault, results),
+        'resumed': _resumed(took_over, _get(decided, 'plan')),
     })
     return summary
+
+
+def _resumed(took_over, plan):
+    """What this cycle took up from one that never ended (killed, or its controller stopped), or None:
+    ``{after: {host, pid, since, msg}, launch: {title, intended_at}}``, either part None."""
+    after = launch = None
+    if isinstance(took_over, dict):
+        after = {'host': took_over.get('host'), 'pid': took_over.get('pid'), 'since': _iso(took_over.get('since'))}
+        after['msg'] = 'resumed after the cycle on %s (pid %s) since %s, which did not finish' % (
+            after['host'], after['pid'], after['since'])
+    if isinstance(plan, dict) and plan.get('resumed'):
+        launch = {'title': plan.get('title'), 'intended_at': plan.get('intended_at')}
+    return {'after': after, 'launch': launch} if after or launch else None
+
+
+def _iso(epoch):
+    return iso_time(epoch) if isinstance(epoch, (int, float)) else None
 
 
 def _not_done(fault, results):

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,7 @@ class CycleLab:
         self.vpn_servers = dict(vpn_servers or {})
         self.server_vars = {name: {} for name in self.servers + list(self.vpn_servers)}
         self.cache_dir = self.root / 'facts'
+        self.store_vars = {}
         (self.root / 'tmp').mkdir(parents=True, exist_ok=True)
         for name in self.servers:
             self.spool_dir(name).mkdir(parents=True, exist_ok=True)
@@ -137,6 +139,14 @@ class CycleLab:
         self.server_vars[server].update(hostvars)
         self.write_inventory()
 
+    def use_store(self, directory):
+        """Keep roamscan's laptop store (roamscan_fact_cache, jsonfile) in ``directory``, apart from Ansible's own
+        fact cache; every run and the inventory source use it."""
+        self.cache_dir = Path(directory)
+        store = {'plugin': 'ansible.builtin.jsonfile', 'connection': str(self.cache_dir), 'timeout': 0}
+        self.store_vars = {'roamscan_fact_cache': store}
+        (self.root / 'roamscan.laptops.yml').write_text(json.dumps({'plugin': 'roamscan.qualys.laptops', 'fact_cache': store}))
+
     def append_spool(self, server, line):
         with open(self.spool_dir(server) / 'current', 'a', encoding='utf-8') as handle:
             handle.write(line)
@@ -146,7 +156,7 @@ class CycleLab:
         return {'QUALYS_API_URL': sim.url, 'QUALYS_USERNAME': sim.username, 'QUALYS_PASSWORD': sim.password}
 
     def playbook_command(self, extra_vars=None, playbook='roamscan.qualys.scan_overdue', options=()):
-        variables = dict(SCAN_SETTINGS)
+        variables = dict(SCAN_SETTINGS, **self.store_vars)
         variables.update(extra_vars or {})
         vars_file = self.root / 'tmp' / 'extra-vars.json'
         vars_file.write_text(json.dumps(variables))
@@ -162,11 +172,12 @@ class CycleLab:
         return subprocess.run(self.playbook_command(extra_vars, playbook, options), env=full_env, cwd=str(self.root),
                               capture_output=True, text=True, timeout=timeout, check=False)
 
-    def spawn(self, sim, extra_vars=None):
+    def spawn(self, sim, extra_vars=None, env=None):
         """Start the cycle in its own process group (to kill it mid-way)."""
         full_env = dict(self.env)
         full_env['PATH'] = '%s:%s' % (self.venv_bin, full_env.get('PATH', '/usr/bin:/bin'))
         full_env.update(self.qualys_env(sim))
+        full_env.update(env or {})
         return subprocess.Popen(self.playbook_command(extra_vars), env=full_env, cwd=str(self.root),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
@@ -184,6 +195,58 @@ class CycleLab:
         left = lease['expires'] - time.time()
         assert left < timeout, 'lease of %d s left' % left
         time.sleep(max(0.0, left + 0.2))
+
+    def at_point(self, sim, point, command=None, extra_vars=None, timeout=600):
+        """Run the cycle and, at ``point`` (``before:<task name>`` or ``after:<task name>``,
+        tests/support/callback_plugins/stage_point.py), run ``command`` (argv) and go on, or without one SIGKILL
+        the run's whole process group. Returns (returncode, output); fails unless the run reached the point."""
+        mark = self.root / 'tmp' / 'reached-point'
+        mark.unlink(missing_ok=True)
+        env = {'ANSIBLE_CALLBACK_PLUGINS': str(Path(__file__).resolve().parent / 'callback_plugins'),
+               'ANSIBLE_CALLBACKS_ENABLED': 'stage_point', 'ROAMSCAN_AT': point, 'ROAMSCAN_AT_MARK': str(mark)}
+        if command:
+            env['ROAMSCAN_AT_RUN'] = json.dumps(list(command))
+        proc = self.spawn(sim, extra_vars, env)
+        output = proc.communicate(timeout=timeout)[0]
+        if not mark.exists() or mark.read_text().strip() != point:
+            raise AssertionError('the cycle never reached %s (rc=%s):\n%s' % (point, proc.returncode, output[-4000:]))
+        return proc.returncode, output
+
+    def crash(self, sim, point, extra_vars=None, timeout=600):
+        """The cycle SIGKILLed at ``point`` (see ``at_point``); returns its output. Fails unless it died there."""
+        returncode, output = self.at_point(sim, point, extra_vars=extra_vars, timeout=timeout)
+        if returncode != -signal.SIGKILL:
+            raise AssertionError('the cycle was not killed at %s (rc=%s):\n%s' % (point, returncode, output[-4000:]))
+        return output
+
+    def expire_lease(self):
+        """Move the lease a killed cycle left held past its expiry, as waiting roamscan_cycle_lock_seconds would
+        (tests/functional/test_cycle_lock.py waits for real). False when no lease was held."""
+        lease = self.lease()
+        if not lease or not lease.get('held'):
+            return False
+        lease['expires'] = time.time() - 1
+        path = self.cache_dir / '.roamscan-lock' / 'lease'
+        temporary = path.with_name('.lease-expired')
+        temporary.write_text(json.dumps(lease))
+        os.replace(temporary, path)
+        return True
+
+    def unacknowledged(self, server):
+        """The spool lines of DHCP server ``server`` that no cycle acknowledged yet (rotated segments past their acked
+        offset, then ``current``)."""
+        spool = Path(self.server_vars[server].get('roamscan_spool_dir') or self.spool_dir(server))
+        try:
+            acked = json.loads((spool / 'state.json').read_text()).get('acked', {})
+        except FileNotFoundError:
+            acked = {}
+        lines = []
+        segments = sorted((int(path.name[4:]), path) for path in spool.glob('seg.*') if path.name[4:].isdigit())
+        for number, path in segments:
+            lines += path.read_bytes()[acked.get(str(number), 0):].decode().splitlines()
+        if (spool / 'current').exists():
+            lines += (spool / 'current').read_text().splitlines()
+        return lines
 
     def inventory(self):
         """The laptops as users see them: ansible-inventory with the roamscan.qualys.laptops plugin."""
@@ -282,6 +345,13 @@ def real_kea_lab(ansible_env, prefix, clients):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def hook_line(mac, ip):
+    """A spool record as the DHCP hook writes it now (this machine's boot id and uptime)."""
+    boot_id = Path('/proc/sys/kernel/random/boot_id').read_text().strip()
+    uptime = Path('/proc/uptime').read_text().split()[0]
+    return 'rs1 %s %s 4242 kea lease %s %s - +3600 .\n' % (boot_id, uptime, mac, ip)
+
+
 def launch_call_ips(call):
     """The IPs of a launch call, with the ranges the client compresses consecutive addresses into expanded."""
     found = []
@@ -325,9 +395,10 @@ def summary_of(proc_or_output):
     return _json_after(output, index)['msg']
 
 
-def warnings_of(proc):
+def warnings_of(proc_or_output):
     """Every [WARNING] Ansible printed."""
-    return [line for line in (proc.stdout + proc.stderr).splitlines() if '[WARNING]' in line]
+    output = proc_or_output if isinstance(proc_or_output, str) else proc_or_output.stdout + proc_or_output.stderr
+    return [line for line in output.splitlines() if '[WARNING]' in line]
 
 
 def launch_calls(sim):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -116,6 +117,15 @@ def test_unreadable_file_is_reported(jsonfile):
     assert 'unreadable cache entry' in store.corrupt[0]['error']
 
 
+def test_cache_folder_on_a_read_only_file_system_is_named_as_such(jsonfile, monkeypatch):
+    # what a read-only remount looks like from here (the real one: tests/e2e/test_scan_cycle_store_faults.py)
+    real_statvfs = os.statvfs
+    monkeypatch.setattr(os, 'access', lambda path, mode, **kwargs: False)
+    monkeypatch.setattr(os, 'statvfs', lambda path: type('Info', (), {'f_flag': real_statvfs(path).f_flag | os.ST_RDONLY}))
+    with pytest.raises(_store.StoreError, match=r'could not be opened: .*\(%s is on a read-only file system\)$' % jsonfile):
+        _store.open_store({'plugin': 'jsonfile', 'connection': str(jsonfile), 'timeout': 0})
+
+
 def test_prefix_is_respected(jsonfile, monkeypatch):
     monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_PREFIX', 'site1_')
     _store.open_store().save({A: record(A, '10.77.0.100')}, {A})
@@ -222,6 +232,26 @@ def test_saves_keep_the_index_true_for_the_next_cycle(jsonfile):
     spy = Spy(fresh)
     assert fresh.working_set() == working(records) and fresh.index_state == 'fresh' and spy.scans == 0
     assert fresh.holders(['10.77.9.9', '10.77.0.2']) == {'10.77.9.9': mac_of(30)}
+
+
+def test_store_copied_with_its_times_kept_is_read_again_not_trusted(jsonfile, monkeypatch, tmp_path_factory):
+    """A backup restored with cp -a, rsync -a or tar keeps the directory's time, the index's seal: the copies' versions
+    are new all the same, so the first write must not be refused as changed by another writer."""
+    records = fleet()
+    legacy_write(records)
+    _store.open_store().working_set()                       # index written and sealed
+    copy = tmp_path_factory.mktemp('restored') / 'facts'
+    shutil.copytree(jsonfile, copy, symlinks=True)          # file and directory times kept (copy2, copystat)
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(copy))
+    store = _store.open_store()
+    assert store.working_set() == working(records)
+    assert store.index_state == 'repaired'
+    back = store.get([mac_of(30)])[mac_of(30)]
+    back.update(lease_state='active', ip='10.77.9.9')
+    assert store.save({mac_of(30): back}, [mac_of(30)]) == 1
+    records[mac_of(30)] = back
+    again = _store.open_store()
+    assert again.working_set() == working(records) and again.index_state == 'fresh'
 
 
 def index_file(directory):

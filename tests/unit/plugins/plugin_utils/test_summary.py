@@ -43,7 +43,7 @@ def test_summary_of_a_completed_cycle():
     summary = _summary.cycle_summary(completed_results(), counts, acknowledged=['dhcp1'])
     assert summary['credited'] == [A] and summary['launched'] == ['scan/1.2'] and summary['launched_targets'] == [Y]
     assert summary['known'] == 2 and summary['unusable_dhcp_entries'] == 1 and summary['acknowledged'] == ['dhcp1']
-    assert summary['fault'] is None and summary['not_done'] == []
+    assert summary['fault'] is None and summary['not_done'] == [] and summary['resumed'] is None
 
 
 def test_summary_after_a_fault_says_what_was_done_and_what_was_not_and_why():
@@ -56,3 +56,17 @@ def test_summary_after_a_fault_says_what_was_done_and_what_was_not_and_why():
     assert summary['known'] is None
     assert [item['stage'] for item in summary['not_done']] == ['launch', 'record']
     assert all('Qualys answered 503' in item['reason'] for item in summary['not_done'])
+
+
+def test_summary_says_what_it_resumed_from_a_cycle_that_never_ended():
+    results = completed_results()
+    results['decide']['plan'].update(resumed=True, intended_at='2026-11-28T07:45:00Z')
+    took_over = {'host': 'controller1', 'pid': 4242, 'since': 1795852800.0, 'expires': 1795854600.0}
+    summary = _summary.cycle_summary(results, None, took_over=took_over)
+    assert summary['resumed']['launch'] == {'title': 'roamscan T', 'intended_at': '2026-11-28T07:45:00Z'}
+    assert summary['resumed']['after'] == {
+        'host': 'controller1', 'pid': 4242, 'since': '2026-11-28T08:00:00Z',
+        'msg': 'resumed after the cycle on controller1 (pid 4242) since 2026-11-28T08:00:00Z, which did not finish'}
+    results['decide']['plan']['resumed'] = False
+    assert _summary.cycle_summary(results, None, took_over=took_over)['resumed']['launch'] is None
+    assert _summary.cycle_summary(results, None)['resumed'] is None
