@@ -12,7 +12,8 @@ A laptop record (schema 1, stored under the fact key ``roamscan`` of host ``mac-
      pending: {scan_ref, ip, launched_at, title} | null}
 
 A record is the identity record of one MAC. Optional fields: ``links`` (``[{identity, kind, since,
-evidence}]``, authenticated identities proven to be this MAC's device: _devices.py), ``last_scan_via``
+evidence}]``, authenticated identities proven to be this MAC's device: _devices.py), ``unlinked``
+(``[{identity, at, reason, evidence}]``, links the operator removed, never made again), ``last_scan_via``
 (the linked identity whose holding proved the last scan) and ``authority`` (``table`` or ``log``, of the
 source of its holdings; ``table`` when absent, as every DHCP lease table is).
 
@@ -93,6 +94,9 @@ def _validate_fields(record):
     links = record.get('links', [])
     if not isinstance(links, list) or not all(isinstance(link, dict) and isinstance(link.get('identity'), str) for link in links):
         raise InvalidRecord('links is not a list of {identity, kind, since, evidence}')
+    unlinked = record.get('unlinked', [])
+    if not isinstance(unlinked, list) or not all(isinstance(item, dict) and isinstance(item.get('identity'), str) for item in unlinked):
+        raise InvalidRecord('unlinked is not a list of {identity, at, reason, evidence}')
     pending = record.get('pending')
     if pending is not None:
         if not isinstance(pending, dict):
