@@ -32,7 +32,7 @@ class ActionModule(CycleActionBase):
         sites = {server: stage.host_variable(server, 'roamscan_site') for server in servers}
         group = stage.settings['report_group']
         group_servers = None if group is None else set((stage.variable('groups') or {}).get(group) or [])
-        model = report(records, history, stage.now, stage.settings, sites, group_servers)
+        model = report(records, history, stage.now, stage.settings, sites, group_servers, stage.alias_groups())
         files = {}
         path = stage.args['path']
         if path:

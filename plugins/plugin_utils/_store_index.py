@@ -34,8 +34,8 @@ CATALOG_KEY = 'roamscan-store-catalog'
 FORMAT = 1
 # overlay entries outside the working set before the catalog is rewritten
 COMPACT_AFTER = 2000
-# what a digest keeps of a record: enough for the working set, holders and _summary.counts
-DIGEST_FIELDS = ('ip', 'lease_state', 'lease_expires', 'last_scanned', 'first_seen', 'pending')
+# what a digest keeps of a record: enough for the working set, holders and _summary.counts (links: which device)
+DIGEST_FIELDS = ('ip', 'lease_state', 'lease_expires', 'last_scanned', 'first_seen', 'pending', 'links')
 
 
 class IndexUnusable(ValueError):
@@ -44,14 +44,16 @@ class IndexUnusable(ValueError):
 
 def digest(record):
     values = [record.get(field) for field in DIGEST_FIELDS]
-    values[-1] = 1 if record.get('pending') else 0
+    values[5] = 1 if record.get('pending') else 0
+    values[6] = sorted(link['identity'] for link in record.get('links') or []) or None
     return values
 
 
 def digest_as_record(values):
-    """The digest as a partial record that _record.is_present / is_overdue and _summary.counts accept."""
+    """The digest as a partial record that _record.is_present / is_overdue, _devices.Devices and _summary.counts accept."""
     record = dict(zip(DIGEST_FIELDS, values))
     record['pending'] = {'digest': True} if record['pending'] else None
+    record['links'] = [{'identity': identity} for identity in record['links'] or ()]
     return record
 
 
