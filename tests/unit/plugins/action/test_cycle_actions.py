@@ -76,6 +76,10 @@ class FakeStore:
             raise LockLost('lost the fake lease')
         return holding
 
+    def release_lease(self, holding):
+        released, self.holder = holding is not None and holding == self.holder, None
+        return released
+
     def save(self, records, macs):
         if self.fail_writes:
             raise StoreWriteError('write to fake failed')
@@ -98,11 +102,12 @@ def store(monkeypatch):
     return holder
 
 
-def run_action(name, args=None, task_vars=None, check_mode=False):
+def run_action(name, args=None, task_vars=None, check_mode=False, diff=False):
     module = importlib.import_module('ansible_collections.roamscan.qualys.plugins.action.%s' % name)
     task = Task()
     task.args = args or {}
     task.check_mode = check_mode
+    task.diff = diff
     loader = DataLoader()
     connection = MagicMock()
     connection._shell.tmpdir = '/nonexistent'   # the actions never need one; ActionBase asks
@@ -385,3 +390,45 @@ def test_summary_keeps_an_unreadable_history_and_warns(monkeypatch, store):
     assert not result.get('failed') and result['history_days'] is None
     assert any('roamscan-history is not a schema 1 roamscan history' in warning for warning in result['warnings'])
     assert fake.entries['roamscan-history'] == ['not', 'a', 'history']
+
+
+def linked_record(mac, ip, identity):
+    record = present(mac, ip)
+    record['links'] = [{'identity': identity, 'kind': 'authenticated', 'since': '2026-11-28T11:05:00Z',
+                        'evidence': {'source': 'openvpn', 'host': 'vpn1', 'ip': ip, 'time': '2026-11-28T11:05:00Z',
+                                     'held_since': '2026-11-28T11:00:00Z'}}]
+    return record
+
+
+def test_unlink_shows_the_evidence_in_check_mode_then_removes_the_link_for_good(store):
+    fake = store['store'] = FakeStore({A: linked_record(A, X, 'vpn_cert:jump-01'), B: linked_record(B, Y, 'vpn_cert:jump-01')})
+    checked = run_action('device_unlink', {'identity': 'vpn_cert:jump-01', 'devices': ['mac:' + A]}, check_mode=True, diff=True)
+    assert checked['changed'] and not checked.get('failed') and fake.saved == {} and fake.holder is None
+    assert [(item['record'], item['link']['evidence']['ip']) for item in checked['unlinked']] == [(A, X)]
+    assert checked['diff'][0]['before']['links'][0]['identity'] == 'vpn_cert:jump-01' and checked['diff'][0]['after']['links'] == []
+
+    done = run_action('device_unlink', {'identity': 'vpn_cert:jump-01', 'devices': ['mac:' + A], 'reason': 'a jump host'})
+    assert done['changed'] and done['stored'] == 1 and sorted(fake.saved) == [A] and fake.holder is None   # lease given back
+    assert fake.records[A]['links'] == [] and fake.records[B]['links'][0]['identity'] == 'vpn_cert:jump-01'
+    assert fake.records[A]['unlinked'][0] == {'identity': 'vpn_cert:jump-01', 'at': NOW, 'reason': 'a jump host',
+                                              'evidence': checked['unlinked'][0]['link']['evidence']}
+    # a later sighting of the same identity at A's address does not link it again
+    from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import add_links
+    again = linked_record(A, X, 'vpn_cert:jump-01')['links']
+    assert add_links(fake.records, {A: again}) == set() and fake.records[A]['links'] == []
+
+    nothing = run_action('device_unlink', {'identity': 'vpn_cert:jump-01', 'devices': ['mac:' + A]})
+    assert not nothing['changed'] and nothing['unlinked'] == []
+
+
+def test_unlink_refuses_bad_identities_and_a_store_a_cycle_holds(store):
+    fake = store['store'] = FakeStore({A: linked_record(A, X, 'vpn_cert:jump-01')})
+    bad = run_action('device_unlink', {'identity': 'vpn_cert:<script>'})
+    assert bad['failed'] and 'device_unlink: identity value of kind vpn_cert' in bad['msg']
+    fake.holder = {'token': 7, 'owner': 'awx', 'host': 'ctl1', 'pid': 9, 'since': 0.0, 'expires': 1e12}
+    held = run_action('device_unlink', {'identity': 'vpn_cert:jump-01'})
+    assert held['failed'] and 'run device_unlink again when it has ended' in held['msg'] and fake.saved == {}
+    aliased = {'roamscan_device_aliases': [{'device': 'jump', 'identities': ['vpn_cert:jump-01', 'mac:' + B]}]}
+    fake.holder = None
+    result = run_action('device_unlink', {'identity': 'vpn_cert:jump-01'}, task_vars=aliased)
+    assert result['still_aliased'] == 'jump' and any('still joined to device jump by the alias list' in w for w in result['warnings'])
