@@ -18,8 +18,7 @@ import tempfile
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._coverage import ROW_FIELDS
 
-# 2: one row per device (device, name, identities, sources, last_scan_identity; mac may be null)
-EXPORT_SCHEMA = 2
+EXPORT_SCHEMA = 1
 HISTORY_FIELDS = ('day', 'cycles', 'last_at', 'known', 'present', 'overdue', 'pending', 'covered_share', 'launched_scans',
                   'launched_targets', 'credited', 'not_credited', 'faults', 'api_calls_total', 'api_calls', 'dropped')
 # spreadsheet programs run cells that start with these as formulas; host names are attacker-controlled
