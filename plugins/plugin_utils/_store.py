@@ -230,7 +230,8 @@ class LaptopStore:
                 error = 'invalid %s record: %s' % (FACT_KEY, exc)
             else:
                 self._records[mac] = record
-                self._texts[key] = _text(record)
+                if _in_working_set(record):   # only the working set's copies go into the index
+                    self._texts[key] = _text(record)
                 return [version, digest(record), None, int(bool(others))]
         self.corrupt = [item for item in self.corrupt if item['host'] != key] + [{'host': key, 'error': error}]
         return [version, None, error, 0]
