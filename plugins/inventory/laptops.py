@@ -23,7 +23,10 @@ description:
     (C([{key, kind, value, source, present, ip, last_seen, last_scanned}])), C(sources) (C([{kind, host, authority}])),
     C(links) (with their evidence), C(ip), C(mac), C(hostname), C(dhcp_server), C(present), C(pending), C(first_seen),
     C(last_seen), the last credited scan of any identity (C(last_scanned), C(last_scan_ref), C(last_scan_identity)),
-    C(overdue), C(overdue_since), and C(records) (each identity's stored record, by identity key)."
+    C(overdue), C(overdue_since), C(holding_identity) and C(records) (each identity's stored record, by identity key).
+    The other fields of the record of C(holding_identity) (the identity whose address C(ip) is - C(lease_state),
+    C(lease_expires), C(held_since), C(ip_history), ...) are there too, so for a device of one identity C(roamscan)
+    holds everything release 0.x's record held."
   - "Devices are never connected to - their C(ansible_connection) is
     R(roamscan.qualys.record_only,ansible_collections.roamscan.qualys.record_only_connection), which refuses every
     connection. Use them from C(hosts: localhost) plays through C(groups) and C(hostvars)."
@@ -133,8 +136,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                                      'this one is listed as %s' % (host, view['device']))
                 host = view['device']
             view['records'] = {item['key']: records[item['key']] for item in view['identities'] if item['key'] in records}
+            # the record of the identity holding the device's address, under the device's own fields: for a device of
+            # one identity the variable is release 0.x's record plus the device fields
+            variable = dict(records.get(view['holding_identity']) or {}, **view)
             self.inventory.add_host(host, group='roaming_clients')
-            self.inventory.set_variable(host, 'roamscan', view)
+            self.inventory.set_variable(host, 'roamscan', variable)
             self.inventory.set_variable(host, 'ansible_connection', CONNECTION)
             if view['present']:
                 self.inventory.add_child('roaming_present', host)
@@ -144,7 +150,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 self.inventory.add_child('roaming_overdue', host)
             if len(view['identities']) > 1:
                 self.inventory.add_child('roaming_linked', host)
-            variables = {'roamscan': view, 'inventory_hostname': host}
+            variables = {'roamscan': variable, 'inventory_hostname': host}
             self._set_composite_vars(self.get_option('compose'), variables, host, strict=strict)
             self._add_host_to_composed_groups(self.get_option('groups'), variables, host, strict=strict)
             self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, host, strict=strict)

@@ -86,7 +86,7 @@ def device_rows(records, now, since, sites, groups=(), rescan_days=30):
     rows = []
     for view in device_views(records, groups, now, rescan_days):
         members = [records[item['key']] for item in view['identities'] if item['key'] in records]
-        shown = next((item['source'] for item in view['identities'] if item['ip'] == view['ip'] and item['source']), None)
+        shown = next((item['source'] for item in view['identities'] if item['key'] == view['holding_identity']), None)
         server = view['dhcp_server']
         rows.append({
             'device': view['device'], 'name': view['name'],

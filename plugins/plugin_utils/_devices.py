@@ -393,12 +393,12 @@ def scanned_holding(present):
 def device_view(device, records, now, rescan_days):
     """What one device (``Devices.of()``) is, from the records of its identities (``{key: record}``, those loaded).
 
-    ``{device, name, linked, identities, sources, links, ip, mac, hostname, dhcp_server, present, pending, first_seen,
+    ``{device, name, linked, identities, sources, links, holding_identity, ip, mac, hostname, dhcp_server, present, pending, first_seen,
     last_seen, last_scanned, last_scan_ref, last_scan_identity, overdue, overdue_since}``. ``identities`` lists every
     identity of the device as ``{key, kind, value, source, present, ip, last_seen, last_scanned}`` (``source`` None
     for one with no record); ``sources`` is ``[{kind, host, authority}]``. The scan fields are the device's (the
-    newest credited scan of any identity); ``ip`` is the address it is scanned on when present (the cycle's rule),
-    else the address of the identity seen last.
+    newest credited scan of any identity); ``ip`` is the address of ``holding_identity``: the one it is scanned on
+    when present (the cycle's rule), else the one seen last.
     """
     keys = [key for key in device['identities'] if key in records]
     identities, sources = [], []
@@ -425,7 +425,7 @@ def device_view(device, records, now, rescan_days):
     return {
         'device': device['id'], 'name': device['name'], 'linked': device['linked'], 'identities': identities,
         'sources': sorted(sources, key=lambda item: (item['kind'] or '', item['host'] or '')), 'links': device['links'],
-        'ip': shown.get('ip'), 'mac': next((item['value'] for item in identities if item['kind'] == 'mac'), None),
+        'holding_identity': shown_key, 'ip': shown.get('ip'), 'mac': next((item['value'] for item in identities if item['kind'] == 'mac'), None),
         'hostname': shown.get('hostname') or next((records[key].get('hostname') for key in keys if records[key].get('hostname')), None),
         'dhcp_server': next((item['source']['host'] for item in identities
                              if item['key'] == shown_key and item['source'] and item['source']['kind'] in DHCP_SOURCES),

@@ -151,6 +151,9 @@ def test_golden_listing_says_what_users_rely_on(laptops_inventory):
     assert hostvars['mac-027700000d04']['roamscan']['hostname'] == '{{ lookup("pipe", "id") }}'
     assert hostvars['mac-027700000d04']['roamscan_name'] == '{{ lookup("pipe", "id") }}'
     assert 'mac-027700000e05' not in hostvars and 'dhcp1' not in hostvars
+    # a device of one identity keeps every field of release 0.x's record
+    gone = hostvars['mac-027700000d04']['roamscan']
+    assert {key: gone[key] for key in RECORDS['mac-027700000d04']} == RECORDS['mac-027700000d04']
     carol = hostvars['carol_laptop']['roamscan']
     assert [(item['kind'], item['value'], item['source']['host']) for item in carol['identities']] == [
         ('mac', '02:77:00:00:0f:06', 'dhcp1'), ('mac', '02:77:00:00:10:07', 'dhcp2')]
