@@ -22,7 +22,8 @@ class ActionModule(CycleActionBase):
     }
 
     def run_stage(self, stage):
-        records = stage.store.all()
+        # through the store's report snapshot: only records written since the last report are read (none in check mode)
+        records = stage.store.all(snapshot=True, refresh=not self._task.check_mode)
         try:
             history = parse_history(stage.store.read_entry(HISTORY_KEY))
         except InvalidHistory as exc:

@@ -114,7 +114,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             self.display.warning('roamscan.qualys.laptops: skipped device alias entry %s: %s' % (item['entry'], item['reason']))
         try:
             store = open_store(self.get_option('fact_cache'), require_durable=False)
-            records = store.all()
+            records = store.all(snapshot=True, refresh=False)   # the report keeps the snapshot up to date
         except Exception as exc:  # pylint: disable=broad-exception-caught
             raise AnsibleParserError('roamscan.qualys.laptops: cannot read the fact cache: %s' % to_text(exc)) from exc
         for item in store.corrupt:

@@ -78,4 +78,4 @@ def mac_from_host(host):
     if not match:
         return None
     bare = match.group(1)
-    return ':'.join(bare[i:i + 2] for i in range(0, 12, 2))
+    return '%s:%s:%s:%s:%s:%s' % (bare[0:2], bare[2:4], bare[4:6], bare[6:8], bare[8:10], bare[10:12])

@@ -37,12 +37,15 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index impor
     CATALOG_KEY,
     COMPACT_AFTER,
     INDEX_KEY,
+    SNAPSHOT_KEY,
     Index,
     IndexUnusable,
     compact,
     digest,
     digest_as_record,
     parse_catalog,
+    parse_snapshot,
+    snapshot_value,
 )
 
 FACT_KEY = 'roamscan'
@@ -180,6 +183,7 @@ class LaptopStore:
         self._all_read = False
         self._upgraded = False
         self._legacy_blocked = set()   # macs whose 0.1 entry could not be read (never shadowed by a new record)
+        self.snapshot_state = None     # how all(snapshot=True) found the report snapshot
         self._lease = cycle_lease(backend)   # one cycle at a time (_store_lock.py)
         self._holding = None                 # this cycle's lease, once taken or renewed
 
@@ -243,13 +247,52 @@ class LaptopStore:
         self._read(macs)
         return {mac: self._records[mac] for mac in macs if mac in self._records}
 
-    def all(self):
-        """Every record (coverage report, inventory plugin)."""
+    def all(self, snapshot=False, refresh=True):
+        """Every record (coverage report, inventory plugin).
+
+        With ``snapshot``, through the store's report snapshot (``roamscan-report-snapshot``: a copy of every readable
+        record with the version of its entry): only the entries whose version changed since are read, and (with
+        ``refresh``; never in check mode) the snapshot is then brought up to date. A missing, unreadable or foreign
+        snapshot means one full read; a snapshot that cannot be written is reported in ``snapshot_state``.
+        """
         if not self._all_read:
             self._upgrade()
-            self._read([record_mac(key) for key in self._backend.keys(RECORD_PATTERN)])
+            if snapshot and self._backend.supports_versions:
+                self._read_through_snapshot(refresh)
+            else:
+                self._read([record_mac(key) for key in self._backend.keys(RECORD_PATTERN)])
             self._all_read = True
         return dict(self._records)
+
+    def _read_through_snapshot(self, refresh):
+        versions = self._backend.versions(RECORD_PATTERN)
+        try:
+            kept = parse_snapshot(self.read_entry(SNAPSHOT_KEY))
+        except (StoreError, IndexUnusable) as exc:
+            kept, self.snapshot_state = {}, 'rebuilt: %s' % exc
+        unread = []
+        for key, version in versions.items():
+            entry = kept.get(key)
+            mac = record_mac(key)
+            try:
+                # the copy of an entry that has not changed since (checked like the entry itself: it is no less data)
+                record = validate_record(entry[1], mac) if entry is not None and entry[0] == version else None
+            except InvalidRecord:
+                record = None
+            if record is None:
+                unread.append(mac)
+                continue
+            self._records[mac] = record
+            self._entries[key] = [version, digest(record), None, entry[2]]
+        self._read(unread)
+        self.snapshot_state = self.snapshot_state or ('fresh' if not unread else 'read %d changed records' % len(unread))
+        if refresh and (unread or len(kept) != len(versions)):
+            entries = {key: [entry[0], self._records[record_mac(key)], entry[3]] for key, entry in self._entries.items()
+                       if entry[2] is None and record_mac(key) in self._records}
+            try:
+                self.write_entry(SNAPSHOT_KEY, snapshot_value(entries))
+            except StoreError as exc:
+                self.snapshot_state += ' (snapshot not saved: %s)' % exc
 
     def working_set(self):
         """``{mac: record}`` a cycle may act on: open holdings and pending scans or intents."""

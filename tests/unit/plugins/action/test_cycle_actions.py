@@ -46,8 +46,8 @@ class FakeStore:
     def holders(self, ips):
         return {r['ip']: mac for mac, r in self.records.items() if r['lease_state'] == 'active' and r['ip'] in ips}
 
-    def all(self):
-        self.reads.append(('all',))
+    def all(self, snapshot=False, refresh=True):
+        self.reads.append(('all', snapshot, refresh) if snapshot else ('all',))
         return copy.deepcopy(self.records)
 
     def digests(self):
@@ -350,7 +350,7 @@ def test_coverage_reads_every_record(store):
     store['store'] = FakeStore({A: present(A, X, last_scanned='2026-11-20T00:00:00Z'), B: present(B, Y)})
     result = run_action('laptop_coverage', task_vars={'roamscan_report_days': 30})
     assert (result['coverage']['seen'], result['coverage']['scanned']) == (2, 1) and result['counts']['known'] == 2
-    assert store['store'].reads == [('all',)]
+    assert store['store'].reads == [('all', True, True)]   # through the report snapshot, which it refreshes
 
 
 def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
