@@ -26,10 +26,9 @@ class ActionModule(CycleActionBase):
                 reason = result.get('msg') if isinstance(result, dict) else None
                 not_reported[server] = reason or 'no presence_events result (the server was not reached)'
         named = _remember.named_reports(self._reports)
-        macs, ips = _remember.macs_observed(named)
+        keys, ips = _remember.identities_observed(named)
         others = _remember.identity_observations(named)
-        ips |= {item.get('ip') for item in others if isinstance(item.get('ip'), str)}
-        stage.load(stage.store.get(macs | set(stage.store.holders(ips).values())))
+        stage.load(stage.store.get(keys | stage.store.holder_keys(ips)))
         changed, skipped = _remember.fold(stage.records, named)
         stage.mark_changed(changed)
         stage.mark_changed(add_links(stage.records, authenticated_links(others, stage.records)))

@@ -28,13 +28,16 @@ import io
 import os
 import re
 
-from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
-from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ID_KINDS
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import held_at, is_present, overdue_since
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import (  # noqa: F401 pylint: disable=unused-import
+    InvalidIdentity,
+    identity_key,  # part of this module's API: the key of an identity
+    identity_of,
+    kind_of,
+)
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import authority, held_at, is_present, overdue_since
 
 AUTHENTICATED_KINDS = ('vpn_cert', 'ad_machine')
-# an identity value as the rs2 record carries it: safe characters, or % + hex of the raw bytes
-_SAFE_VALUE = re.compile(r'^(?:[A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127}|%(?:[0-9a-f]{2}){1,128})$')
 _SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@ -]{0,127}$')
 MAX_ALIAS_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEVICES = 100000
@@ -51,27 +54,6 @@ class AliasError(ValueError):
     """The alias list as a whole cannot be used (unreadable file, not a list); the message says why."""
 
 
-class InvalidIdentity(ValueError):
-    """An identity that is not ``{kind, value}`` of a known kind with a safe value."""
-
-
-def identity_key(kind, value):
-    """The identity key of ``{kind, value}`` (validated): the normalised MAC, or ``<kind>:<value>``."""
-    if kind not in ID_KINDS:
-        raise InvalidIdentity('unknown identity kind %r (one of %s)' % (str(kind)[:32], ', '.join(ID_KINDS)))
-    if not isinstance(value, str):
-        raise InvalidIdentity('identity value of kind %s is a %s, not a string' % (kind, type(value).__name__))
-    if kind == 'mac':
-        try:
-            return normalize_mac(value)
-        except InvalidAddress as exc:
-            raise InvalidIdentity(str(exc)) from None
-    if not _SAFE_VALUE.match(value):
-        raise InvalidIdentity('identity value of kind %s is not [A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127} or %%hex: %r'
-                              % (kind, value[:64]))
-    return '%s:%s' % (kind, value)
-
-
 def parse_identity(given):
     """The identity key of an alias-list entry: ``kind:value`` (``mac:02:77:00:00:0a:01``) or ``{kind, value}``."""
     if isinstance(given, dict):
@@ -82,12 +64,6 @@ def parse_identity(given):
     if not sep:
         raise InvalidIdentity('identity %r has no kind (write kind:value, e.g. mac:02:77:00:00:0a:01)' % given[:64])
     return identity_key(kind.strip(), value.strip())
-
-
-def kind_of(key):
-    """The kind of an identity key."""
-    kind, sep, dummy = key.partition(':')
-    return kind if sep and kind in ID_KINDS else 'mac'
 
 
 # -- the operator's alias list ------------------------------------------------------------------
@@ -207,8 +183,8 @@ def _alias_group(entry, owner):
 def authenticated_links(observations, records):
     """Links proven by an authenticated identity seen at an IP a MAC held at that moment.
 
-    ``observations`` are presence observations (module_utils/_observation.py); ``records`` ``{mac: record}``
-    (holders of the observed IPs loaded). Only identities of ``AUTHENTICATED_KINDS`` seen (``start``/``seen``)
+    ``observations`` are presence observations (module_utils/_observation.py); ``records`` ``{identity key: record}``
+    (holders of the observed IPs loaded; only MAC records are looked at). Only identities of ``AUTHENTICATED_KINDS`` seen (``start``/``seen``)
     count; their aliases and host names are never looked at. Returns ``{mac: [link, ...]}`` with
     ``link = {identity, kind: authenticated, since, evidence: {source, host, ip, time, held_since}}``.
     """
@@ -226,7 +202,7 @@ def authenticated_links(observations, records):
         if not isinstance(moment, str):
             continue
         for mac, record in records.items():
-            since = held_at(record, ip, moment)
+            since = held_at(record, ip, moment) if kind_of(mac) == 'mac' else None
             if since is None:
                 continue
             source = obs.get('source') if isinstance(obs.get('source'), dict) else {}
@@ -357,21 +333,12 @@ def unlink(records, identity, now, reason=None):
 
 # -- what a device is, for the inventory and the report ---------------------------------------------
 
-def record_identity(key, record):
-    """``{kind, value}`` of a record: what it says (``identity``), else what its key says (MAC records of 0.x)."""
-    identity = record.get('identity')
-    if isinstance(identity, dict) and identity.get('kind') in ID_KINDS and isinstance(identity.get('value'), str):
-        return {'kind': identity['kind'], 'value': identity['value']}
-    kind = kind_of(key)
-    return {'kind': kind, 'value': key if kind == 'mac' else key.partition(':')[2]}
-
-
 def record_source(record):
     """``{kind, host, authority}`` of the source of a record's holdings (``dhcp`` with its server for 0.x records)."""
     source = record.get('source') if isinstance(record.get('source'), dict) else {}
     host = source.get('host') or record.get('dhcp_server')
     kind = source.get('kind') or ('dhcp' if host or record.get('mac') else None)
-    return {'kind': kind, 'host': host, 'authority': record.get('authority') or 'table'}
+    return {'kind': kind, 'host': host, 'authority': authority(record)}
 
 
 def scan_state(members, rescan_days):
@@ -387,7 +354,7 @@ def scan_state(members, rescan_days):
 
 def scanned_holding(present):
     """Of ``[(key, record)]`` present now, the one a device is scanned on: the most authoritative, then the newest."""
-    return max(present, key=lambda item: (AUTHORITY_RANK.get(item[1].get('authority') or 'table', 0), item[1]['held_since'], item[0]))
+    return max(present, key=lambda item: (AUTHORITY_RANK.get(authority(item[1]), 0), item[1]['held_since'], item[0]))
 
 
 def device_view(device, records, now, rescan_days):
@@ -405,11 +372,11 @@ def device_view(device, records, now, rescan_days):
     for key in device['identities']:
         record = records.get(key)
         if record is None:   # linked, no holding of its own recorded (or not loaded)
-            identities.append(dict(record_identity(key, {}), key=key, source=None, present=False, ip=None, last_seen=None,
+            identities.append(dict(identity_of(key), key=key, source=None, present=False, ip=None, last_seen=None,
                                    last_scanned=None))
             continue
         source = record_source(record)
-        identities.append(dict(record_identity(key, record), key=key, source=source, present=is_present(record, now),
+        identities.append(dict(identity_of(key), key=key, source=source, present=is_present(record, now),
                                ip=record.get('ip'), last_seen=record.get('last_seen'), last_scanned=record.get('last_scanned')))
         if source['kind'] and source not in sources:
             sources.append(source)

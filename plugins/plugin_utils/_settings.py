@@ -32,6 +32,9 @@ SETTINGS = {
     'title_prefix': ('roamscan_scan_title_prefix', {'type': 'str', 'default': 'roamscan'}),
     'fact_cache': ('roamscan_fact_cache', {'type': 'dict', 'options': FACT_CACHE_OPTIONS}),
     'dhcp_group': ('roamscan_dhcp_group', {'type': 'str', 'default': 'dhcp_servers'}),
+    'vpn_group': ('roamscan_vpn_group', {'type': 'str', 'default': 'vpn_servers'}),
+    # a holding known only from a log (no live table to re-read before the launch) is scanned and credited only if allowed
+    'credit_log_presence': ('roamscan_credit_log_presence', {'type': 'bool', 'default': False}),
     'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
     'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),

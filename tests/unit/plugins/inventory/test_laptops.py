@@ -12,6 +12,7 @@ After an intended change of the output, regenerate and review the diff:
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -63,6 +64,11 @@ RECORDS = {
         'identity': 'vpn_cert:dave-laptop', 'kind': 'authenticated', 'since': '2026-11-30T07:05:00Z',
         'evidence': {'source': 'openvpn', 'host': 'vpn1', 'ip': '10.77.0.130', 'time': '2026-11-30T07:05:00Z',
                      'held_since': '2026-11-30T07:00:00Z'}}]),
+    # dave's VPN certificate: an identity record of its own (a store key that cannot be reversed), credited by a scan
+    'roamscan-id-vpn_cert-' + hashlib.sha256(b'dave-laptop').hexdigest()[:32]: dict(
+        laptop(None, ip='10.8.0.6', lease_state='active', held_since='2026-11-30T07:05:00Z', last_seen='2026-11-30T07:10:00Z',
+               lease_expires='2099-01-01T00:00:00Z', last_scanned='2026-11-30T08:00:00Z', last_scan_ref='scan/1796025600.00009'),
+        identity={'kind': 'vpn_cert', 'value': 'dave-laptop'}, source={'kind': 'openvpn', 'host': 'vpn1'}, authority='table'),
 }
 NOT_LAPTOPS = {
     'dhcp1': {'ansible_facts_of_a_server': True},                               # another host's facts share the cache
@@ -141,7 +147,8 @@ def test_golden_listing_says_what_users_rely_on(laptops_inventory):
                                                           'mac-027700000c03', 'mac-027700000d04', 'mac-027700001108']
     assert golden['roaming_present']['hosts'] == ['carol_laptop', 'mac-027700000a01', 'mac-027700000b02', 'mac-027700000c03',
                                                   'mac-027700001108']
-    assert golden['roaming_overdue']['hosts'] == ['mac-027700000a01', 'mac-027700000d04', 'mac-027700001108']
+    # dave's device is covered by the scan credited on its VPN certificate
+    assert golden['roaming_overdue']['hosts'] == ['mac-027700000a01', 'mac-027700000d04']
     assert golden['roaming_pending']['hosts'] == ['mac-027700000c03']
     assert golden['roaming_linked']['hosts'] == ['carol_laptop', 'mac-027700001108']
     assert golden['served_by_dhcp2']['hosts'] == ['mac-027700000c03', 'mac-027700000d04', 'mac-027700001108']
@@ -162,6 +169,9 @@ def test_golden_listing_says_what_users_rely_on(laptops_inventory):
     dave = hostvars['mac-027700001108']['roamscan']
     assert [item['key'] for item in dave['identities']] == ['02:77:00:00:11:08', 'vpn_cert:dave-laptop']
     assert dave['links'][0]['evidence']['ip'] == '10.77.0.130'
+    assert dave['sources'] == [{'authority': 'table', 'host': 'dhcp2', 'kind': 'dhcp'}, {'authority': 'table', 'host': 'vpn1', 'kind': 'openvpn'}]
+    assert (dave['last_scanned'], dave['last_scan_identity'], dave['identities'][1]['ip']) == (
+        '2026-11-30T08:00:00Z', 'vpn_cert:dave-laptop', '10.8.0.6')
 
 
 def vpn_record(value, ip, **fields):

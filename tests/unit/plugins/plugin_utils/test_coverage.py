@@ -95,9 +95,8 @@ def test_exports_hold_the_page_numbers_and_defuse_formulas():
 
 def vpn_record(value, ip, since, seen, **fields):
     """A non-MAC identity record as the cycle keeps it (its identity, source and authority say what it is)."""
-    record = present(None, ip, since=since, seen=seen)
-    record.update(identity={'kind': 'vpn_cert', 'value': value}, source={'kind': 'openvpn', 'host': 'vpn1'}, authority='table',
-                  dhcp_server=None, **fields)
+    record = present('vpn_cert:' + value, ip, since=since, seen=seen)
+    record.update(source={'kind': 'openvpn', 'host': 'vpn1'}, authority='table', **fields)
     return record
 
 
