@@ -19,7 +19,7 @@ class ActionModule(CycleActionBase):
     def run_stage(self, stage):
         self._reports, not_reported = {}, {}
         for server in stage.dhcp_servers():
-            result = stage.host_variable(server, stage.args['collected'])
+            result = stage.host_variable(server, stage.args['collected'], registered=True)
             if registered_ok(result):
                 self._reports[server] = result
             else:

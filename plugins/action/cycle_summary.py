@@ -40,7 +40,7 @@ class ActionModule(CycleActionBase):
                 stage.warnings.append('Cannot count the laptop records: %s' % exc)
                 store = None
         acknowledged = [server for server in stage.dhcp_servers()
-                        if registered_ok(stage.host_variable(server, stage.args['acknowledged']))]
+                        if registered_ok(stage.host_variable(server, stage.args['acknowledged'], registered=True))]
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
         summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'))
         summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']

@@ -104,13 +104,18 @@ class Stage:
         """Inventory hosts of the cycle's DHCP group."""
         return list((self._task_vars.get('groups') or {}).get(self.settings['dhcp_group']) or [])
 
-    def host_variable(self, host, name):
-        """Variable ``name`` of inventory host ``host`` (a DHCP server's registered result), rendered; None if unset."""
+    def host_variable(self, host, name, registered=False):
+        """Variable ``name`` of inventory host ``host``, rendered in that host's context (hostvars does it); None if unset.
+
+        A ``registered`` result (a DHCP server's presence_events) is data, never a template: it is taken as it is, since
+        walking a result of a thousand observations through the template engine costs seconds per stage.
+        """
         hostvars = self._task_vars.get('hostvars') or {}
         if host not in hostvars:
             return None
-        value = hostvars[host].get(name)
-        return self._templar.template(value) if value is not None else None
+        if registered and hasattr(hostvars, 'raw_get'):
+            return hostvars.raw_get(host).get(name)
+        return hostvars[host].get(name)
 
 
 class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
