@@ -27,6 +27,8 @@ class InvalidIp(InvalidAddress):
 
 _MAC_PART = re.compile(r'^[0-9a-fA-F]{1,2}$')
 _MAC_BARE = re.compile(r'^[0-9a-fA-F]{12}$')
+# already normalised (every stored record's): nothing to do
+_MAC_NORMAL = re.compile(r'^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$')
 _DOTTED_QUAD = re.compile(r'^[0-9]{1,3}(\.[0-9]{1,3}){3}$')
 MAC_HOST_PATTERN = re.compile(r'^mac-([0-9a-f]{12})$')
 
@@ -39,6 +41,8 @@ def normalize_mac(value):
     """
     if not isinstance(value, str):
         raise InvalidMac('MAC address must be a string, got %s' % type(value).__name__)
+    if _MAC_NORMAL.fullmatch(value):
+        return value
     text = value.strip()
     if _MAC_BARE.match(text.replace('.', '')) and text.count('.') in (0, 2):
         bare = text.replace('.', '')

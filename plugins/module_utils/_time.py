@@ -33,7 +33,7 @@ def parse_time(text):
     """Aware datetime from the collection's time string; raises ValueError on anything else."""
     if not isinstance(text, str):
         raise ValueError('time must be a string, got %s' % type(text).__name__)
-    if _CANONICAL.match(text):
+    if _CANONICAL.fullmatch(text):
         try:
             # checks the ranges strptime checks (month 13, 31 February, hour 24); Python < 3.11 refuses the Z
             return datetime.datetime.fromisoformat(text)

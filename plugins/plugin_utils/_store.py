@@ -54,6 +54,8 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index impor
 )
 
 FACT_KEY = 'roamscan'
+# records changed since the report snapshot that are re-read before it is rewritten (at least; or 5 % of all)
+SNAPSHOT_STALE_MIN = 200
 MEMORY_PLUGINS = frozenset(('memory', 'ansible.builtin.memory', 'ansible.legacy.memory'))
 HOW_TO_FIX = ('roamscan keeps scan history in the fact cache. Configure a durable one that never expires, e.g. in '
               'ansible.cfg [defaults]: fact_caching = ansible.builtin.jsonfile, fact_caching_connection = <directory>, '
@@ -302,20 +304,25 @@ class LaptopStore:
 
         With ``snapshot``, through the store's report snapshot (``roamscan-report-snapshot``: a copy of every readable
         record with the version of its entry): only the entries whose version changed since are read, and (with
-        ``refresh``; never in check mode) the snapshot is then brought up to date. A missing, unreadable or foreign
-        snapshot means one full read; a snapshot that cannot be written is reported in ``snapshot_state``.
+        ``refresh``; never in check mode) the snapshot is rewritten once more than 5 % of the records (at least
+        SNAPSHOT_STALE_MIN) changed since. A missing, unreadable or foreign snapshot means one full read; a snapshot
+        that cannot be written is reported in ``snapshot_state``.
         """
         if not self._all_read:
-            self._upgrade()
             if snapshot and self._backend.supports_versions:
                 self._read_through_snapshot(refresh)
             else:
+                self._upgrade()
                 self._read_keys({key: self._identity_of(key) for key in self._backend.keys(RECORD_PATTERN)})
             self._all_read = True
         return dict(self._records)
 
     def _read_through_snapshot(self, refresh):
-        versions = self._backend.versions(RECORD_PATTERN)
+        versions = self._backend.versions(RECORD_OR_LEGACY_PATTERN)    # one directory scan, unless 0.1 records moved
+        if self._upgrade(versions):
+            versions = self._backend.versions(RECORD_PATTERN)
+        else:
+            versions = {key: version for key, version in versions.items() if RECORD_PATTERN.match(key)}
         try:
             kept = parse_snapshot(self.read_entry(SNAPSHOT_KEY))
         except (StoreError, IndexUnusable) as exc:
@@ -327,7 +334,7 @@ class LaptopStore:
             if entry is not None and entry[0] == version:
                 # the copy of an entry that has not changed since, checked like the entry itself (it is no less data)
                 try:
-                    identity = record_key(upgrade_record(entry[1]))
+                    identity = record_mac(key) or record_key(upgrade_record(entry[1]))
                     record = validate_record(entry[1], identity) if store_key(identity) == key else None
                 except InvalidRecord:
                     record = None
@@ -340,7 +347,8 @@ class LaptopStore:
                 self._identities[key] = identity
         self._read_keys(unread)
         self.snapshot_state = self.snapshot_state or ('fresh' if not unread else 'read %d changed records' % len(unread))
-        if refresh and (unread or len(kept) != len(versions)):
+        # rewriting the snapshot costs about a full read's JSON: only once the re-reads it spares are worth it
+        if refresh and (len(unread) > max(SNAPSHOT_STALE_MIN, len(versions) // 20) or (unread and not kept)):
             entries = {}
             for key, entry in self._entries.items():
                 identity = self._identity_of(key)

@@ -79,3 +79,9 @@ def test_normalize_ip_keeps_the_rules_of_the_ipaddress_module():
         except InvalidIp:
             got = None
         assert got == expected, text
+
+
+def test_normalized_macs_are_returned_as_they_are_and_only_they():
+    assert normalize_mac('02:77:00:00:0a:01') == '02:77:00:00:0a:01'
+    assert normalize_mac('02:77:00:00:0a:01\n') == '02:77:00:00:0a:01'
+    assert normalize_mac('02:77:00:00:0A:01') == '02:77:00:00:0a:01'
