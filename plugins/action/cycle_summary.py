@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CHECKED_RESULT, CycleActionBase, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CHECKED_RESULT, CycleActionBase, CycleError, registered_ok
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import (
     API_OF_MODULE, HISTORY_KEY, InvalidHistory, cycle_api_calls, fold_cycle, history_value, parse_history)
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
@@ -34,13 +34,13 @@ class ActionModule(CycleActionBase):
         if stage.settings_error is None:   # else the store the settings name is unknown
             try:
                 store = open_store(stage.settings['fact_cache'])
-                final = counts(store.digests(), stage.now, stage.settings['rescan_days'])
+                final = counts(store.digests(), stage.now, stage.settings['rescan_days'], self._alias_groups(stage))
                 corrupt = store.corrupt
             except StoreError as exc:
                 stage.warnings.append('Cannot count the laptop records: %s' % exc)
                 store = None
         acknowledged = [host for host in stage.presence_hosts()
-                        if registered_ok(stage.host_variable(host, stage.args['acknowledged']))]
+                        if registered_ok(stage.host_variable(host, stage.args['acknowledged'], registered=True))]
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
         checked = stage.variable(CHECKED_RESULT)
         checked = checked if isinstance(checked, dict) else {}
@@ -55,6 +55,15 @@ class ActionModule(CycleActionBase):
             self._release(store, stage)   # after the history: one writer at a time
         return {'summary': summary, 'history_days': history_days,
                 'cycle_failed': bool(summary['fault'] or summary['dhcp_servers_not_reported'])}
+
+    @staticmethod
+    def _alias_groups(stage):
+        """The alias list the devices are counted under; an unusable one is a warning (the summary is always shown)."""
+        try:
+            return stage.alias_groups()
+        except CycleError as exc:
+            stage.warnings.append('%s; the summary counts every identity as a device of its own' % exc)
+            return []
 
     @staticmethod
     def _append_history(stage, store, summary):

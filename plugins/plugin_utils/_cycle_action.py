@@ -117,23 +117,32 @@ class Stage:
 
     def host_results(self, host, name):
         """``{variable: value}`` of host ``host``'s variables named ``name`` or ``name_<anything>`` (the results its
-        collect tasks registered, one per source kind), rendered; a skipped task's result is left out."""
-        hostvars = (self._task_vars.get('hostvars') or {}).get(host) or {}
+        collect tasks registered, one per source kind), as they are; a skipped task's result is left out."""
+        hostvars = self._task_vars.get('hostvars') or {}
+        if host not in hostvars:
+            return {}
+        # registered results are data, never templates (see host_variable)
+        variables = hostvars.raw_get(host) if hasattr(hostvars, 'raw_get') else hostvars[host]
         found = {}
-        for variable in sorted(hostvars):
+        for variable in sorted(variables):
             if variable == name or variable.startswith(name + '_'):
-                value = self._templar.template(hostvars[variable])
+                value = variables[variable]
                 if not (isinstance(value, dict) and value.get('skipped')):
                     found[variable] = value
         return found
 
-    def host_variable(self, host, name):
-        """Variable ``name`` of inventory host ``host`` (a DHCP server's registered result), rendered; None if unset."""
+    def host_variable(self, host, name, registered=False):
+        """Variable ``name`` of inventory host ``host``, rendered in that host's context (hostvars does it); None if unset.
+
+        A ``registered`` result (a DHCP server's presence_events) is data, never a template: it is taken as it is, since
+        walking a result of a thousand observations through the template engine costs seconds per stage.
+        """
         hostvars = self._task_vars.get('hostvars') or {}
         if host not in hostvars:
             return None
-        value = hostvars[host].get(name)
-        return self._templar.template(value) if value is not None else None
+        if registered and hasattr(hostvars, 'raw_get'):
+            return hostvars.raw_get(host).get(name)
+        return hostvars[host].get(name)
 
 
 class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):

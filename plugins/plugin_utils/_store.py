@@ -42,15 +42,20 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index impor
     CATALOG_KEY,
     COMPACT_AFTER,
     INDEX_KEY,
+    SNAPSHOT_KEY,
     Index,
     IndexUnusable,
     compact,
     digest,
     digest_as_record,
     parse_catalog,
+    parse_snapshot,
+    snapshot_value,
 )
 
 FACT_KEY = 'roamscan'
+# records changed since the report snapshot that are re-read before it is rewritten (at least; or 5 % of all)
+SNAPSHOT_STALE_MIN = 200
 MEMORY_PLUGINS = frozenset(('memory', 'ansible.builtin.memory', 'ansible.legacy.memory'))
 HOW_TO_FIX = ('roamscan keeps scan history in the fact cache. Configure a durable one that never expires, e.g. in '
               'ansible.cfg [defaults]: fact_caching = ansible.builtin.jsonfile, fact_caching_connection = <directory>, '
@@ -203,6 +208,7 @@ class LaptopStore:
         self._all_read = False
         self._upgraded = False
         self._legacy_blocked = set()   # macs whose 0.1 entry could not be read (never shadowed by a new record)
+        self.snapshot_state = None     # how all(snapshot=True) found the report snapshot
         self._lease = cycle_lease(backend)   # one cycle at a time (_store_lock.py)
         self._holding = None                 # this cycle's lease, once taken or renewed
 
@@ -283,7 +289,8 @@ class LaptopStore:
             else:
                 self._facts[identity] = others
                 self._records[identity] = record
-                self._texts[key] = _text(record)
+                if _in_working_set(record):   # only the working set's copies go into the index
+                    self._texts[key] = _text(record)
                 if record_mac(key) is None:
                     self._identities[key] = identity
                 return [version, digest(record), None, int(bool(others))]
@@ -302,13 +309,65 @@ class LaptopStore:
         self._read(identities)
         return {identity: self._records[identity] for identity in identities if identity in self._records}
 
-    def all(self):
-        """Every record (coverage report, inventory plugin)."""
+    def all(self, snapshot=False, refresh=True):
+        """Every record (coverage report, inventory plugin).
+
+        With ``snapshot``, through the store's report snapshot (``roamscan-report-snapshot``: a copy of every readable
+        record with the version of its entry): only the entries whose version changed since are read, and (with
+        ``refresh``; never in check mode) the snapshot is rewritten once more than 5 % of the records (at least
+        SNAPSHOT_STALE_MIN) changed since. A missing, unreadable or foreign snapshot means one full read; a snapshot
+        that cannot be written is reported in ``snapshot_state``.
+        """
         if not self._all_read:
-            self._upgrade()
-            self._read_keys({key: self._identity_of(key) for key in self._backend.keys(RECORD_PATTERN)})
+            if snapshot and self._backend.supports_versions:
+                self._read_through_snapshot(refresh)
+            else:
+                self._upgrade()
+                self._read_keys({key: self._identity_of(key) for key in self._backend.keys(RECORD_PATTERN)})
             self._all_read = True
         return dict(self._records)
+
+    def _read_through_snapshot(self, refresh):
+        versions = self._backend.versions(RECORD_OR_LEGACY_PATTERN)    # one directory scan, unless 0.1 records moved
+        if self._upgrade(versions):
+            versions = self._backend.versions(RECORD_PATTERN)
+        else:
+            versions = {key: version for key, version in versions.items() if RECORD_PATTERN.match(key)}
+        try:
+            kept = parse_snapshot(self.read_entry(SNAPSHOT_KEY))
+        except (StoreError, IndexUnusable) as exc:
+            kept, self.snapshot_state = {}, 'rebuilt: %s' % exc
+        unread = {}
+        for key, version in versions.items():
+            entry = kept.get(key)
+            record = identity = None
+            if entry is not None and entry[0] == version:
+                # the copy of an entry that has not changed since, checked like the entry itself (it is no less data)
+                try:
+                    identity = record_mac(key) or record_key(upgrade_record(entry[1]))
+                    record = validate_record(entry[1], identity) if store_key(identity) == key else None
+                except InvalidRecord:
+                    record = None
+            if record is None:
+                unread[key] = self._identity_of(key)
+                continue
+            self._records[identity] = record
+            self._entries[key] = [version, digest(record), None, entry[2]]
+            if record_mac(key) is None:
+                self._identities[key] = identity
+        self._read_keys(unread)
+        self.snapshot_state = self.snapshot_state or ('fresh' if not unread else 'read %d changed records' % len(unread))
+        # rewriting the snapshot costs about a full read's JSON: only once the re-reads it spares are worth it
+        if refresh and (len(unread) > max(SNAPSHOT_STALE_MIN, len(versions) // 20) or (unread and not kept)):
+            entries = {}
+            for key, entry in self._entries.items():
+                identity = self._identity_of(key)
+                if entry[2] is None and identity in self._records:
+                    entries[key] = [entry[0], self._records[identity], entry[3]]
+            try:
+                self.write_entry(SNAPSHOT_KEY, snapshot_value(entries))
+            except StoreError as exc:
+                self.snapshot_state += ' (snapshot not saved: %s)' % exc
 
     def working_set(self):
         """``{identity key: record}`` a cycle may act on: open holdings and pending scans or intents."""

@@ -9,19 +9,29 @@ FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between re
 from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import iso_time
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_overdue, is_present
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import Devices, scan_state
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present
 
 STAGES = ('collect', 'remember', 'confirm', 'decide', 'verify', 'launch', 'record', 'acknowledge', 'summary')
 
 
-def counts(records, now, rescan_days):
-    """Laptops known, present now, overdue (present or not) and with a pending scan."""
-    present = overdue = pending = 0
-    for record in records.values():
-        present += is_present(record, now)
-        overdue += is_overdue(record, now, rescan_days)
-        pending += bool(record.get('pending'))
-    return {'known': len(records), 'present': present, 'overdue': overdue, 'pending': pending}
+def counts(records, now, rescan_days, groups=()):
+    """Devices known, present now, overdue (present or not) and with a pending scan, of ``records`` (``{identity key:
+    record}``, digests will do) under the alias ``groups``: the coverage report's figures (_coverage.report)."""
+    known = present = overdue = pending = 0
+    if groups or any(record.get('links') for record in records.values()):
+        devices = ([records[key] for key in keys if key in records] for keys in Devices(records, groups).members().values())
+    else:   # nothing links: every record is a device of its own
+        devices = ([record] for record in records.values())
+    for members in devices:
+        if not members:
+            continue
+        known += 1
+        present += any(is_present(record, now) for record in members)
+        due = scan_state(members, rescan_days)[2]
+        overdue += due is None or due <= now
+        pending += any(record.get('pending') for record in members)
+    return {'known': known, 'present': present, 'overdue': overdue, 'pending': pending}
 
 
 def acknowledgements(reports, stored):

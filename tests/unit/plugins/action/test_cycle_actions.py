@@ -53,8 +53,8 @@ class FakeStore:
     def unreadable(self):
         return {mac_from_host(item['host']) for item in self.corrupt}
 
-    def all(self):
-        self.reads.append(('all',))
+    def all(self, snapshot=False, refresh=True):
+        self.reads.append(('all', snapshot, refresh) if snapshot else ('all',))
         return copy.deepcopy(self.records)
 
     def digests(self):
@@ -83,6 +83,10 @@ class FakeStore:
             raise LockLost('lost the fake lease')
         return holding
 
+    def release_lease(self, holding):
+        released, self.holder = holding is not None and holding == self.holder, None
+        return released
+
     def save(self, records, macs):
         if self.fail_writes:
             raise StoreWriteError('write to fake failed')
@@ -105,11 +109,12 @@ def store(monkeypatch):
     return holder
 
 
-def run_action(name, args=None, task_vars=None, check_mode=False):
+def run_action(name, args=None, task_vars=None, check_mode=False, diff=False):
     module = importlib.import_module('ansible_collections.roamscan.qualys.plugins.action.%s' % name)
     task = Task()
     task.args = args or {}
     task.check_mode = check_mode
+    task.diff = diff
     loader = DataLoader()
     connection = MagicMock()
     connection._shell.tmpdir = '/nonexistent'   # the actions never need one; ActionBase asks
@@ -357,7 +362,7 @@ def test_coverage_reads_every_record(store):
     store['store'] = FakeStore({A: present(A, X, last_scanned='2026-11-20T00:00:00Z'), B: present(B, Y)})
     result = run_action('laptop_coverage', task_vars={'roamscan_report_days': 30})
     assert (result['coverage']['seen'], result['coverage']['scanned']) == (2, 1) and result['counts']['known'] == 2
-    assert store['store'].reads == [('all',)]
+    assert store['store'].reads == [('all', True, True)]   # through the report snapshot, which it refreshes
 
 
 def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
@@ -449,3 +454,43 @@ def test_verify_keeps_a_tunnel_ip_only_while_the_same_identity_holds_it_in_the_s
     result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=SCAN)
     assert result['launch']['targets'] == [{'identity': cert, 'mac': None, 'ip': '10.88.0.2'}]
     assert result['launch']['dropped'] == [{'identity': other, 'mac': None, 'ip': '10.88.0.3', 'reason': 'not_leased'}]
+def linked_record(mac, ip, identity):
+    record = present(mac, ip)
+    record['links'] = [{'identity': identity, 'kind': 'authenticated', 'since': '2026-11-28T11:05:00Z',
+                        'evidence': {'source': 'openvpn', 'host': 'vpn1', 'ip': ip, 'time': '2026-11-28T11:05:00Z',
+                                     'held_since': '2026-11-28T11:00:00Z'}}]
+    return record
+
+
+def test_unlink_shows_the_evidence_in_check_mode_then_removes_the_link_for_good(store):
+    fake = store['store'] = FakeStore({A: linked_record(A, X, 'vpn_cert:jump-01'), B: linked_record(B, Y, 'vpn_cert:jump-01')})
+    checked = run_action('device_unlink', {'identity': 'vpn_cert:jump-01', 'devices': ['mac:' + A]}, check_mode=True, diff=True)
+    assert checked['changed'] and not checked.get('failed') and fake.saved == {} and fake.holder is None
+    assert [(item['record'], item['link']['evidence']['ip']) for item in checked['unlinked']] == [(A, X)]
+    assert checked['diff'][0]['before']['links'][0]['identity'] == 'vpn_cert:jump-01' and checked['diff'][0]['after']['links'] == []
+
+    done = run_action('device_unlink', {'identity': 'vpn_cert:jump-01', 'devices': ['mac:' + A], 'reason': 'a jump host'})
+    assert done['changed'] and done['stored'] == 1 and sorted(fake.saved) == [A] and fake.holder is None   # lease given back
+    assert fake.records[A]['links'] == [] and fake.records[B]['links'][0]['identity'] == 'vpn_cert:jump-01'
+    assert fake.records[A]['unlinked'][0] == {'identity': 'vpn_cert:jump-01', 'at': NOW, 'reason': 'a jump host',
+                                              'evidence': checked['unlinked'][0]['link']['evidence']}
+    # a later sighting of the same identity at A's address does not link it again
+    from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import add_links
+    again = linked_record(A, X, 'vpn_cert:jump-01')['links']
+    assert add_links(fake.records, {A: again}) == set() and fake.records[A]['links'] == []
+
+    nothing = run_action('device_unlink', {'identity': 'vpn_cert:jump-01', 'devices': ['mac:' + A]})
+    assert not nothing['changed'] and nothing['unlinked'] == []
+
+
+def test_unlink_refuses_bad_identities_and_a_store_a_cycle_holds(store):
+    fake = store['store'] = FakeStore({A: linked_record(A, X, 'vpn_cert:jump-01')})
+    bad = run_action('device_unlink', {'identity': 'vpn_cert:<script>'})
+    assert bad['failed'] and 'device_unlink: identity value of kind vpn_cert' in bad['msg']
+    fake.holder = {'token': 7, 'owner': 'awx', 'host': 'ctl1', 'pid': 9, 'since': 0.0, 'expires': 1e12}
+    held = run_action('device_unlink', {'identity': 'vpn_cert:jump-01'})
+    assert held['failed'] and 'run device_unlink again when it has ended' in held['msg'] and fake.saved == {}
+    aliased = {'roamscan_device_aliases': [{'device': 'jump', 'identities': ['vpn_cert:jump-01', 'mac:' + B]}]}
+    fake.holder = None
+    result = run_action('device_unlink', {'identity': 'vpn_cert:jump-01'}, task_vars=aliased)
+    assert result['still_aliased'] == 'jump' and any('still joined to device jump by the alias list' in w for w in result['warnings'])
