@@ -128,7 +128,14 @@ def test_check_refuses_bad_scan_settings_before_anything_is_read(store):
     assert store['store'].reads == []
 
 
-def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store):
+@pytest.fixture
+def qualys_environment(monkeypatch):
+    for name, value in (('QUALYS_API_URL', 'https://qualysapi.example.net'), ('QUALYS_USERNAME', 'roamscan_api'),
+                        ('QUALYS_PASSWORD', 'secret')):
+        monkeypatch.setenv(name, value)
+
+
+def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store, qualys_environment):
     result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']}))
     assert not result.get('failed') and result['dhcp_servers'] == ['dhcp1', 'dhcp2'] and result['fact_cache'] == 'fake'
     store['refuse'] = 'The fact cache is memory'
@@ -136,29 +143,63 @@ def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store):
     assert result['failed'] and 'memory' in result['msg'] and store['settings']['plugin'] == 'memory'
 
 
-def test_check_takes_the_lease_and_a_held_one_skips_or_fails_the_cycle(store):
+def test_check_takes_the_lease_and_a_held_one_skips_or_fails_the_cycle(store, qualys_environment):
     result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
     assert result['lock']['token'] == 1 and result['held_elsewhere'] is None and result['dhcp_servers'] == ['dhcp1']
     skipped = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
     assert not skipped.get('failed') and skipped['lock'] is None and skipped['dhcp_servers'] == []
     assert skipped['held_elsewhere']['msg'].startswith('another cycle is running on here (pid 1) since 1970-01-01T00:00:00Z')
-    failed = run_action('cycle_check', task_vars=dict(SCAN, roamscan_when_locked='fail'))
+    failed = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}, roamscan_when_locked='fail'))
     assert failed['failed'] and 'another cycle is running on here' in failed['msg'] and 'roamscan_when_locked is fail' in failed['msg']
 
 
-def test_check_in_check_mode_takes_no_lease(store):
-    result = run_action('cycle_check', task_vars=dict(SCAN), check_mode=True)
+def test_check_in_check_mode_takes_no_lease(store, qualys_environment):
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}), check_mode=True)
     assert result['lock'] is None and store['store'].holder is None
 
 
-def test_a_stage_renews_the_lease_of_its_cycle_and_stops_when_it_was_lost(store):
-    holding = run_action('cycle_check', task_vars=dict(SCAN))['lock']
+def test_a_stage_renews_the_lease_of_its_cycle_and_stops_when_it_was_lost(store, qualys_environment):
+    holding = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))['lock']
     task_vars = cycle_vars(dhcp1=lease_report((A, X)))
     task_vars['roamscan_checked'] = {'lock': holding}
     assert run_action('cycle_remember', task_vars=task_vars)['stored'] == 1 and store['store'].renewed == [holding]
     task_vars['roamscan_checked'] = {'lock': dict(holding, token=0)}   # taken over by a later cycle
     lost = run_action('cycle_remember', task_vars=task_vars)
     assert lost['failed'] and 'lost the fake lease' in lost['msg']
+
+
+@pytest.mark.parametrize('groups, state', [({}, 'is not in the inventory'), ({'dhcp_servers': []}, 'has no hosts')])
+def test_check_refuses_a_missing_or_empty_dhcp_group_naming_the_variable(store, qualys_environment, groups, state):
+    groups = dict(groups, all=['localhost'], dhcp=['dhcp1'])
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups=groups))
+    assert result['failed'] and "group 'dhcp_servers' (roamscan_dhcp_group) %s" % state in result['msg']
+    assert result['msg'].endswith('groups in this inventory: %s' % ', '.join(sorted(set(groups) - {'all'})))
+
+
+@pytest.mark.parametrize('unset, named', [
+    ('QUALYS_PASSWORD', 'set QUALYS_PASSWORD in'),
+    ('QUALYS_API_URL', 'set QUALYS_API_URL (or QUALYS_PLATFORM) in'),
+])
+def test_check_names_the_qualys_environment_variable_that_is_unset(store, qualys_environment, monkeypatch, unset, named):
+    monkeypatch.delenv(unset)
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
+    assert result['failed'] and named in result['msg'] and 'roamscan_qualys_connection' in result['msg']
+    connection = {'api_url': 'https://qualysapi.example.net', 'password': 'secret'}
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}, roamscan_qualys_connection=connection))
+    assert not result.get('failed')
+
+
+def test_check_refuses_a_controller_without_requests_naming_how_to_install_it(store, qualys_environment, monkeypatch):
+    real_import = importlib.import_module
+
+    def without_requests(name, *args):
+        if name == 'requests':
+            raise ImportError('No module named requests')
+        return real_import(name, *args)
+    monkeypatch.setattr(importlib, 'import_module', without_requests)
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
+    assert result['failed'] and 'the Python package requests cannot be imported' in result['msg']
+    assert '-m pip install requests' in result['msg'] and store['store'].reads == [] and 'settings' not in store
 
 
 def test_remember_reads_the_servers_results_from_hostvars_and_acknowledges_what_was_stored(store):
