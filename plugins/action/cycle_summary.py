@@ -9,7 +9,7 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action impo
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import (
     API_OF_MODULE, HISTORY_KEY, InvalidHistory, cycle_api_calls, fold_cycle, history_value, parse_history)
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts, cycle_summary, stage_of
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts, cycle_summary, failure_of, stage_of
 
 STAGE_RESULTS = {'remember': 'roamscan_remembered', 'confirm': 'roamscan_confirmed', 'decide': 'roamscan_plan',
                  'verify': 'roamscan_intent', 'launch': 'roamscan_launch', 'record': 'roamscan_recorded'}
@@ -53,7 +53,7 @@ class ActionModule(CycleActionBase):
         if store is not None:
             self._release(store, stage)   # after the history: one writer at a time
         return {'summary': summary, 'history_days': history_days,
-                'cycle_failed': bool(summary['fault'] or summary['dhcp_servers_not_reported'])}
+                'cycle_failed': bool(summary['fault'] or summary['dhcp_servers_not_reported']), 'failure': failure_of(summary)}
 
     @staticmethod
     def _append_history(stage, store, summary):

@@ -59,4 +59,9 @@ cycle_failed:
   description: True when a fault stopped the cycle or a DHCP server did not report; the playbook then fails after the summary.
   returned: success
   type: bool
+failure:
+  description: Why the cycle failed - the stage's fault and each DHCP server that did not report, with its reason; null when it did not fail.
+  returned: success
+  type: str
+  sample: "DHCP server not read: dhcp2 (spool /var/spool/roamscan: Permission denied)"
 """
