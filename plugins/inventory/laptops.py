@@ -22,6 +22,8 @@ description:
     scanned more than O(rescan_days) ago, and no scan pending), C(roaming_pending) (a roamscan scan is pending).
     Add your own with O(compose), O(groups) and O(keyed_groups)."
   - Corrupt cache entries are skipped with a warning.
+  - A fact cache that forgets (memory, entries that expire, an AWX or ansible-runner per-job directory) is refused
+    with the reason, as the cycle refuses it, instead of listing empty or thinning groups.
 author:
   - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
@@ -34,9 +36,15 @@ options:
     required: true
     choices: [roamscan.qualys.laptops]
   rescan_days:
-    description: Days after the last completed scan when a laptop is overdue again; use the value the cycle uses.
+    description:
+      - Days after the last completed scan when a laptop is overdue again; set the value the cycle's
+        C(roamscan_rescan_days) has (an inventory plugin cannot read C(group_vars)).
+      - E(ROAMSCAN_RESCAN_DAYS) sets it for every inventory source of an environment (an AWX execution environment or
+        credential), so one value can serve the inventory and, as C(roamscan_rescan_days), the cycle.
     type: int
     default: 30
+    env:
+      - name: ROAMSCAN_RESCAN_DAYS
 notes:
   - The file must end in C(laptops.yml) or C(laptops.yaml).
   - The fact cache is configured as usual (C(fact_caching), C(fact_caching_connection), C(fact_caching_timeout=0)).
@@ -63,7 +71,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_overdue, is_present
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import open_store
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import UnsafeFactCache, open_store
 
 CONNECTION = 'roamscan.qualys.record_only'
 
@@ -79,8 +87,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         try:
-            store = open_store(self.get_option('fact_cache'), require_durable=False)
+            store = open_store(self.get_option('fact_cache'))
             records = store.all()
+        except UnsafeFactCache as exc:
+            raise AnsibleParserError('roamscan.qualys.laptops: refusing a fact cache that forgets laptops: %s' % to_text(exc)) from exc
         except Exception as exc:  # pylint: disable=broad-exception-caught
             raise AnsibleParserError('roamscan.qualys.laptops: cannot read the fact cache: %s' % to_text(exc)) from exc
         for item in store.corrupt:

@@ -4,6 +4,7 @@ with a message that says what to fix, and changes nothing it should not have."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -108,3 +109,27 @@ def test_the_dhcp_server_that_failed_is_named_by_summary_and_failure(tmp_path, a
     assert proc.returncode != 0 and list(summary['dhcp_servers_not_reported']) == ['dhcp2']
     assert summary['launched_targets'] == ['10.77.0.100']     # the server that answered is still served
     assert failure(proc).startswith('The cycle did not complete (see the summary): DHCP server not read: dhcp2 (')
+
+
+def list_laptops(lab, env=None):
+    """ansible-inventory --list over the laptops plugin alone: (returncode, listing or None, output)."""
+    full_env = dict(lab.env, ANSIBLE_INVENTORY_ENABLED='roamscan.qualys.laptops', **(env or {}))
+    proc = subprocess.run([str(lab.venv_bin / 'ansible-inventory'), '-i', str(lab.root / 'roamscan.laptops.yml'), '--list'],
+                          env=full_env, cwd=str(lab.root), capture_output=True, text=True, timeout=300, check=False)
+    return proc, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize('config, reason', [
+    ('fact_caching_timeout = 0', 'expires entries after 86400 seconds'),
+    ('fact_caching = jsonfile', "The fact cache is 'memory'"),
+])
+def test_the_laptop_inventory_refuses_a_cache_that_forgets_instead_of_showing_empty_groups(lab, qualys_sim, config, reason):
+    assert lab.run(qualys_sim).returncode == 0
+    text = (lab.root / 'ansible.cfg').read_text()
+    replacement = 'fact_caching_timeout = 86400' if 'timeout' in config else 'fact_caching = memory'
+    assert config in text
+    (lab.root / 'ansible.cfg').write_text(text.replace(config, replacement))
+    proc, output = list_laptops(lab, {'ANSIBLE_INVENTORY_UNPARSED_FAILED': 'true'})
+    assert proc.returncode != 0 and 'roamscan.qualys.laptops: refusing a fact cache that forgets laptops' in output
+    assert reason in output
+
