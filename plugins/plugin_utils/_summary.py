@@ -95,8 +95,8 @@ def failure_of(summary):
         parts.append(summary['fault']['msg'] or 'the %s stage failed' % summary['fault']['stage'])
     silent = summary['dhcp_servers_not_reported']
     if silent:
-        parts.append('DHCP server%s not read: %s' % ('s' if len(silent) > 1 else '',
-                                                  '; '.join('%s (%s)' % (server, silent[server]) for server in sorted(silent))))
+        reasons = '; '.join('%s (%s)' % (server, silent[server]) for server in sorted(silent))
+        parts.append('DHCP server%s not read: %s' % ('s' if len(silent) > 1 else '', reasons))
     return '; '.join(parts) or None
 
 

@@ -132,4 +132,3 @@ def test_the_laptop_inventory_refuses_a_cache_that_forgets_instead_of_showing_em
     proc, output = list_laptops(lab, {'ANSIBLE_INVENTORY_UNPARSED_FAILED': 'true'})
     assert proc.returncode != 0 and 'roamscan.qualys.laptops: refusing a fact cache that forgets laptops' in output
     assert reason in output
-
