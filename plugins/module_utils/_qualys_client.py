@@ -266,8 +266,8 @@ class QualysClient:
                 exc.text = self._scrub(exc.text)
             if isinstance(exc, QualysAuthError) and exc.args:
                 # after scrubbing: the account and URL must read as given, whatever the password is
-                exc.args = ('%s; account %r at %s: check QUALYS_USERNAME and QUALYS_PASSWORD (or the username and password '
-                            'options) and QUALYS_API_URL or QUALYS_PLATFORM' % (exc.args[0], self.username, self.base_url),) + exc.args[1:]
+                exc.args = ('%s; account %r at %s: check that account\'s password and the API URL or platform'
+                            % (exc.args[0], self.username, self.base_url),) + exc.args[1:]
             raise
 
     def _call_with_fallback(self, operation, params):

@@ -91,8 +91,8 @@ def test_a_wrong_password_that_is_a_common_word_names_account_and_url_ungarbled(
     assert launch_calls(qualys_sim) == []
 
 
-def test_a_password_that_is_a_common_word_leaves_the_results_readable(lab, qualys_sim):
-    qualys_sim.state.password = 'scan'
+def test_a_password_that_is_a_common_word_leaves_the_results_readable(lab, qualys_sim, monkeypatch):
+    monkeypatch.setattr(qualys_sim.state, 'password', 'scan')   # the session's simulator gets its own back
     proc = lab.run(qualys_sim, env={'QUALYS_PASSWORD': 'scan'})
     summary = summary_of(proc)
     assert proc.returncode == 0 and summary['launched_targets'] == ['10.77.0.100']
