@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WouldBeStore, would_do
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CHECKED_RESULT, CycleActionBase, registered_ok
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import (
     API_OF_MODULE, HISTORY_KEY, InvalidHistory, cycle_api_calls, fold_cycle, history_value, parse_history)
@@ -33,8 +34,9 @@ class ActionModule(CycleActionBase):
         final, corrupt, store = None, [], None
         if stage.settings_error is None:   # else the store the settings name is unknown
             try:
-                store = open_store(stage.settings['fact_cache'])
-                final = counts(store.digests(), stage.now, stage.settings['rescan_days'])
+                store = open_store(stage.settings['fact_cache'], read_only=self._task.check_mode)
+                counted = store if stage.would_store is None else WouldBeStore(store, stage.would_store)
+                final = counts(counted.digests(), stage.now, stage.settings['rescan_days'])
                 corrupt = store.corrupt
             except StoreError as exc:
                 stage.warnings.append('Cannot count the laptop records: %s' % exc)
@@ -47,6 +49,7 @@ class ActionModule(CycleActionBase):
         checked = stage.variable(CHECKED_RESULT)
         elsewhere = checked.get('held_elsewhere') if isinstance(checked, dict) else None
         summary['skipped'] = 'skipped: %s' % elsewhere['msg'] if elsewhere else None
+        summary['check_mode'] = would_do(summary, results) if self._task.check_mode and not elsewhere else None
         history_days = None
         if store is not None and final is not None and not self._task.check_mode:
             history_days = self._append_history(stage, store, summary)
