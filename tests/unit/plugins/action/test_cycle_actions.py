@@ -88,7 +88,7 @@ class FakeStore:
 def store(monkeypatch):
     holder = {'store': FakeStore()}
 
-    def fake_open(settings=None, require_durable=True):
+    def fake_open(settings=None, require_durable=True, read_only=False):
         holder['settings'] = settings
         if holder.get('refuse'):
             raise UnsafeFactCache(holder['refuse'])
@@ -357,7 +357,7 @@ def test_record_turns_intents_into_pending_scans(store):
 
 def test_summary_reads_the_stage_results_and_the_acknowledgements(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: FakeStore({A: present(A, X)}))
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: FakeStore({A: present(A, X)}))
     task_vars = dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']},
                      hostvars={'dhcp1': {'roamscan_acknowledged': {'changed': True}}, 'dhcp2': {'roamscan_acknowledged': {'skipped': True}}},
                      roamscan_remembered={'servers': ['dhcp1'], 'not_reported': {'dhcp2': 'unreachable'}, 'unusable': []},
@@ -373,7 +373,7 @@ def test_summary_reads_the_stage_results_and_the_acknowledgements(monkeypatch, s
 def test_summary_is_built_even_when_the_store_cannot_be_opened(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
 
-    def refuse(settings=None):
+    def refuse(settings=None, read_only=False):
         raise UnsafeFactCache('The fact cache is memory')
     monkeypatch.setattr(cycle_summary, 'open_store', refuse)
     fault = {'stage': 'collect', 'task': 'Collect | Refuse bad settings', 'msg': 'The fact cache is memory'}
@@ -391,7 +391,7 @@ def test_coverage_reads_every_record(store):
 
 def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: FakeStore({A: present(A, X)}))
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: FakeStore({A: present(A, X)}))
     fault = {'stage': 'collect', 'task': 'Collect | Refuse bad settings', 'msg': 'roamscan_rescan_days must be at least 1'}
     result = run_action('cycle_summary', {'fault': fault}, task_vars={'roamscan_rescan_days': 0})
     assert not result.get('failed') and result['summary']['known'] is None and result['cycle_failed']
@@ -402,7 +402,7 @@ def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
 def test_summary_folds_each_cycle_into_a_daily_history(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
     fake = FakeStore({A: present(A, X), B: present(B, Y, last_scanned='2026-11-20T00:00:00Z')})
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: fake)
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
     task_vars = {'roamscan_launch': {'scan_refs': ['scan/1'], 'api_calls': 3}, 'roamscan_status': {'api_calls': 1},
                  'roamscan_recorded': {'launch': {'recorded': [{'mac': A, 'ip': X}]}},
                  'roamscan_intent': {'launch': {'dropped': [{'mac': B, 'ip': Y, 'reason': 'IP %s no longer leased to this MAC' % Y}]}}}
@@ -421,7 +421,7 @@ def test_summary_keeps_an_unreadable_history_and_warns(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
     fake = FakeStore({A: present(A, X)})
     fake.entries['roamscan-history'] = ['not', 'a', 'history']
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: fake)
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
     result = run_action('cycle_summary')
     assert not result.get('failed') and result['history_days'] is None
     assert any('roamscan-history is not a schema 1 roamscan history' in warning for warning in result['warnings'])
