@@ -56,6 +56,13 @@ def plan_launches(targets, title, max_targets_per_scan=None):
     return plan
 
 
+def last_scan_of(client, username):
+    """One scan-list call, answered with at most one scan: ``{ref, launched, state}`` of the last scan ``username``
+    launched (the list's default window, 30 days), None when there is none. Proves the login works."""
+    scans = client.list_scans({'user_login': username, 'show_last': '1'})
+    return {key: scans[0][key] for key in ('ref', 'launched', 'state')} if scans else None
+
+
 def _active_scans(client, username):
     """One scan-list call: this user's scans that are still Queued/Loading/Running."""
     return client.list_scans({'state': ','.join(ACTIVE_STATES), 'user_login': username})

@@ -30,7 +30,8 @@ OTHER = 'other'
 # reasons name the IP (``IP 10.1.2.3 no longer leased``): one key per kind of reason, not per address
 ADDRESS = re.compile(r'\b\d{1,3}(?:\.\d{1,3}){3}\b')
 # the Qualys API each module of the cycle calls (its result's api_calls): the allowance is counted per API
-API_OF_MODULE = {'roamscan_status': 'scan_status', 'roamscan_elsewhere': 'host_list', 'roamscan_launch': 'scan_launch'}
+API_OF_MODULE = {'roamscan_status': 'scan_status', 'roamscan_elsewhere': 'host_list', 'roamscan_launch': 'scan_launch',
+                 'roamscan_login': 'login_check'}
 SNAPSHOT = ('known', 'present', 'overdue', 'pending')
 COUNTERS = ('cycles', 'launched_scans', 'launched_targets', 'credited', 'not_credited', 'faults')
 

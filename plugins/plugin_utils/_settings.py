@@ -33,6 +33,8 @@ SETTINGS = {
     'fact_cache': ('roamscan_fact_cache', {'type': 'dict', 'options': FACT_CACHE_OPTIONS}),
     'dhcp_group': ('roamscan_dhcp_group', {'type': 'str', 'default': 'dhcp_servers'}),
     'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
+    # a cycle that made no other Qualys call proves the login with one (qualys_login_check)
+    'credential_check': ('roamscan_credential_check', {'type': 'bool', 'default': True}),
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
     'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),
     'probe_routes': ('roamscan_probe_routes', {'type': 'dict', 'default': {}}),
