@@ -65,7 +65,7 @@ class ActionModule(CycleActionBase):
         try:
             days = fold_cycle(parse_history(store.read_entry(HISTORY_KEY)), summary, api_calls, stage.now,
                               stage.settings['history_days'])
-            store.write_entry(HISTORY_KEY, history_value(days))
+            store.write_entry(HISTORY_KEY, history_value(days, stage.settings['rescan_days']))
         except (StoreError, InvalidHistory) as exc:
             stage.warnings.append('Cannot add this cycle to the history (%s): %s' % (HISTORY_KEY, exc))
             return None

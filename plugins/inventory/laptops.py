@@ -37,14 +37,10 @@ options:
     choices: [roamscan.qualys.laptops]
   rescan_days:
     description:
-      - Days after the last completed scan when a laptop is overdue again; set the value the cycle's
-        C(roamscan_rescan_days) has (an inventory plugin cannot read C(group_vars)).
-      - E(ROAMSCAN_RESCAN_DAYS) sets it for every inventory source of an environment (an AWX execution environment or
-        credential), so one value can serve the inventory and, as C(roamscan_rescan_days), the cycle.
+      - Days after the last completed scan when a laptop is overdue again.
+      - If not set, the value the last scan cycle used (its C(roamscan_rescan_days), recorded in the store with the
+        cycle history), so the inventory and the cycle agree without repeating the setting; 30 before the first cycle.
     type: int
-    default: 30
-    env:
-      - name: ROAMSCAN_RESCAN_DAYS
 notes:
   - The file must end in C(laptops.yml) or C(laptops.yaml).
   - The fact cache is configured as usual (C(fact_caching), C(fact_caching_connection), C(fact_caching_timeout=0)).
@@ -70,8 +66,10 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import HISTORY_KEY, recorded_rescan_days
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_overdue, is_present
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import UnsafeFactCache, open_store
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import SETTINGS
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, UnsafeFactCache, open_store
 
 CONNECTION = 'roamscan.qualys.record_only'
 
@@ -95,10 +93,21 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             raise AnsibleParserError('roamscan.qualys.laptops: cannot read the fact cache: %s' % to_text(exc)) from exc
         for item in store.corrupt:
             self.display.warning('roamscan.qualys.laptops: skipped corrupt fact cache entry %s: %s' % (item['host'], item['error']))
-        self.populate(records, time_now())
+        self.populate(records, time_now(), self._rescan_days(store))
 
-    def populate(self, records, now):
-        rescan_days = self.get_option('rescan_days')
+    def _rescan_days(self, store):
+        """The option, else the rescan period the last cycle recorded, else the cycle's default."""
+        if self.get_option('rescan_days') is not None:
+            return self.get_option('rescan_days')
+        try:
+            recorded = recorded_rescan_days(store.read_entry(HISTORY_KEY))
+        except StoreError as exc:
+            self.display.warning('roamscan.qualys.laptops: cannot read the rescan period of the last cycle (%s); '
+                                 'roaming_overdue uses the default' % to_text(exc))
+            recorded = None
+        return recorded or SETTINGS['rescan_days'][1]['default']
+
+    def populate(self, records, now, rescan_days):
         strict = self.get_option('strict')
         for group in ('roaming_clients', 'roaming_present', 'roaming_overdue', 'roaming_pending'):
             self.inventory.add_group(group)

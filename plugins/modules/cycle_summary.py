@@ -53,6 +53,8 @@ summary:
       C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(fault) and C(not_done)
       (C({stage, reason}) of the stages a fault kept from running), C(skipped) (null, or why this run did nothing - another
       cycle held the store's lease - naming that cycle's host and start time).
+    - C(check_mode) - in check mode, sentences saying what the cycle would have done (C(would launch one scan of
+      10.20.0.11-10.20.0.12), who would be credited); the counts are those the cycle would have left. Null otherwise.
   returned: success
   type: dict
 cycle_failed:

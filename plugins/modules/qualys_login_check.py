@@ -43,7 +43,7 @@ account:
   description: The Qualys user the call logged in as.
   returned: success
   type: str
-  sample: roamscan_api
+  sample: scans_api_user
 api_url:
   description: The API server the call reached.
   returned: success

@@ -120,15 +120,17 @@ def laptops_inventory(tmp_path):
     return parse_laptops(tmp_path, CONFIG, RECORDS, NOT_LAPTOPS)
 
 
-@pytest.mark.parametrize('environment, overdue', [({}, ['mac-027700000f06']), ({'ROAMSCAN_RESCAN_DAYS': '36500'}, [])])
-def test_rescan_days_falls_back_to_the_environment(tmp_path, monkeypatch, environment, overdue):
-    monkeypatch.delenv('ROAMSCAN_RESCAN_DAYS', raising=False)
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
+@pytest.mark.parametrize('option, recorded, overdue', [
+    ('', None, ['mac-027700000f06']),                      # no cycle yet: the cycle's default, 30 days
+    ('', 36500, []),                                        # the period the last cycle used
+    ('rescan_days: 14\n', 36500, ['mac-027700000f06']),    # the option, when set, wins
+])
+def test_rescan_days_is_the_last_cycles_unless_set(tmp_path, option, recorded, overdue):
     scanned_2020 = {'mac-027700000f06': present('02:77:00:00:0f:06', '10.77.0.106', 'dhcp1', last_scanned='2020-06-01T00:00:00Z',
                                                 last_scan_ref='scan/1590969600.00001')}
-    config = 'plugin: roamscan.qualys.laptops\nfact_cache:\n  plugin: ansible.builtin.jsonfile\n  connection: {cache}\n  timeout: 0\n'
-    listing = parse_laptops(tmp_path, config, scanned_2020)
+    history = {'roamscan-history': {'schema': 1, 'days': [], 'rescan_days': recorded}} if recorded else {}   # as cycle_summary stores it
+    config = 'plugin: roamscan.qualys.laptops\n%sfact_cache:\n  plugin: ansible.builtin.jsonfile\n  connection: {cache}\n  timeout: 0\n' % option
+    listing = parse_laptops(tmp_path, config, scanned_2020, history)
     assert listing.get('roaming_overdue', {}).get('hosts', []) == overdue
 
 
