@@ -220,6 +220,16 @@ def test_remember_in_check_mode_writes_nothing_and_acknowledges_nothing(store):
     assert store['store'].records == {}
 
 
+def test_in_check_mode_each_stage_sees_what_the_earlier_ones_would_have_written(store):
+    remembered = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X))), check_mode=True)
+    assert list(remembered['would_store']) == [A] and store['store'].records == {}
+    decided = run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=dict(SCAN, roamscan_remembered=remembered),
+                         check_mode=True)
+    assert [target['mac'] for target in decided['plan']['targets']] == [A] and list(decided['would_store']) == [A]
+    assert run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=SCAN, check_mode=True)['plan']['targets'] == []
+    assert store['store'].saved == {}
+
+
 def test_remember_acknowledges_nothing_when_the_write_fails(store):
     store['store'] = FakeStore(fail_writes=True)
     result = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X))))
