@@ -35,6 +35,8 @@ description:
     is pending for one of its identities), C(roaming_linked) (devices of two or more identities).
     Add your own with O(compose), O(groups) and O(keyed_groups)."
   - Corrupt cache entries and unusable alias entries are skipped with a warning.
+  - A fact cache that forgets (memory, entries that expire, an AWX or ansible-runner per-job directory) is refused
+    with the reason, as the cycle refuses it, instead of listing empty or thinning groups.
 author:
   - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
@@ -47,9 +49,11 @@ options:
     required: true
     choices: [roamscan.qualys.laptops]
   rescan_days:
-    description: Days after the last completed scan when a laptop is overdue again; use the value the cycle uses.
+    description:
+      - Days after the last completed scan when a laptop is overdue again.
+      - If not set, the value the last scan cycle used (its C(roamscan_rescan_days), recorded in the store with the
+        cycle history), so the inventory and the cycle agree without repeating the setting; 30 before the first cycle.
     type: int
-    default: 30
   device_aliases:
     description:
       - The operator's alias list, as the cycle's C(roamscan_device_aliases) (a list of C({device, identities})).
@@ -89,7 +93,9 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_host_name
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, device_views, read_alias_settings
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import open_store
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import HISTORY_KEY, recorded_rescan_days
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import SETTINGS
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, UnsafeFactCache, open_store
 
 CONNECTION = 'roamscan.qualys.record_only'
 GROUPS = ('roaming_clients', 'roaming_present', 'roaming_overdue', 'roaming_pending', 'roaming_linked')
@@ -113,19 +119,33 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         for item in skipped:
             self.display.warning('roamscan.qualys.laptops: skipped device alias entry %s: %s' % (item['entry'], item['reason']))
         try:
-            store = open_store(self.get_option('fact_cache'), require_durable=False)
+            store = open_store(self.get_option('fact_cache'))
             records = store.all(snapshot=True, refresh=False)   # the report keeps the snapshot up to date
+        except UnsafeFactCache as exc:
+            raise AnsibleParserError('roamscan.qualys.laptops: refusing a fact cache that forgets laptops: %s' % to_text(exc)) from exc
         except Exception as exc:  # pylint: disable=broad-exception-caught
             raise AnsibleParserError('roamscan.qualys.laptops: cannot read the fact cache: %s' % to_text(exc)) from exc
         for item in store.corrupt:
             self.display.warning('roamscan.qualys.laptops: skipped corrupt fact cache entry %s: %s' % (item['host'], item['error']))
-        self.populate(records, groups, time_now())
+        self.populate(records, groups, time_now(), self._rescan_days(store))
 
-    def populate(self, records, alias_groups, now):
+    def _rescan_days(self, store):
+        """The option, else the rescan period the last cycle recorded, else the cycle's default."""
+        if self.get_option('rescan_days') is not None:
+            return self.get_option('rescan_days')
+        try:
+            recorded = recorded_rescan_days(store.read_entry(HISTORY_KEY))
+        except StoreError as exc:
+            self.display.warning('roamscan.qualys.laptops: cannot read the rescan period of the last cycle (%s); '
+                                 'roaming_overdue uses the default' % to_text(exc))
+            recorded = None
+        return recorded or SETTINGS['rescan_days'][1]['default']
+
+    def populate(self, records, alias_groups, now, rescan_days):
         strict = self.get_option('strict')
         for group in GROUPS:
             self.inventory.add_group(group)
-        views = device_views(records, alias_groups, now, self.get_option('rescan_days'))
+        views = device_views(records, alias_groups, now, rescan_days)
         named = [(host_name(view), view) for view in views]
         taken = {}
         for host, view in named:

@@ -7,8 +7,9 @@ FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between re
 
 A stage action validates its arguments, reads the cycle settings from the task's variables
 (plugin_utils/_settings.py), opens the laptop store, runs its stage and writes back only the
-records the stage changed (nothing in check mode). Stages raise typed errors; only run() turns
-them into a failed result.
+records the stage changed. In check mode it opens the store read-only, sees the records the
+earlier stages would have written and passes them on with its own (plugin_utils/_check_mode.py).
+Stages raise typed errors; only run() turns them into a failed result.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, read_alias_settings
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WOULD_STORE, WouldBeStore, carried_records
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, kind_of, read_alias_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
 
@@ -50,6 +52,8 @@ class Stage:
         self.warnings = []
         self.settings_error = None
         self.alias_skipped = []
+        # check mode: the records the earlier stages would have written (None: not in check mode)
+        self.would_store = None
         self._groups = None
         self._task_vars = task_vars
         self._templar = templar
@@ -186,18 +190,26 @@ class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
         del tmp
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        check_mode = self._task.check_mode
         try:
             settings, settings_error = self._settings(task_vars)
-            store = open_store(settings['fact_cache'], require_durable=self.REQUIRE_DURABLE) if self.USES_STORE else None
+            store = None
+            if self.USES_STORE:
+                store = open_store(settings['fact_cache'], require_durable=self.REQUIRE_DURABLE, read_only=check_mode)
             stage = Stage(store, settings, args, time_now(), task_vars, self._templar)
             stage.settings_error = settings_error
-            if store is not None and self.RENEWS_LEASE and not self._task.check_mode:
+            if check_mode:
+                stage.would_store = carried_records(task_vars)
+                stage.store = store and WouldBeStore(store, stage.would_store)
+            elif store is not None and self.RENEWS_LEASE:
                 store.renew_lease(stage.lease())   # a cycle that lost its lease stops here (LockLost)
             result.update(self.run_stage(stage))
             stored = 0
-            if stage.changed and not self._task.check_mode:
+            if check_mode and store is not None:
+                result[WOULD_STORE] = stage.store.carried(stage.records, stage.changed)
+            elif stage.changed:
                 stored = store.save(stage.records, stage.changed)
-            result.update(self.after_save(stage, not self._task.check_mode))
+            result.update(self.after_save(stage, not check_mode))
         except (InvalidSettings, StoreError, CycleError) as exc:
             result.update(failed=True, msg=to_text(exc))
             return result

@@ -68,13 +68,13 @@ class UnsafeFactCache(StoreError):
     """The configured fact cache would forget scan history."""
 
 
-def open_store(settings=None, require_durable=True):
+def open_store(settings=None, require_durable=True, read_only=False):
     """The laptop store in Ansible's configured fact cache, or in the cache ``settings`` name.
 
     ``settings`` (``{plugin, connection, timeout, prefix}``, the ``roamscan_fact_cache`` variable) replaces Ansible's
     fact cache configuration for the laptop records; ansible-runner and AWX point Ansible's own at a per-job
     directory. With ``require_durable``, memory caches, caches that expire entries and that per-job directory are
-    refused with :class:`UnsafeFactCache`.
+    refused with :class:`UnsafeFactCache`. A ``read_only`` store (check mode) writes nothing, not even its index.
     """
     settings = settings or {}
     name = settings.get('plugin') or C.CACHE_PLUGIN
@@ -94,7 +94,7 @@ def open_store(settings=None, require_durable=True):
     _default_empty_prefix(cache)
     if require_durable:
         _refuse_forgetful(cache, name)
-    return LaptopStore(_backend_of(cache, name), name)
+    return LaptopStore(_backend_of(cache, name), name, read_only)
 
 
 def _read_only(connection):
@@ -192,8 +192,9 @@ class LaptopStore:
     what changed: every cycle reads every record).
     """
 
-    def __init__(self, backend, name):
+    def __init__(self, backend, name, read_only=False):
         self.name = name
+        self.read_only = read_only
         self.corrupt = []
         self.index_state = None
         self._backend = backend
@@ -421,6 +422,7 @@ class LaptopStore:
 
     def write_entry(self, key, value):
         """Write the non-laptop entry ``key`` (verified like a record); the index stays sealed when it was."""
+        self._refuse_read_only(key)
         sealed = self._backend.sealable and self._backend.unchanged(INDEX_KEY)
         self._backend.write_many({key: value})
         if sealed:
@@ -511,6 +513,8 @@ class LaptopStore:
         if self._upgraded:
             return False
         self._upgraded = True
+        if self.read_only:
+            return False   # 0.1 entries move on the next cycle that may write
         keys = set(self._backend.keys(RECORD_OR_LEGACY_PATTERN) if keys is None else keys)
         legacy = sorted(key for key in keys if MAC_HOST_PATTERN.match(key) and 'roamscan-id-' + key not in keys)
         if not legacy:
@@ -544,6 +548,13 @@ class LaptopStore:
         return bool(values)
 
     def _save_index(self, catalog=False, best_effort=False):
+        if self.read_only:
+            # the index in memory serves this store object; the stored one stays as it is, detectably stale
+            if catalog:
+                self._entries_of_catalog = parse_catalog(self._catalog, self._index.catalog_id)
+                self._catalog_id = self._index.catalog_id
+            self.index_state += ' (index not saved: read-only)'
+            return
         try:
             if catalog:
                 self._backend.write_many({CATALOG_KEY: self._catalog}, fence=self._fence(()))
@@ -580,6 +591,11 @@ class LaptopStore:
         return Fence(self._lease, self._holding, {key: self._entries[key][0] if key in self._entries else None for key in values})
 
     # -- writing ---------------------------------------------------------------------------
+    def _refuse_read_only(self, key):
+        if self.read_only:
+            raise StoreWriteError('Refusing to write %s in the fact cache (%s): this store was opened read-only (check mode)'
+                                  % (key, self._backend.label))
+
     def save(self, records, identities):
         """Write ``records[identity]`` for each of ``identities`` (the host's other facts kept), verified, then the index.
 
@@ -591,6 +607,7 @@ class LaptopStore:
         identities = sorted(identities)
         if not identities:
             return 0
+        self._refuse_read_only(store_key(identities[0]))
         index = self._fresh_index()
         self._read(identities)
         for identity in identities:

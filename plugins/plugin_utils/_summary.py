@@ -122,6 +122,18 @@ def _iso(epoch):
     return iso_time(epoch) if isinstance(epoch, (int, float)) else None
 
 
+def failure_of(summary):
+    """Why the cycle failed, in one sentence naming the stage's fault or every DHCP server that did not report; None if it did not."""
+    parts = []
+    if summary['fault']:
+        parts.append(summary['fault']['msg'] or 'the %s stage failed' % summary['fault']['stage'])
+    silent = summary['dhcp_servers_not_reported']
+    if silent:
+        reasons = '; '.join('%s (%s)' % (server, silent[server]) for server in sorted(silent))
+        parts.append('DHCP server%s not read: %s' % ('s' if len(silent) > 1 else '', reasons))
+    return '; '.join(parts) or None
+
+
 def _not_done(fault, results):
     """``[{stage, reason}]`` of the stages a fault kept from running (empty when the cycle completed)."""
     if not fault:

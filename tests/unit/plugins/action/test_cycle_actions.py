@@ -99,7 +99,7 @@ class FakeStore:
 def store(monkeypatch):
     holder = {'store': FakeStore()}
 
-    def fake_open(settings=None, require_durable=True):
+    def fake_open(settings=None, require_durable=True, read_only=False):
         holder['settings'] = settings
         if holder.get('refuse'):
             raise UnsafeFactCache(holder['refuse'])
@@ -144,7 +144,14 @@ def test_check_refuses_bad_scan_settings_before_anything_is_read(store):
     assert store['store'].reads == []
 
 
-def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store):
+@pytest.fixture
+def qualys_environment(monkeypatch):
+    for name, value in (('QUALYS_API_URL', 'https://qualysapi.example.net'), ('QUALYS_USERNAME', 'roamscan_api'),
+                        ('QUALYS_PASSWORD', 'secret')):
+        monkeypatch.setenv(name, value)
+
+
+def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store, qualys_environment):
     result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']}))
     assert not result.get('failed') and result['dhcp_servers'] == ['dhcp1', 'dhcp2'] and result['fact_cache'] == 'fake'
     store['refuse'] = 'The fact cache is memory'
@@ -152,29 +159,63 @@ def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store):
     assert result['failed'] and 'memory' in result['msg'] and store['settings']['plugin'] == 'memory'
 
 
-def test_check_takes_the_lease_and_a_held_one_skips_or_fails_the_cycle(store):
+def test_check_takes_the_lease_and_a_held_one_skips_or_fails_the_cycle(store, qualys_environment):
     result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
     assert result['lock']['token'] == 1 and result['held_elsewhere'] is None and result['dhcp_servers'] == ['dhcp1']
     skipped = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
     assert not skipped.get('failed') and skipped['lock'] is None and skipped['dhcp_servers'] == []
     assert skipped['held_elsewhere']['msg'].startswith('another cycle is running on here (pid 1) since 1970-01-01T00:00:00Z')
-    failed = run_action('cycle_check', task_vars=dict(SCAN, roamscan_when_locked='fail'))
+    failed = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}, roamscan_when_locked='fail'))
     assert failed['failed'] and 'another cycle is running on here' in failed['msg'] and 'roamscan_when_locked is fail' in failed['msg']
 
 
-def test_check_in_check_mode_takes_no_lease(store):
-    result = run_action('cycle_check', task_vars=dict(SCAN), check_mode=True)
+def test_check_in_check_mode_takes_no_lease(store, qualys_environment):
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}), check_mode=True)
     assert result['lock'] is None and store['store'].holder is None
 
 
-def test_a_stage_renews_the_lease_of_its_cycle_and_stops_when_it_was_lost(store):
-    holding = run_action('cycle_check', task_vars=dict(SCAN))['lock']
+def test_a_stage_renews_the_lease_of_its_cycle_and_stops_when_it_was_lost(store, qualys_environment):
+    holding = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))['lock']
     task_vars = cycle_vars(dhcp1=lease_report((A, X)))
     task_vars['roamscan_checked'] = {'lock': holding}
     assert run_action('cycle_remember', task_vars=task_vars)['stored'] == 1 and store['store'].renewed == [holding]
     task_vars['roamscan_checked'] = {'lock': dict(holding, token=0)}   # taken over by a later cycle
     lost = run_action('cycle_remember', task_vars=task_vars)
     assert lost['failed'] and 'lost the fake lease' in lost['msg']
+
+
+@pytest.mark.parametrize('groups, state', [({}, 'is not in the inventory'), ({'dhcp_servers': []}, 'has no hosts')])
+def test_check_refuses_a_missing_or_empty_dhcp_group_naming_the_variable(store, qualys_environment, groups, state):
+    groups = dict(groups, all=['localhost'], dhcp=['dhcp1'])
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups=groups))
+    assert result['failed'] and "group 'dhcp_servers' (roamscan_dhcp_group) %s" % state in result['msg']
+    assert result['msg'].endswith('groups in this inventory: %s' % ', '.join(sorted(set(groups) - {'all'})))
+
+
+@pytest.mark.parametrize('unset, named', [
+    ('QUALYS_PASSWORD', 'set QUALYS_PASSWORD in'),
+    ('QUALYS_API_URL', 'set QUALYS_API_URL (or QUALYS_PLATFORM) in'),
+])
+def test_check_names_the_qualys_environment_variable_that_is_unset(store, qualys_environment, monkeypatch, unset, named):
+    monkeypatch.delenv(unset)
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
+    assert result['failed'] and named in result['msg'] and 'roamscan_qualys_connection' in result['msg']
+    connection = {'api_url': 'https://qualysapi.example.net', 'password': 'secret'}
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}, roamscan_qualys_connection=connection))
+    assert not result.get('failed')
+
+
+def test_check_refuses_a_controller_without_requests_naming_how_to_install_it(store, qualys_environment, monkeypatch):
+    real_import = importlib.import_module
+
+    def without_requests(name, *args):
+        if name == 'requests':
+            raise ImportError('No module named requests')
+        return real_import(name, *args)
+    monkeypatch.setattr(importlib, 'import_module', without_requests)
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
+    assert result['failed'] and 'the Python package requests cannot be imported' in result['msg']
+    assert '-m pip install requests' in result['msg'] and store['store'].reads == [] and 'settings' not in store
 
 
 def test_remember_reads_the_servers_results_from_hostvars_and_acknowledges_what_was_stored(store):
@@ -194,6 +235,16 @@ def test_remember_in_check_mode_writes_nothing_and_acknowledges_nothing(store):
     result = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X))), check_mode=True)
     assert result['updated'] == 1 and result['stored'] == 0 and result['acknowledge'] == []
     assert store['store'].records == {}
+
+
+def test_in_check_mode_each_stage_sees_what_the_earlier_ones_would_have_written(store):
+    remembered = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X))), check_mode=True)
+    assert list(remembered['would_store']) == [A] and store['store'].records == {}
+    decided = run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=dict(SCAN, roamscan_remembered=remembered),
+                         check_mode=True)
+    assert [target['mac'] for target in decided['plan']['targets']] == [A] and list(decided['would_store']) == [A]
+    assert run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=SCAN, check_mode=True)['plan']['targets'] == []
+    assert store['store'].saved == {}
 
 
 def test_remember_acknowledges_nothing_when_the_write_fails(store):
@@ -333,7 +384,7 @@ def test_record_turns_intents_into_pending_scans(store):
 
 def test_summary_reads_the_stage_results_and_the_acknowledgements(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: FakeStore({A: present(A, X)}))
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: FakeStore({A: present(A, X)}))
     task_vars = dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']},
                      hostvars={'dhcp1': {'roamscan_acknowledged': {'changed': True}}, 'dhcp2': {'roamscan_acknowledged': {'skipped': True}}},
                      roamscan_remembered={'servers': ['dhcp1'], 'not_reported': {'dhcp2': 'unreachable'}, 'unusable': []},
@@ -349,7 +400,7 @@ def test_summary_reads_the_stage_results_and_the_acknowledgements(monkeypatch, s
 def test_summary_is_built_even_when_the_store_cannot_be_opened(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
 
-    def refuse(settings=None):
+    def refuse(settings=None, read_only=False):
         raise UnsafeFactCache('The fact cache is memory')
     monkeypatch.setattr(cycle_summary, 'open_store', refuse)
     fault = {'stage': 'collect', 'task': 'Collect | Refuse bad settings', 'msg': 'The fact cache is memory'}
@@ -367,7 +418,7 @@ def test_coverage_reads_every_record(store):
 
 def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: FakeStore({A: present(A, X)}))
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: FakeStore({A: present(A, X)}))
     fault = {'stage': 'collect', 'task': 'Collect | Refuse bad settings', 'msg': 'roamscan_rescan_days must be at least 1'}
     result = run_action('cycle_summary', {'fault': fault}, task_vars={'roamscan_rescan_days': 0})
     assert not result.get('failed') and result['summary']['known'] is None and result['cycle_failed']
@@ -378,7 +429,7 @@ def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
 def test_summary_folds_each_cycle_into_a_daily_history(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
     fake = FakeStore({A: present(A, X), B: present(B, Y, last_scanned='2026-11-20T00:00:00Z')})
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: fake)
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
     task_vars = {'roamscan_launch': {'scan_refs': ['scan/1'], 'api_calls': 3}, 'roamscan_status': {'api_calls': 1},
                  'roamscan_recorded': {'launch': {'recorded': [{'identity': A, 'mac': A, 'ip': X}]}},
                  'roamscan_intent': {'launch': {'dropped': [{'identity': B, 'mac': B, 'ip': Y, 'reason': 'IP %s no longer leased to this MAC' % Y}]}}}
@@ -397,7 +448,7 @@ def test_summary_keeps_an_unreadable_history_and_warns(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
     fake = FakeStore({A: present(A, X)})
     fake.entries['roamscan-history'] = ['not', 'a', 'history']
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: fake)
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
     result = run_action('cycle_summary')
     assert not result.get('failed') and result['history_days'] is None
     assert any('roamscan-history is not a schema 1 roamscan history' in warning for warning in result['warnings'])

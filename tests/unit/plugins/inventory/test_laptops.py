@@ -115,22 +115,41 @@ def inventory_list(inventory):
     return json.loads(json.dumps(listing, sort_keys=True, default=str))
 
 
-@pytest.fixture
-def laptops_inventory(tmp_path):
+def parse_laptops(tmp_path, config_text, records, others=None):
+    """The plugin's inventory from ``records`` (host: record) and ``others`` (host: facts) in a jsonfile cache."""
     if not AnsibleCollectionConfig.collection_finder:
         init_plugin_loader()    # run by plain pytest (regenerating); ansible-test has set it up already
     cache_dir = tmp_path / 'facts'
     cache = cache_loader.get('ansible.builtin.jsonfile', _uri=str(cache_dir), _timeout=0, _prefix='')
-    for host, facts in list(RECORDS.items()) + list(NOT_LAPTOPS.items()):
-        cache.set(host, {'roamscan': facts} if host in RECORDS else facts)
+    for host, facts in list(records.items()) + list((others or {}).items()):
+        cache.set(host, {'roamscan': facts} if host in records else facts)
     config = tmp_path / 'roamscan.laptops.yml'
-    config.write_text(CONFIG.format(cache=cache_dir))
+    config.write_text(config_text.format(cache=cache_dir))
     plugin = inventory_loader.get('roamscan.qualys.laptops')
     assert plugin.verify_file(str(config))
     inventory = InventoryData()
     plugin.parse(inventory, DataLoader(), str(config), cache=False)
     inventory.reconcile_inventory()    # as ansible-inventory does after every source
     return inventory_list(inventory)
+
+
+@pytest.fixture
+def laptops_inventory(tmp_path):
+    return parse_laptops(tmp_path, CONFIG, RECORDS, NOT_LAPTOPS)
+
+
+@pytest.mark.parametrize('option, recorded, overdue', [
+    ('', None, ['mac-027700000f06']),                      # no cycle yet: the cycle's default, 30 days
+    ('', 36500, []),                                        # the period the last cycle used
+    ('rescan_days: 14\n', 36500, ['mac-027700000f06']),    # the option, when set, wins
+])
+def test_rescan_days_is_the_last_cycles_unless_set(tmp_path, option, recorded, overdue):
+    scanned_2020 = {'mac-027700000f06': present('02:77:00:00:0f:06', '10.77.0.106', 'dhcp1', last_scanned='2020-06-01T00:00:00Z',
+                                                last_scan_ref='scan/1590969600.00001')}
+    history = {'roamscan-history': {'schema': 1, 'days': [], 'rescan_days': recorded}} if recorded else {}   # as cycle_summary stores it
+    config = 'plugin: roamscan.qualys.laptops\n%sfact_cache:\n  plugin: ansible.builtin.jsonfile\n  connection: {cache}\n  timeout: 0\n' % option
+    listing = parse_laptops(tmp_path, config, scanned_2020, history)
+    assert listing.get('roaming_overdue', {}).get('hosts', []) == overdue
 
 
 def test_inventory_matches_the_reviewed_golden_listing(laptops_inventory):
