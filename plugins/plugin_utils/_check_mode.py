@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import _in_working_set
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import LaptopStore, _in_working_set
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index import digest, digest_as_record
 
 WOULD_STORE = 'would_store'
@@ -43,7 +43,7 @@ class WouldBeStore:
 
     def get(self, macs):
         macs = list(macs)
-        found = self._store.get(mac for mac in macs if mac not in self._records)
+        found = self._store.get([mac for mac in macs if mac not in self._records])
         found.update({mac: copy.deepcopy(self._records[mac]) for mac in macs if mac in self._records})
         return found
 
@@ -52,10 +52,9 @@ class WouldBeStore:
         found.update({mac: copy.deepcopy(record) for mac, record in self._records.items() if _in_working_set(record)})
         return found
 
-    def holders(self, ips):
-        wanted = set(ips)
-        return {record['ip']: mac for mac, record in self.working_set().items()
-                if record.get('lease_state') == 'active' and record.get('ip') in wanted}
+    # the store's own questions of the working set, asked of this one's
+    holders = LaptopStore.holders
+    holder_keys = LaptopStore.holder_keys
 
     def all(self):
         return dict(self._store.all(), **copy.deepcopy(self._records))

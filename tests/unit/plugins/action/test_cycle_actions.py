@@ -465,7 +465,7 @@ def vpn_report(source, *sessions, cursor='vpn-cursor'):
             'spool_dir': '/var/spool/roamscan-vpn', 'table_path': '/run/openvpn-server/status-roamscan.log'}
 
 
-def test_check_chooses_the_dhcp_and_vpn_servers_and_refuses_a_vpn_server_of_unknown_kind(store):
+def test_check_chooses_the_dhcp_and_vpn_servers_and_refuses_a_vpn_server_of_unknown_kind(store, qualys_environment):
     groups = {'dhcp_servers': ['dhcp1'], 'vpn_servers': ['vpn1', 'wg1']}
     hostvars = {'vpn1': {'roamscan_vpn_server': 'openvpn'}, 'wg1': {'roamscan_vpn_server': 'wireguard'}}
     result = run_action('cycle_check', task_vars=dict(SCAN, groups=groups, hostvars=hostvars))

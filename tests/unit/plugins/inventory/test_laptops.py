@@ -213,7 +213,7 @@ def test_non_mac_identities_are_devices_of_their_own_or_join_the_device_they_are
     records = {'02:77:00:00:11:08': linked,
                'vpn_cert:dave-laptop': vpn_record('dave-laptop', '10.8.0.6', last_scanned='2026-11-30T08:00:00Z'),
                'vpn_cert:erin': vpn_record('erin', '10.8.0.7')}
-    plugin.populate(records, [], '2026-11-30T09:00:00Z')
+    plugin.populate(records, [], '2026-11-30T09:00:00Z', 30)
     hosts = sorted(plugin.inventory.hosts)
     erin_host = [host for host in hosts if host.startswith('roamscan-device-')]
     assert hosts == sorted(['mac-027700001108'] + erin_host) and len(erin_host) == 1
