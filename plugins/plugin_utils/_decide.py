@@ -105,7 +105,7 @@ def unresolved_intents(records):
     return intents
 
 
-def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title_prefix='roamscan', devices=None):
+def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title_prefix='roamscan', devices=None, rank=None):
     """What this cycle launches: ``{title, targets: [{mac, ip, overdue_since}], held, held_back,
     held_back_count, resumed, intended_at}``.
 
@@ -113,7 +113,8 @@ def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title
     resumed first with its own title and the time its intent was first recorded (``intended_at``,
     what the launch module's ``resume.since`` needs to find that scan in any state); otherwise the
     first present, due devices of the queue (one IP each), capped, unless ``max_active_scans``
-    roamscan scans are still pending. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices
+    roamscan scans are still pending; ``rank`` (due -> due, e.g. _departure.rank) may annotate the queue's
+    order first. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices
     that wait, each with its place in the queue and why.
     """
     intents = unresolved_intents(records)
@@ -124,6 +125,7 @@ def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title
         intended_at = min(records[mac]['pending']['launched_at'] for mac in intents[title])
         return _plan(title, targets, None, [], resumed=True, intended_at=intended_at)
     due = candidates(records, now, rescan_days, devices)
+    due = rank(due) if rank else due
     running = active_scans(records)
     if len(running) >= max_active_scans:
         held = '%d roamscan scan(s) still pending (max_active_scans=%d): %s' % (len(running), max_active_scans, ', '.join(running[:5]))

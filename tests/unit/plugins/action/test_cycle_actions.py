@@ -57,8 +57,9 @@ class FakeStore:
     def read_entry(self, key):
         return copy.deepcopy(self.entries.get(key))
 
-    def write_entry(self, key, value):
+    def write_entry(self, key, value, fenced=False):
         self.entries[key] = copy.deepcopy(value)
+        self.fenced_writes = getattr(self, 'fenced_writes', []) + [key] * fenced
 
     # the cycle lease: held by ``holder`` (None: free); renewals and releases are remembered
     holder = None
