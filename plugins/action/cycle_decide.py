@@ -32,13 +32,14 @@ class ActionModule(CycleActionBase):
 
         plan = _decide.plan(records, stage.now, settings['rescan_days'], settings['max_hosts_per_cycle'],
                             settings['max_active_scans'], settings['title_prefix'], devices, rank=by_risk)
-        if plan['targets'] and not plan['resumed']:
-            # confirm let this batch go (and looked its dates up): only the budget can still stop it
+        if plan['targets']:
+            # confirm let this batch go (and looked its dates up), or it resumes an intent: only the budget can stop it
             confirmed = stage.variable('roamscan_confirmed')
-            batching = not (isinstance(confirmed, dict) and 'launch_gate' in confirmed and confirmed['launch_gate'] is None)
-            why = launch_decision(state, ranked, stage.now, settings, batching=batching)
+            batching = not plan['resumed'] and not (isinstance(confirmed, dict) and 'launch_gate' in confirmed
+                                                    and confirmed['launch_gate'] is None)
+            why = launch_decision(state, ranked or plan['targets'], stage.now, settings, batching=batching)
             if why:
-                plan = held_plan(plan, ranked, why)
+                plan = held_plan(plan, ranked or plan['targets'], why)
         # a resumed intent's scan may exist already: it launches what it intended, unprobed
         if settings['liveness_probe'] and plan['targets'] and not plan['resumed']:
             plan['probes'], plan['unprobed'] = probe_plan(

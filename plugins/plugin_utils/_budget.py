@@ -41,6 +41,8 @@ DURATIONS_KEPT = 20
 # what a device must stay for while no scan time is learned: a typical light scan plus its processing
 LEAD_UNLEARNED_SEC = 900
 MIN_SPACING_SEC = 60
+# a 409 that named no wait (a concurrency block) holds its API this long
+UNNAMED_WAIT_SEC = 60
 # the cycle's registered results of Qualys modules (playbooks/scan_overdue.yml)
 QUALYS_RESULTS = ('roamscan_status', 'roamscan_elsewhere', 'roamscan_launch')
 
@@ -119,7 +121,7 @@ def fold_usage(state, usage, now):
         if seen.get('blocked_code'):
             wait = int(seen.get('to_wait_sec') or 0)
             entry['blocked'] = {'code': seen['blocked_code'], 'seen_at': now,
-                                'until': iso_time(epoch(now) + max(wait, 60))}
+                                'until': iso_time(epoch(now) + (wait or UNNAMED_WAIT_SEC))}
         elif calls and entry.get('blocked') and entry['blocked']['until'] <= now:
             entry['blocked'] = None
     _prune(state, now)
