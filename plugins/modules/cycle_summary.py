@@ -53,6 +53,9 @@ summary:
       C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(fault) and C(not_done)
       (C({stage, reason}) of the stages a fault kept from running), C(skipped) (null, or why this run did nothing - another
       cycle held the store's lease - naming that cycle's host and start time).
+    - C(deferred) - what the API budget governor put off this cycle and why (a status poll no scan can need yet, a
+      launch waiting for its batch or for budget, host-list dates cached), and C(api_budget) - per Qualys API that named
+      its limit, what is left to roamscan after the reserve (null when the budget could not be kept).
   returned: success
   type: dict
 cycle_failed:
