@@ -22,16 +22,21 @@ def append(spool_dir, *lines):
 
 
 async def collect(args, actions):
+    return [event['presence'] for event in await collect_raw(args, actions)]
+
+
+async def collect_raw(args, actions):
+    """Every event the source put on its queue while ``actions`` wrote to the spools."""
     queue = asyncio.Queue()
     task = asyncio.create_task(main(queue, dict({'interval': INTERVAL}, **args)))
     await asyncio.sleep(INTERVAL * 4)
     for action in actions:
         action()
-    await asyncio.sleep(INTERVAL * 6)
+    await asyncio.sleep(INTERVAL * 10)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    return [queue.get_nowait()['presence'] for dummy in range(queue.qsize())]
+    return [queue.get_nowait() for dummy in range(queue.qsize())]
 
 
 def receiver(kind, user, ip):
@@ -141,18 +146,6 @@ def test_vpn_and_dhcp_spools_arriving_together_become_one_batch_event(tmp_path):
     assert sorted((item['source']['kind'], item['identity']['kind']) for item in batch['observations']) == [
         ('kea', 'mac'), ('openvpn', 'vpn_cert')]
 
-
-async def collect_raw(args, actions):
-    queue = asyncio.Queue()
-    task = asyncio.create_task(main(queue, dict({'interval': INTERVAL}, **args)))
-    await asyncio.sleep(INTERVAL * 4)
-    for action in actions:
-        action()
-    await asyncio.sleep(INTERVAL * 10)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    return [queue.get_nowait() for dummy in range(queue.qsize())]
 
 
 @pytest.mark.parametrize('args, message', [
