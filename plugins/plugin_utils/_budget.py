@@ -119,6 +119,8 @@ def fold_usage(state, usage, now):
         if seen.get('concurrency_limit') is not None:
             entry['concurrency_limit'] = seen['concurrency_limit']
         if seen.get('blocked_code'):
+            # a block's Remaining is 0 until its wait ends; after that Qualys frees calls, so only the wait is kept
+            entry['remaining'] = None
             wait = int(seen.get('to_wait_sec') or 0)
             entry['blocked'] = {'code': seen['blocked_code'], 'seen_at': now,
                                 'until': iso_time(epoch(now) + (wait or UNNAMED_WAIT_SEC))}
@@ -194,9 +196,8 @@ def allowance(state, api, now, settings):
         return result
     choices = []
     if entry.get('limit') is not None:
-        left = entry['limit'] if entry.get('remaining') is None else entry['remaining']
-        if entry.get('seen_at') and epoch(entry['seen_at']) > moment - window:
-            left -= sum(1 for at in calls if at > entry['seen_at'])
+        if entry.get('remaining') is not None and entry.get('seen_at') and epoch(entry['seen_at']) > moment - window:
+            left = entry['remaining'] - sum(1 for at in calls if at > entry['seen_at'])
         else:
             left = entry['limit'] - len(calls)
         choices.append((left - result['reserve'], '%s: %d of %d calls per %s left, %d kept for other tools'

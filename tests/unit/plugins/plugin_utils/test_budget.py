@@ -56,7 +56,8 @@ def test_a_409_is_recorded_and_respected_until_qualys_said_then_forgotten():
     why = launch_decision(state, due(3), '2026-12-01T10:30:00Z', SETTINGS)
     assert why == ('budget: Qualys blocked scan_launch with HTTP 409 (code 1965) at 2026-12-01T10:00:00Z, until '
                    '2026-12-01T11:00:00Z; next launch after 2026-12-01T11:00:00Z')
-    assert allowance(state, 'scan_launch', '2026-12-01T11:00:01Z', SETTINGS)['why'].startswith('scan_launch: 0 of 50')
+    # once the wait is over Qualys frees calls again: the block's Remaining 0 is not kept
+    assert allowance(state, 'scan_launch', '2026-12-01T11:00:01Z', SETTINGS)['why'].startswith('scan_launch: 49 of 50')
     fold_usage(state, {}, '2026-12-01T11:00:01Z')
     assert state['apis']['scan_launch']['blocked'] is None
 
