@@ -210,7 +210,7 @@ def cycle(lab, moment, settings, state, governed):
             used.append(client)
             ips = [item['ip'] for item in plan['targets']]
             launched = launch_plan(client, plan_launches(ips, plan['title']), LAUNCH_OPTIONS, lab.sim.username,
-                                   reuse_active=not governed)
+                                   reuse_active=not governed, recover_lost=governed)
             lab.note_launch(ips)
             for item in plan['targets']:
                 records[item['mac']]['pending'] = {'scan_ref': launched[0]['ref'], 'ip': item['ip'], 'launched_at': now,
