@@ -70,11 +70,40 @@ def parse_budget(value):
         if not isinstance(value.get(key, {}), dict):
             raise InvalidBudget('%s: %s is not a mapping' % (BUDGET_KEY, key))
         state[key] = dict(value.get(key) or {})
+    state['polled_at'] = value.get('polled_at')
+    try:
+        _check_shape(state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidBudget('%s is malformed: %s' % (BUDGET_KEY, exc)) from None
+    return state
+
+
+def _check_shape(state):
+    """Every time and number where the planner reads one (a hand-edited or damaged entry fails here, clearly)."""
     for api, seen in state['apis'].items():
         if not isinstance(seen, dict) or not isinstance(seen.get('calls', []), list):
-            raise InvalidBudget('%s: API %s is not {limit, window_sec, remaining, calls, ...}' % (BUDGET_KEY, api))
-    state['polled_at'] = value.get('polled_at')
-    return state
+            raise ValueError('API %s is not {limit, window_sec, remaining, calls, ...}' % api)
+        for at in seen.get('calls', []):
+            parse_time(at)
+        for key in ('limit', 'window_sec', 'remaining', 'concurrency_limit'):
+            if seen.get(key) is not None and (isinstance(seen[key], bool) or not isinstance(seen[key], int)):
+                raise ValueError('API %s: %s is not a number' % (api, key))
+        for key in ('seen_at',):
+            if seen.get(key) is not None:
+                parse_time(seen[key])
+        if seen.get('blocked') is not None:
+            parse_time(seen['blocked']['until'])
+    for size, learned in state['durations'].items():
+        if not isinstance(learned, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in learned):
+            raise ValueError('durations of size %s are not a list of seconds' % size)
+    for ref, known in state['scans'].items():
+        parse_time(known['launched_at'])
+        if known.get('not_done_at') is not None:
+            parse_time(known['not_done_at'])
+    for at in state['host_list'].values():
+        parse_time(at)
+    if state['polled_at'] is not None:
+        parse_time(state['polled_at'])
 
 
 def size_class(targets):
@@ -124,8 +153,6 @@ def fold_usage(state, usage, now):
             wait = int(seen.get('to_wait_sec') or 0)
             entry['blocked'] = {'code': seen['blocked_code'], 'seen_at': now,
                                 'until': iso_time(epoch(now) + (wait or UNNAMED_WAIT_SEC))}
-        elif calls and entry.get('blocked') and entry['blocked']['until'] <= now:
-            entry['blocked'] = None
     _prune(state, now)
 
 

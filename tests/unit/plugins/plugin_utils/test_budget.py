@@ -167,7 +167,13 @@ def test_pending_scans_count_their_targets():
     assert pending_scans(records) == [{'ref': 'scan/1.1', 'launched_at': '2026-12-01T09:59:00Z', 'targets': 2}]
 
 
-@pytest.mark.parametrize('value', [[], {'schema': 2}, {'schema': 1, 'apis': []}, {'schema': 1, 'apis': {'x': {'calls': 'no'}}}])
+@pytest.mark.parametrize('value', [
+    [], {'schema': 2}, {'schema': 1, 'apis': []}, {'schema': 1, 'apis': {'x': {'calls': 'no'}}},
+    {'schema': 1, 'apis': {'scan_list': {'calls': [1]}}}, {'schema': 1, 'apis': {'scan_list': {'calls': [], 'limit': '300'}}},
+    {'schema': 1, 'apis': {'scan_list': {'calls': [], 'blocked': {'code': '1965'}}}},
+    {'schema': 1, 'durations': {'0': ['900']}}, {'schema': 1, 'scans': {'scan/1.1': {}}},
+    {'schema': 1, 'host_list': {'a': 'yesterday'}}, {'schema': 1, 'polled_at': 5},
+])
 def test_a_stored_entry_of_another_shape_is_refused(value):
     with pytest.raises(InvalidBudget):
         parse_budget(value)
