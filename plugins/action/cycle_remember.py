@@ -44,7 +44,8 @@ class ActionModule(CycleActionBase):
         pending = pending_scans(working)
         poll, deferred = poll_decision(stage.budget(), pending, stage.now, stage.settings)
         return {'pending_scans': pending, 'poll_scan_refs': [item['ref'] for item in pending] if poll else [],
-                'deferred': [deferred] if deferred else [],'servers': sorted(self._reports), 'not_reported': not_reported, 'unusable': skipped,
+                'deferred': [deferred] if deferred else [],
+                'servers': sorted(self._reports), 'not_reported': not_reported, 'unusable': skipped,
                 'corrupt': list(stage.store.corrupt), 'corrupt_spool_lines': spool_lines,
                 'pending_scan_refs': pending_scan_refs(working),
                 'other_identities': len(others)}

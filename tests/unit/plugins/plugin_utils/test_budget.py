@@ -143,8 +143,8 @@ def test_host_list_dates_are_cached_and_skipped_without_budget():
     assert asked == [hosts[1]] and why == 'host list: 1 date(s) cached from the last 24 h'
     assert host_list_wanted(state, hosts, '2026-12-02T09:00:01Z', SETTINGS)[0] == hosts
     starved = state_with({'host_list': dict(EXPRESS, remaining=3)})
-    assert host_list_wanted(starved, hosts, NOW, SETTINGS) == ([], 'budget: host_list: 3 of 50 calls per day left, 5 kept for other '
-                                                                  'tools; scans of other schedules not looked up for 2 device(s)')
+    expected = 'budget: host_list: 3 of 50 calls per day left, 5 kept for other tools; scans of other schedules not looked up for 2 device(s)'
+    assert host_list_wanted(starved, hosts, NOW, SETTINGS) == ([], expected)
 
 
 def test_a_cycle_folds_every_qualys_result_and_learns_only_from_the_scans_it_polled():

@@ -147,7 +147,6 @@ def test_vpn_and_dhcp_spools_arriving_together_become_one_batch_event(tmp_path):
         ('kea', 'mac'), ('openvpn', 'vpn_cert')]
 
 
-
 @pytest.mark.parametrize('args, message', [
     ({'batch_window': -1}, 'batch_window must be a number'),
     ({'batch_window': 60, 'batch_max': 0}, 'batch_max must be a whole number'),
