@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -20,7 +19,7 @@ import pytest
 import yaml
 
 from cycle_lab import SCAN_SETTINGS
-from eda_lab import JAVA_HOME
+from eda_lab import JAVA_HOME, stop_session
 from hook import render_vpn_hook
 from netns import wait_until
 from qualys_sim import QualysSimulator
@@ -75,13 +74,7 @@ class Controller:
         assert self.proc.poll() is None, self.log()[-4000:]
 
     def close(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(15)
+        stop_session(self.proc)
         self.sim.stop()
 
 
