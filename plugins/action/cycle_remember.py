@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _remember
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import pending_scans, poll_decision
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._confirm import pending_scan_refs
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import add_links, authenticated_links
@@ -42,7 +43,11 @@ class ActionModule(CycleActionBase):
                            % (server, lines['count'], ', '.join('%s: %s' % item for item in sorted(lines['reasons'].items())))
                            for server, lines in sorted(spool_lines.items())]
         working = dict(stage.store.working_set(), **stage.records)
-        return {'servers': sorted({host for host, dummy in self._reports}), 'not_reported': not_reported, 'unusable': skipped,
+        pending = pending_scans(working)
+        poll, deferred = poll_decision(stage.budget(), pending, stage.now, stage.settings)
+        return {'pending_scans': pending, 'poll_scan_refs': [item['ref'] for item in pending] if poll else [],
+                'deferred': [deferred] if deferred else [],
+                'servers': sorted({host for host, dummy in self._reports}), 'not_reported': not_reported, 'unusable': skipped,
                 'live_tables': _remember.live_tables(self._reports),
                 'corrupt': list(stage.store.corrupt), 'corrupt_spool_lines': spool_lines,
                 'pending_scan_refs': pending_scan_refs(working),

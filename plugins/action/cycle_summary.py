@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import (
+    BUDGET_KEY, QUALYS_RESULTS, InvalidBudget, fold_cycle as fold_budget, parse_budget, usage_left)
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WouldBeStore, would_do
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CHECKED_RESULT, CycleActionBase, CycleError, registered_ok
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import (
@@ -51,9 +53,14 @@ class ActionModule(CycleActionBase):
         elsewhere = checked.get('held_elsewhere')
         summary['skipped'] = 'skipped: %s' % elsewhere['msg'] if elsewhere else None
         summary['check_mode'] = would_do(summary, results) if self._task.check_mode and not elsewhere else None
-        history_days = None
+        summary['deferred'] = [why for name in ('remember', 'confirm') if isinstance(results[name], dict)
+                               for why in results[name].get('deferred') or []]
+        held = results['decide'].get('plan', {}).get('held') if isinstance(results['decide'], dict) else None
+        summary['deferred'] += [held] if held and held not in summary['deferred'] else []
+        history_days, summary['api_budget'] = None, None
         if store is not None and final is not None and not self._task.check_mode:
             history_days = self._append_history(stage, store, summary)
+            summary['api_budget'] = self._fold_budget(stage, store, elsewhere)
         if store is not None:
             self._release(store, stage)   # after the history: one writer at a time
         return {'summary': summary, 'history_days': history_days,
@@ -80,6 +87,24 @@ class ActionModule(CycleActionBase):
             stage.warnings.append('Cannot add this cycle to the history (%s): %s' % (HISTORY_KEY, exc))
             return None
         return len(days)
+
+    @staticmethod
+    def _fold_budget(stage, store, held_elsewhere):
+        """Keep what this cycle spent and learned in the governor's store entry (fenced by the cycle lease, so a crash
+        loses at most this cycle's update and two controllers never overwrite each other's); what is left per API."""
+        if held_elsewhere:
+            return None   # this run called nothing and holds no lease
+        names = QUALYS_RESULTS + ('roamscan_remembered',)
+        try:
+            state = parse_budget(store.read_entry(BUDGET_KEY))
+            fold_budget(state, {name: stage.variable(name) for name in names}, stage.now, stage.settings)
+            if stage.lease():
+                store.renew_lease(stage.lease())
+            store.write_entry(BUDGET_KEY, state, fenced=True)
+        except (StoreError, InvalidBudget) as exc:
+            stage.warnings.append('Cannot keep this cycle\'s API calls in the budget (%s): %s' % (BUDGET_KEY, exc))
+            return None
+        return usage_left(state, stage.now, stage.settings)
 
     def _release(self, store, stage):
         """Give the cycle lease back, so the next cycle need not wait for it to expire."""

@@ -97,6 +97,19 @@ class QualysModule(AnsibleModule):
             self.params = dict(self.params, password=MASKED)
         super()._return_formatted(kwargs)
 
+    def exit_json(self, **kwargs):
+        kwargs.setdefault('api_usage', self.api_usage())
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        kwargs.setdefault('api_usage', self.api_usage())
+        super().fail_json(msg=msg, **kwargs)
+
+    def api_usage(self):
+        """Calls and Qualys' rate-limit answers per API of this run, for the cycle's budget governor."""
+        client = getattr(self, '_client', None)   # argument checks fail before the client exists
+        return client.api_usage() if client else {}
+
     @property
     def api_calls(self):
         return self._client.api_calls if self._client else 0

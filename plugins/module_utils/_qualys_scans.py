@@ -96,10 +96,11 @@ class _ScanLookup:
     tell (error, several candidates) nothing is launched.
     """
 
-    def __init__(self, client, username, reuse_active, resume_since):
+    def __init__(self, client, username, reuse_active, resume_since, recover_lost=False):
         self.client = client
         self.username = username
         self.reuse_active = reuse_active
+        self.recover_lost = recover_lost
         self.resume_since = resume_since
         self.scans = self._list() if resume_since or reuse_active else []
 
@@ -126,8 +127,8 @@ class _ScanLookup:
         return same_title[0] if same_title else None
 
     def look_again(self, item):
-        """After a lost launch answer: one more listing (None without reuse_active or resume_since)."""
-        if not (self.resume_since or self.reuse_active):
+        """After a lost launch answer: one more listing (None without reuse_active, resume_since or recover_lost)."""
+        if not (self.resume_since or self.reuse_active or self.recover_lost):
             return None
         self.scans = self._list()
         return self.find(item)
@@ -146,14 +147,15 @@ def _reused(item, scan, warn):
     return _result(item, scan['ref'], None, True, scan['state'])
 
 
-def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=None, resume_since=None):
+def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=None, resume_since=None, recover_lost=False):
     """Launch every plan item (reusing the scans Qualys already has for it); returns the scans.
 
     Every item is matched against Qualys' scans before the first launch, so an undecidable resume
     launches nothing. A launch whose answer is lost is never re-sent: one more scan-list call looks for
-    the scan Qualys may have started (with reuse_active or resume_since); otherwise the error says so.
+    the scan Qualys may have started (with reuse_active, resume_since or recover_lost: the lookup only after a
+    loss); otherwise the error says so.
     """
-    lookup = _ScanLookup(client, username, reuse_active, resume_since)
+    lookup = _ScanLookup(client, username, reuse_active, resume_since, recover_lost)
     existing = [lookup.find(item) for item in plan]
     done = []
     for item, found in zip(plan, existing):
@@ -170,7 +172,7 @@ def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=
                 raise LaunchIncomplete('%s. Looking for the scan afterwards failed too (%s); a re-run with reuse_active '
                                        'or resume finds it if Qualys started it.' % (exc, again), done, exc) from None
             if recovered is None:
-                if reuse_active or resume_since:
+                if reuse_active or resume_since or recover_lost:
                     hint = ('No scan titled "%s" was found afterwards, so it was most likely not launched; '
                             're-running is safe.' % item['title'])
                 else:

@@ -109,6 +109,24 @@ pending_scan_refs:
   type: list
   elements: str
   sample: ["scan/1795847908.12345"]
+pending_scans:
+  description: The pending roamscan scans, C({ref, launched_at, targets}) (targets - how many laptops wait for it).
+  returned: success
+  type: list
+  elements: dict
+poll_scan_refs:
+  description:
+    - The pending scans worth this cycle's one status-poll call - all of them, or none when none can have finished yet
+      (its launch + the shortest time learned for scans of its size) or the scan-list API has no budget left.
+  returned: success
+  type: list
+  elements: str
+deferred:
+  description: Why the status poll is put off (empty when it is not).
+  returned: success
+  type: list
+  elements: str
+  sample: ["no pending scan can have finished yet (...): next poll after 2026-11-28T07:20:00Z"]
 other_identities:
   description: How many observations named other identities than a MAC (each folds into its own record; an authenticated one may prove a link).
   returned: success

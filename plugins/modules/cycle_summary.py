@@ -57,6 +57,9 @@ summary:
       over its expired lease - and C(launch) - C({title, intended_at}) of the launch intent it resumed -, either null).
     - C(check_mode) - in check mode, sentences saying what the cycle would have done (C(would launch one scan of
       10.20.0.11-10.20.0.12), who would be credited); the counts are those the cycle would have left. Null otherwise.
+    - C(deferred) - what the API budget governor put off this cycle and why (a status poll no scan can need yet, a
+      launch waiting for its batch or for budget, host-list dates cached), and C(api_budget) - per Qualys API that named
+      its limit, what is left to roamscan after the reserve (null when the budget could not be kept).
   returned: success
   type: dict
 cycle_failed:

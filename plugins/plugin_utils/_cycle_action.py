@@ -20,6 +20,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import BUDGET_KEY, InvalidBudget, empty_state, parse_budget
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WOULD_STORE, WouldBeStore, carried_records
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, kind_of, read_alias_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
@@ -55,6 +56,7 @@ class Stage:
         # check mode: the records the earlier stages would have written (None: not in check mode)
         self.would_store = None
         self._groups = None
+        self._budget = None
         self._task_vars = task_vars
         self._templar = templar
 
@@ -68,6 +70,16 @@ class Stage:
             self.alias_skipped = skipped
             self.warnings += ['Skipped device alias entry %s: %s' % (item['entry'], item['reason']) for item in skipped]
         return self._groups
+
+    def budget(self):
+        """The API budget governor's state (read once per stage); unreadable: a fresh one, with a warning."""
+        if self._budget is None:
+            try:
+                self._budget = parse_budget(self.store.read_entry(BUDGET_KEY))
+            except (StoreError, InvalidBudget) as exc:
+                self.warnings.append('Cannot read the API budget (%s), planning without it: %s' % (BUDGET_KEY, exc))
+                self._budget = empty_state()
+        return self._budget
 
     def devices(self):
         """The devices of the loaded records, after loading the records of the identities aliased to them."""

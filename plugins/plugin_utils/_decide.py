@@ -65,8 +65,12 @@ def candidates(records, now, rescan_days, devices=None, credit_log=False):
 
 def host_list_hosts(records, now, rescan_days, devices=None, credit_log=False):
     """The candidates shaped for host_last_scanned's ``hosts`` option (``mac`` only for a MAC identity)."""
-    return [{key: item[key] for key in ('ip', 'mac', 'last_scanned', 'held_since') if item[key] is not None or key != 'mac'}
-            for item in candidates(records, now, rescan_days, devices, credit_log)]
+    return [host_list_entry(item) for item in candidates(records, now, rescan_days, devices, credit_log)]
+
+
+def host_list_entry(candidate):
+    """One candidate as host_last_scanned's ``hosts`` takes it (``mac`` only for a MAC identity)."""
+    return {key: candidate[key] for key in ('ip', 'mac', 'last_scanned', 'held_since') if candidate[key] is not None or key != 'mac'}
 
 
 def credit_host_list(records, hosts, now):
@@ -111,7 +115,7 @@ def unresolved_intents(records):
 
 
 def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title_prefix='roamscan', devices=None,
-         credit_log=False):
+         credit_log=False, rank=None):
     """What this cycle launches: ``{title, targets: [{identity, mac, ip, overdue_since}], held, held_back,
     held_back_count, resumed, intended_at}``.
 
@@ -119,7 +123,8 @@ def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title
     resumed first with its own title and the time its intent was first recorded (``intended_at``,
     what the launch module's ``resume.since`` needs to find that scan in any state); otherwise the
     first present, due devices of the queue (one IP each), capped, unless ``max_active_scans``
-    roamscan scans are still pending. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices
+    roamscan scans are still pending; ``rank`` (due -> due, e.g. _departure.rank) may annotate the queue's
+    order first. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices
     that wait, each with its place in the queue and why.
     """
     intents = unresolved_intents(records)
@@ -130,6 +135,7 @@ def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title
         intended_at = min(records[key]['pending']['launched_at'] for key in intents[title])
         return _plan(title, targets, None, [], resumed=True, intended_at=intended_at)
     due = candidates(records, now, rescan_days, devices, credit_log)
+    due = rank(due) if rank else due
     running = active_scans(records)
     if len(running) >= max_active_scans:
         held = '%d roamscan scan(s) still pending (max_active_scans=%d): %s' % (len(running), max_active_scans, ', '.join(running[:5]))

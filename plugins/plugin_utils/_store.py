@@ -212,6 +212,7 @@ class LaptopStore:
         self.snapshot_state = None     # how all(snapshot=True) found the report snapshot
         self._lease = cycle_lease(backend)   # one cycle at a time (_store_lock.py)
         self._holding = None                 # this cycle's lease, once taken or renewed
+        self._entry_versions = {}            # non-record entries: the version read_entry saw (None: absent)
 
     # -- reading ---------------------------------------------------------------------------
     def _identity_of(self, key):
@@ -414,17 +415,25 @@ class LaptopStore:
     def read_entry(self, key):
         """The value of the non-laptop entry ``key`` (the cycle history), None when absent; StoreError when unreadable."""
         found = self._backend.read_many([key]).get(key)
+        self._entry_versions[key] = found[1] if found is not None else None
         if found is None:
             return None
         if isinstance(found[0], Unreadable):
             raise StoreError('Cannot read %s in the fact cache (%s): %s' % (key, self._backend.label, found[0].reason))
         return found[0]
 
-    def write_entry(self, key, value):
-        """Write the non-laptop entry ``key`` (verified like a record); the index stays sealed when it was."""
+    def write_entry(self, key, value, fenced=False):
+        """Write the non-laptop entry ``key`` (verified like a record); the index stays sealed when it was.
+
+        ``fenced``: only under this cycle's lease and only if the entry is still the version read_entry read
+        (StaleRecord otherwise), so two controllers never lose each other's update.
+        """
         self._refuse_read_only(key)
         sealed = self._backend.sealable and self._backend.unchanged(INDEX_KEY)
-        self._backend.write_many({key: value})
+        fence = None
+        if fenced and self._lease is not None:
+            fence = Fence(self._lease, self._holding, {key: self._entry_versions.get(key)})
+        self._backend.write_many({key: value}, fence=fence)
         if sealed:
             # the entry is no record: the index still describes every record, so spare the next store the scan
             self._backend.seal(INDEX_KEY)

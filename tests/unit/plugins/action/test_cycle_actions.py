@@ -64,8 +64,9 @@ class FakeStore:
     def read_entry(self, key):
         return copy.deepcopy(self.entries.get(key))
 
-    def write_entry(self, key, value):
+    def write_entry(self, key, value, fenced=False):
         self.entries[key] = copy.deepcopy(value)
+        self.fenced_writes = getattr(self, 'fenced_writes', []) + [key] * fenced
 
     # the cycle lease: held by ``holder`` (None: free); renewals and releases are remembered
     holder = None
@@ -505,6 +506,8 @@ def test_verify_keeps_a_tunnel_ip_only_while_the_same_identity_holds_it_in_the_s
     result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=SCAN)
     assert result['launch']['targets'] == [{'identity': cert, 'mac': None, 'ip': '10.88.0.2'}]
     assert result['launch']['dropped'] == [{'identity': other, 'mac': None, 'ip': '10.88.0.3', 'reason': 'not_leased'}]
+
+
 def linked_record(mac, ip, identity):
     record = present(mac, ip)
     record['links'] = [{'identity': identity, 'kind': 'authenticated', 'since': '2026-11-28T11:05:00Z',
@@ -545,3 +548,57 @@ def test_unlink_refuses_bad_identities_and_a_store_a_cycle_holds(store):
     fake.holder = None
     result = run_action('device_unlink', {'identity': 'vpn_cert:jump-01'}, task_vars=aliased)
     assert result['still_aliased'] == 'jump' and any('still joined to device jump by the alias list' in w for w in result['warnings'])
+
+
+# -- the API budget governor through the stages ----------------------------------------------------
+
+EXPRESS_LAUNCH = {'calls': 1, 'limit': 50, 'window_sec': 86400, 'remaining': 0, 'concurrency_limit': 1,
+                  'blocked_code': '1965', 'to_wait_sec': 7200}
+
+
+def test_a_409_kept_by_the_summary_holds_the_next_cycles_launch_and_says_why(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    fake = FakeStore({A: present(A, X)})
+    store['store'] = fake
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
+    failed = {'failed': True, 'msg': 'Qualys API rate limit reached', 'api_usage': {'scan_launch': EXPRESS_LAUNCH}}
+    summary = run_action('cycle_summary', {'fault': {'task': 'Launch | One scan', 'msg': 'rate'}},
+                         task_vars=dict(SCAN, roamscan_launch=failed))['summary']
+    assert fake.fenced_writes == ['roamscan-api-budget']
+    assert summary['api_budget'] == {'scan_launch': '0 of 50 calls per day left to roamscan (5 kept for other tools)'}
+    # the next cycle: nothing launched, the host list not even read, and the reason named
+    confirmed = run_action('cycle_confirm', {'scan_status': {'skipped': True}}, task_vars=SCAN)
+    assert confirmed['host_list_lookup'] == [] and confirmed['launch_gate'].startswith(
+        'budget: Qualys blocked scan_launch with HTTP 409 (code 1965) at %s, until 2026-11-28T14:00:00Z' % NOW)
+    plan = run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=dict(SCAN, roamscan_confirmed=confirmed))['plan']
+    assert plan['targets'] == [] and plan['held'] == confirmed['launch_gate']
+    assert [(item['mac'], item['position']) for item in plan['held_back']] == [(A, 1)]
+    summary = run_action('cycle_summary', task_vars=dict(SCAN, roamscan_confirmed=confirmed, roamscan_plan={'plan': plan}))['summary']
+    assert summary['deferred'] == [confirmed['launch_gate']]
+
+
+def test_remember_skips_the_status_poll_a_learned_scan_time_rules_out(store):
+    waiting = present(A, X)
+    waiting['pending'] = {'scan_ref': 'scan/1.1', 'ip': X, 'launched_at': '2026-11-28T11:50:00Z', 'title': 't'}
+    fake = FakeStore({A: waiting})
+    store['store'] = fake
+    result = run_action('cycle_remember', task_vars=cycle_vars())
+    assert result['poll_scan_refs'] == ['scan/1.1'] and result['deferred'] == []
+    fake.entries['roamscan-api-budget'] = {'schema': 1, 'apis': {}, 'durations': {'0': [1200]}, 'scans': {}, 'host_list': {}}
+    result = run_action('cycle_remember', task_vars=cycle_vars())
+    assert result['pending_scan_refs'] == ['scan/1.1'] and result['poll_scan_refs'] == []
+    assert result['deferred'] == ['no pending scan can have finished yet (launch + appliance pickup + the time learned for '
+                                  'scans of its size): next poll after 2026-11-28T12:10:00Z']
+
+
+def test_an_unreadable_budget_is_planned_without_and_never_overwritten(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    fake = FakeStore({A: present(A, X)})
+    fake.entries['roamscan-api-budget'] = ['garbage']
+    store['store'] = fake
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
+    confirmed = run_action('cycle_confirm', {'scan_status': {'skipped': True}}, task_vars=SCAN)
+    assert [item['mac'] for item in confirmed['host_list_lookup']] == [A]
+    assert any('Cannot read the API budget (roamscan-api-budget)' in warning for warning in confirmed['warnings'])
+    result = run_action('cycle_summary', task_vars=SCAN)
+    assert fake.entries['roamscan-api-budget'] == ['garbage'] and result['summary']['api_budget'] is None
