@@ -73,9 +73,7 @@ SETTINGS = {
     'max_targets_per_scan': ('roamscan_max_targets_per_scan', {'type': 'int'}),
 }
 AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days', 'history_days',
-                'api_allowance', 'due_soon_days')
-AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days',
-                'cycle_lock_seconds', 'batch_min_targets')
+                'api_allowance', 'due_soon_days', 'cycle_lock_seconds', 'batch_min_targets')
 # settings that may be 0 but never negative, and their upper bound (None: none)
 BOUNDED = {'api_reserve_percent': 90, 'batch_max_wait_minutes': None, 'scan_pickup_seconds': None,
            'host_list_cache_hours': None, 'batch_leave_risk': 1}
