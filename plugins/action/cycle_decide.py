@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _decide
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import held_plan, launch_decision, lead_seconds
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import held_plan, launch_decision, lead_seconds, login_check_wanted
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._departure import rank
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._liveness_check import parse_routes, probe_plan
@@ -46,6 +46,6 @@ class ActionModule(CycleActionBase):
             plan['probes'], plan['unprobed'] = probe_plan(
                 plan['targets'], parse_routes(settings['probe_routes']), records,
                 lambda host: stage.host_variable(host, 'roamscan_probe_interface'))
-        return {'merged': merged, 'plan': plan, 'credential_check': settings['credential_check'],
+        return {'merged': merged, 'plan': plan, 'credential_check': login_check_wanted(state, stage.now, settings),
                 'candidates': _decide.host_list_hosts(records, stage.now, settings['rescan_days'], devices,
                                                       settings['credit_log_presence'])}

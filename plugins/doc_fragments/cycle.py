@@ -40,7 +40,8 @@ notes:
     with no live table to re-read before the launch); such credits are flagged C(last_scan_authority: log).
     C(roamscan_use_qualys_host_list) (default V(true)) - credit scans of other schedules from the Qualys host list.
     C(roamscan_credential_check) (default V(true)) - a cycle that made no other Qualys call proves the login with
-    M(roamscan.qualys.qualys_login_check).
+    M(roamscan.qualys.qualys_login_check), when no Qualys answer proved it within
+    C(roamscan_credential_check_minutes) (default V(240)), V(0) for every such cycle, and the scan list API has budget for the call.
     C(roamscan_report_days) (default V(30)) - the coverage report's window.
     C(roamscan_liveness_probe) (default V(false)) - right before the launch, M(roamscan.qualys.liveness_probe)
     checks that each target still answers, with its MAC; those that do not are dropped (C(docs/probe.md)).

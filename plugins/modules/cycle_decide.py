@@ -55,7 +55,8 @@ stored:
   returned: success
   type: int
 credential_check:
-  description: The value of C(roamscan_credential_check); the playbook proves the Qualys login with
+  description: Whether the login is due for a check (C(roamscan_credential_check) on, no Qualys answer proved it within
+    C(roamscan_credential_check_minutes), budget left for a scan list call); the playbook proves the Qualys login with
     M(roamscan.qualys.qualys_login_check) when it is true and the cycle made no other Qualys call.
   returned: success
   type: bool

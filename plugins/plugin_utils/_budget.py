@@ -17,7 +17,8 @@ survives a crash or a restart and is shared by every controller of a Redis store
      durations: {size: [seconds, ...]},               # learned: launch -> earliest done, per size class
      scans: {ref: {launched_at, targets, not_done_at}},  # pending scans' last "not done yet" poll
      polled_at: time | null,
-     host_list: {mac: time}}                          # host-list dates looked up, cached
+     host_list: {mac: time},                          # host-list dates looked up, cached
+     login_proven_at: time | null}                    # the last Qualys answer that proved the login
 
 ``api`` is the client's operation name (scan_launch, scan_list, scan_fetch, host_list). What a
 cycle may spend on an API is what Qualys said remains (``X-RateLimit-Remaining`` at ``seen_at``,
@@ -44,7 +45,7 @@ MIN_SPACING_SEC = 60
 # a 409 that named no wait (a concurrency block) holds its API this long
 UNNAMED_WAIT_SEC = 60
 # the cycle's registered results of Qualys modules (playbooks/scan_overdue.yml)
-QUALYS_RESULTS = ('roamscan_status', 'roamscan_elsewhere', 'roamscan_launch')
+QUALYS_RESULTS = ('roamscan_status', 'roamscan_elsewhere', 'roamscan_launch', 'roamscan_login')
 
 
 class InvalidBudget(ValueError):
@@ -56,7 +57,8 @@ def epoch(text):
 
 
 def empty_state():
-    return {'schema': SCHEMA, 'apis': {}, 'durations': {}, 'scans': {}, 'polled_at': None, 'host_list': {}}
+    return {'schema': SCHEMA, 'apis': {}, 'durations': {}, 'scans': {}, 'polled_at': None, 'host_list': {},
+            'login_proven_at': None}
 
 
 def parse_budget(value):
@@ -71,6 +73,7 @@ def parse_budget(value):
             raise InvalidBudget('%s: %s is not a mapping' % (BUDGET_KEY, key))
         state[key] = dict(value.get(key) or {})
     state['polled_at'] = value.get('polled_at')
+    state['login_proven_at'] = value.get('login_proven_at')
     try:
         _check_shape(state)
     except (KeyError, TypeError, ValueError) as exc:
@@ -120,6 +123,8 @@ def fold_cycle(state, results, now, settings):
         result = results.get(variable)
         if isinstance(result, dict):
             fold_usage(state, result.get('api_usage'), now)
+            if not (result.get('failed') or result.get('skipped')):
+                state['login_proven_at'] = now
     status, remembered = results.get('roamscan_status'), results.get('roamscan_remembered')
     if isinstance(status, dict) and not status.get('failed') and not status.get('skipped') and isinstance(remembered, dict):
         polled = set(remembered.get('poll_scan_refs') or [])
@@ -292,6 +297,17 @@ def poll_decision(state, pending, now, settings):
         return False, 'budget: %s; next poll after %s' % (allowed['why'], allowed['next_at'])
     spaced = _spaced(state, 'scan_list', allowed, now, 'poll')
     return (False, spaced) if spaced else (True, None)
+
+
+def login_check_wanted(state, now, settings):
+    """Whether this cycle proves the Qualys login with one scan list call when it makes no other call: only when
+    roamscan_credential_check is on, no Qualys answer proved the login within roamscan_credential_check_minutes,
+    and the scan list API has budget (and spacing) for it."""
+    proven = state.get('login_proven_at')
+    if not settings['credential_check'] or (proven and epoch(proven) + settings['credential_check_minutes'] * 60 > epoch(now)):
+        return False
+    allowed = allowance(state, 'scan_list', now, settings)
+    return allowed['usable'] != 0 and _spaced(state, 'scan_list', allowed, now, 'login check') is None
 
 
 def launch_decision(state, due, now, settings, batching=True):

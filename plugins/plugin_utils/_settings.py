@@ -38,6 +38,7 @@ SETTINGS = {
     'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
     # a cycle that made no other Qualys call proves the login with one (qualys_login_check)
     'credential_check': ('roamscan_credential_check', {'type': 'bool', 'default': True}),
+    'credential_check_minutes': ('roamscan_credential_check_minutes', {'type': 'int', 'default': 240}),
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
     'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),
     'probe_routes': ('roamscan_probe_routes', {'type': 'dict', 'default': {}}),
@@ -76,7 +77,8 @@ AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'aband
                 'api_allowance', 'due_soon_days', 'cycle_lock_seconds', 'batch_min_targets')
 # settings that may be 0 but never negative, and their upper bound (None: none)
 BOUNDED = {'api_reserve_percent': 90, 'batch_max_wait_minutes': None, 'scan_pickup_seconds': None,
-           'host_list_cache_hours': None, 'batch_leave_risk': 1}
+           'host_list_cache_hours': None, 'batch_leave_risk': 1,
+           'credential_check_minutes': None}
 BUDGET_APIS = ('scan_launch', 'scan_list', 'scan_fetch', 'host_list')
 LAUNCH_OPTIONS = ('option_profile', 'option_profile_id', 'scanner', 'scanner_ids', 'default_scanner', 'scanners_in_ag',
                   'external_scanners', 'priority', 'max_targets_per_scan')

@@ -39,9 +39,17 @@ def test_a_cycle_that_calls_qualys_anyway_makes_no_extra_call(lab, qualys_sim):
     assert 'login_check' not in history_today(lab)['api_calls']
 
 
+def test_an_idle_cycle_checks_again_only_once_the_last_proof_is_older_than_the_interval(lab, qualys_sim):
+    assert lab.run(qualys_sim).returncode == 0 and len(qualys_sim.state.calls) == 1
+    assert lab.run(qualys_sim).returncode == 0 and len(qualys_sim.state.calls) == 1       # proven minutes ago
+    every_cycle = {'roamscan_credential_check_minutes': 0}
+    assert lab.run(qualys_sim, extra_vars=every_cycle).returncode == 0 and len(qualys_sim.state.calls) == 2
+
+
 def test_a_rotated_password_fails_the_cycle_the_same_day_though_nothing_is_due(lab, qualys_sim):
-    assert lab.run(qualys_sim).returncode == 0
-    proc = lab.run(qualys_sim, env={'QUALYS_PASSWORD': 'rotated-yesterday'})
+    every_cycle = {'roamscan_credential_check_minutes': 0}
+    assert lab.run(qualys_sim, extra_vars=every_cycle).returncode == 0
+    proc = lab.run(qualys_sim, extra_vars=every_cycle, env={'QUALYS_PASSWORD': 'rotated-yesterday'})
     summary = summary_of(proc)
     assert proc.returncode != 0 and summary['fault']['stage'] == 'launch'
     assert 'Bad Login/Password' in summary['fault']['msg'] and "account '%s'" % qualys_sim.username in summary['fault']['msg']

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import (
-    InvalidBudget, allowance, earliest_done, fold_cycle, fold_usage, held_plan, host_list_wanted, launch_decision,
-    learn_scans, parse_budget, pending_scans, poll_decision, usage_left)
+    InvalidBudget, allowance, earliest_done, empty_state, fold_cycle, fold_usage, held_plan, host_list_wanted, launch_decision,
+    learn_scans, login_check_wanted, parse_budget, pending_scans, poll_decision, usage_left)
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import read_settings
 
 NOW = '2026-12-01T10:00:00Z'
@@ -177,3 +177,20 @@ def test_pending_scans_count_their_targets():
 def test_a_stored_entry_of_another_shape_is_refused(value):
     with pytest.raises(InvalidBudget):
         parse_budget(value)
+
+
+def test_the_login_is_checked_only_when_no_answer_proved_it_within_the_interval_and_the_scan_list_has_budget():
+    settings = dict(SETTINGS, credential_check=True, credential_check_minutes=240)
+    state = empty_state()
+    assert login_check_wanted(state, NOW, settings)
+    fold_cycle(state, {'roamscan_status': {'scans': [], 'api_usage': {}}}, '2026-12-01T08:30:00Z', settings)
+    assert state['login_proven_at'] == '2026-12-01T08:30:00Z' and not login_check_wanted(state, NOW, settings)
+    assert login_check_wanted(state, '2026-12-01T12:31:00Z', settings)
+    assert not login_check_wanted(state, '2026-12-01T12:31:00Z', dict(settings, credential_check=False))
+    failed = empty_state()
+    fold_cycle(failed, {'roamscan_login': {'failed': True, 'msg': 'Bad Login/Password', 'api_usage': {}}}, NOW, settings)
+    assert failed['login_proven_at'] is None
+    state['apis']['scan_list'] = {'limit': 50, 'window_sec': 86400, 'remaining': 0, 'seen_at': '2026-12-01T12:00:00Z',
+                                  'concurrency_limit': None, 'calls': [], 'blocked': None}
+    assert not login_check_wanted(state, '2026-12-01T12:31:00Z', settings)   # no budget left for it
+    assert parse_budget(dict(state))['login_proven_at'] == '2026-12-01T08:30:00Z'
