@@ -13,10 +13,29 @@ The kill is tests/support/callback_plugins/stage_point.py (test-only); the real 
 acknowledge is tests/e2e/test_scan_cycle_crash_kea.py."""
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from cycle_interrupt import KILL_POINTS, RESUMES_LAUNCH, assert_quiet_and_whole, copy_start, prepare_start, run_until_quiet
+import pytest
+import yaml
+
+from cycle_interrupt import CYCLE_STAGES, KILL_POINTS, RESUMES_LAUNCH, assert_quiet_and_whole, copy_start, prepare_start, run_until_quiet
 from cycle_lab import CycleLab, launch_calls
+
+
+PLAYBOOK = Path(__file__).resolve().parents[2] / 'playbooks' / 'scan_overdue.yml'
+
+
+def task_names(tasks):
+    for task in tasks or []:
+        yield task.get('name', '')
+        for section in ('block', 'rescue', 'always'):
+            yield from task_names(task.get(section))
+
+
+def test_every_kill_point_names_exactly_one_task_of_the_cycle():
+    names = [name for play in yaml.safe_load(PLAYBOOK.read_text()) for name in task_names(play.get('tasks'))]
+    for stage, start in CYCLE_STAGES:
+        assert len([name for name in names if name.startswith(start)]) == 1, (stage, start)
 
 
 @pytest.fixture(scope='module')

@@ -17,16 +17,16 @@ from cycle_lab import hook_line, launch_call_ips, launch_calls, summary_of
 # verify's last step). A kill after one stage is also the kill before the next: no task runs between them (the
 # liveness probe is skipped unless roamscan_liveness_probe) and a task not started has done nothing. So "before
 # collect" (the cycle lease taken, nothing read) and "after" each stage are every distinct kill point.
-CYCLE_STAGES = [
-    ('collect', 'Collect | Read presence observations since the last acknowledgement, and the lease table'),
-    ('remember', 'Remember | Fold the DHCP presence into the laptop records'),
-    ('confirm', 'Confirm | Credit laptops whose scan finished and found them while they held their IP'),
+CYCLE_STAGES = [   # (stage, the start of the name of the task that ends it: exactly one task's, test_scan_cycle_crash checks)
+    ('collect', 'Collect | Read DHCP presence'),
+    ('remember', 'Remember | Fold the presence'),
+    ('confirm', 'Confirm | Credit devices'),
     ('decide', 'Decide | Choose who to scan now'),
-    ('verify', 'Verify | Re-read the lease tables right before the launch'),
-    ('intent', 'Verify | Record the launch intent for the laptops still leased to the same MAC'),
-    ('launch', 'Launch | One scan of all of them (an active scan with this title is reused, never doubled)'),
-    ('record', 'Record | Record the launched scan for each laptop'),
-    ('acknowledge', 'Acknowledge | Drop what the controller stored from the spool'),
+    ('verify', 'Verify | Re-read'),
+    ('intent', 'Verify | Record the launch intent'),
+    ('launch', 'Launch | One scan'),
+    ('record', 'Record | Record the launched scan'),
+    ('acknowledge', 'Acknowledge | Drop what the controller stored'),
     ('summary', 'Summary | Summarise the cycle'),      # builds the summary, writes the history, releases the lease
 ]
 KILL_POINTS = dict([('before-collect', 'before:' + CYCLE_STAGES[0][1])] + [

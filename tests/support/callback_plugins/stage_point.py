@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test-only callback: at one point of the playbook, SIGKILL the whole ansible-playbook run, or run a command.
 
-    ROAMSCAN_AT=before:<task name>   when that task starts, before any host runs it
+    ROAMSCAN_AT=before:<task name>   when the task whose name starts so starts, before any host runs it
     ROAMSCAN_AT=after:<task name>    when its first result (ok, changed or skipped) comes back
     ROAMSCAN_AT_RUN=<JSON argv>      run this (e.g. remount the store read-only) and go on; unset: SIGKILL
     ROAMSCAN_AT_MARK=<file>          written (the point) when the point is reached, before the kill or the command
@@ -42,7 +42,7 @@ class CallbackModule(CallbackBase):
         self._reached = False
 
     def _at(self, when, task):
-        if self._reached or self._point != '%s:%s' % (when, task.get_name()):
+        if self._reached or not ('%s:%s' % (when, task.get_name())).startswith(self._point):
             return
         self._reached = True
         mark = os.environ.get('ROAMSCAN_AT_MARK')
