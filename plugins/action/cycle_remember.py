@@ -7,43 +7,57 @@ from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _remember
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._confirm import pending_scan_refs
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import add_links, authenticated_links
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import add_links, authenticated_links, kind_of
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._neighbors import apply_neighbor_evidence, neighbor_evidence, sightings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import acknowledgements
 
 
 class ActionModule(CycleActionBase):
 
-    ARGUMENT_SPEC = {'collected': {'type': 'str', 'default': 'roamscan_collected'}}
+    ARGUMENT_SPEC = {'collected': {'type': 'str', 'default': 'roamscan_collected'},
+                     'logons': {'type': 'str', 'default': 'roamscan_logons'},
+                     'neighbors': {'type': 'str', 'default': 'roamscan_neighbors'}}
 
     def run_stage(self, stage):
-        self._reports, not_reported = {}, {}
-        for server in stage.dhcp_servers():
-            result = stage.host_variable(server, stage.args['collected'])
-            if registered_ok(result):
-                self._reports[server] = result
-            else:
-                reason = result.get('msg') if isinstance(result, dict) else None
-                not_reported[server] = reason or 'no presence_events result (the server was not reached)'
+        self._reports, not_reported = stage.reports('dhcp_group', stage.args['collected'], 'presence_events')
+        self._logons, logons_not_reported = stage.reports('dc_group', stage.args['logons'], 'logon_events')
+        neighbor_reports, neighbors_not_reported = stage.reports('neighbor_group', stage.args['neighbors'], 'neighbor_table')
         named = _remember.named_reports(self._reports)
         macs, ips = _remember.macs_observed(named)
-        others = _remember.identity_observations(named)
+        others = _remember.identity_observations(named + [self._logons[host] for host in sorted(self._logons)])
+        neighbor_seen = [item for host in sorted(neighbor_reports) for item in neighbor_reports[host].get('observations') or []]
         ips |= {item.get('ip') for item in others if isinstance(item.get('ip'), str)}
+        ips |= {ip for dummy, dummy_mac, ip in sightings(neighbor_seen)}
         stage.load(stage.store.get(macs | set(stage.store.holders(ips).values())))
         changed, skipped = _remember.fold(stage.records, named)
         stage.mark_changed(changed)
-        stage.mark_changed(add_links(stage.records, authenticated_links(others, stage.records)))
+        links = authenticated_links(others, stage.records)
+        stage.mark_changed(add_links(stage.records, links))
+        # after the DHCP fold: a lease taken this cycle is the holding the neighbour tables speak of
+        mac_records = {key: record for key, record in stage.records.items() if kind_of(key) == 'mac'}
+        evidence = neighbor_evidence(mac_records, neighbor_seen)
+        stage.mark_changed(apply_neighbor_evidence(mac_records, evidence))
         spool_lines = _remember.corrupt_spool_lines(self._reports)
         if skipped:
             stage.warnings.append('Skipped %d unusable DHCP event(s) or lease(s); see "unusable".' % len(skipped))
         stage.warnings += ['DHCP server %s: presence_events skipped %d corrupt spool line(s) (%s)'
                            % (server, lines['count'], ', '.join('%s: %s' % item for item in sorted(lines['reasons'].items())))
                            for server, lines in sorted(spool_lines.items())]
+        stage.warnings += ['%s %s did not report, its %s are left out of this cycle: %s' % (what, host, kind, reason)
+                           for what, kind, missing in (('Domain controller', 'logons', logons_not_reported),
+                                                       ('Neighbour source', 'neighbour tables', neighbors_not_reported))
+                           for host, reason in sorted(missing.items())]
         working = dict(stage.store.working_set(), **stage.records)
         return {'servers': sorted(self._reports), 'not_reported': not_reported, 'unusable': skipped,
                 'corrupt': list(stage.store.corrupt), 'corrupt_spool_lines': spool_lines,
                 'pending_scan_refs': pending_scan_refs(working),
-                'other_identities': len(others)}
+                'other_identities': len(others),
+                'linked': {mac: sorted({link['identity'] for link in found}) for mac, found in sorted(links.items())},
+                'logon_sources': sorted(self._logons), 'logon_sources_not_reported': logons_not_reported,
+                'neighbor_sources': sorted(neighbor_reports), 'neighbor_sources_not_reported': neighbors_not_reported,
+                'neighbor_refreshed': sorted(evidence['refresh']), 'neighbor_ended': evidence['ended']}
 
     def after_save(self, stage, stored):
-        return {'acknowledge': acknowledgements(self._reports, stored)}
+        return {'acknowledge': acknowledgements(self._reports, stored),
+                'acknowledge_logons': acknowledgements(self._logons, stored)}

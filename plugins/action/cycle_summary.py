@@ -23,6 +23,7 @@ class ActionModule(CycleActionBase):
     ARGUMENT_SPEC = {
         'fault': {'type': 'dict'},
         'acknowledged': {'type': 'str', 'default': 'roamscan_acknowledged'},
+        'logons_acknowledged': {'type': 'str', 'default': 'roamscan_logons_acknowledged'},
     }
 
     def run_stage(self, stage):
@@ -39,10 +40,12 @@ class ActionModule(CycleActionBase):
             except StoreError as exc:
                 stage.warnings.append('Cannot count the laptop records: %s' % exc)
                 store = None
-        acknowledged = [server for server in stage.dhcp_servers()
-                        if registered_ok(stage.host_variable(server, stage.args['acknowledged']))]
+        acknowledged, logons_acknowledged = ([host for host in stage.group_hosts(group)
+                                              if registered_ok(stage.host_variable(host, stage.args[variable]))]
+                                             for group, variable in (('dhcp_group', 'acknowledged'),
+                                                                     ('dc_group', 'logons_acknowledged')))
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
-        summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'))
+        summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'), logons_acknowledged)
         summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']
         checked = stage.variable(CHECKED_RESULT)
         elsewhere = checked.get('held_elsewhere') if isinstance(checked, dict) else None

@@ -15,7 +15,8 @@ description:
   - The first step of the C(roamscan.qualys.scan_overdue) cycle - before anything is collected, check the cycle
     settings (see the notes; the option profile and scanner choice by the rule M(roamscan.qualys.qualys_scan_launch)
     applies) and that the laptop store is durable.
-  - Returns the inventory hosts of the cycle's DHCP group, so the playbook collects from exactly those.
+  - Returns the inventory hosts of the cycle's DHCP group, neighbour-source group and domain-controller group, so the
+    playbook collects from exactly those.
   - Takes the laptop store's cycle lease (C(roamscan_cycle_lock_seconds)), so that one cycle at a time works on a
     store, also across controllers. When another cycle holds it, the run ends at once with the holder's host and
     start time in the summary, green (C(roamscan_when_locked=skip)) or failed (V(fail)); it never launches.
@@ -49,6 +50,18 @@ dhcp_servers:
   type: list
   elements: str
   sample: [dhcp1.example.net]
+neighbor_sources:
+  description: Inventory hosts of the group C(roamscan_neighbor_group) names (their neighbour tables are read).
+  returned: success
+  type: list
+  elements: str
+  sample: [router1.example.net]
+domain_controllers:
+  description: Inventory hosts of the group C(roamscan_dc_group) names (their logons are read).
+  returned: success
+  type: list
+  elements: str
+  sample: [dc1.example.net]
 device_aliases:
   description: The operator's alias list as read - C(devices) linked, and the entries C(skipped) with the reason.
   returned: success

@@ -20,6 +20,15 @@ description:
   - An authenticated identity (C(vpn_cert), C(ad_machine)) observed at an IP a MAC held at that moment links the two
     into one device; the link is stored on the MAC record with its evidence and time. Client-supplied host names and
     aliases never link anything.
+  - Reads the M(roamscan.qualys.logon_events) result each host of C(roamscan_dc_group) registered (O(logons)); a
+    machine-account logon (C(ad_machine)) at an IP a MAC held at that moment links them, as above. Their cursors are
+    returned in RV(acknowledge_logons) by the same rule as the DHCP servers'.
+  - Reads the M(roamscan.qualys.neighbor_table) result each host of C(roamscan_neighbor_group) registered
+    (O(neighbors)), after the DHCP presence is folded. The holder's own MAC confirmed at its IP during the holding
+    refreshes the record's C(last_seen); another MAC confirmed there during the holding ends it (C(reassigned), closed
+    at its last sighting), so it is neither launched nor credited. A neighbour entry never starts a holding, and the
+    lease table listing the lease it ended does not reopen it (a renewed lease does).
+  - A domain controller or neighbour source that did not report is a warning; the cycle goes on without it.
   - Safe to repeat with the same events - an event older than what a record already knows is ignored.
   - Returns the cursors the DHCP servers may acknowledge - only when what was folded is stored (not in check mode,
     not when the write failed).
@@ -35,8 +44,18 @@ options:
     description: Name of the variable each DHCP server registered its M(roamscan.qualys.presence_events) result in.
     type: str
     default: roamscan_collected
+  logons:
+    description: Name of the variable each domain controller registered its M(roamscan.qualys.logon_events) result in.
+    type: str
+    default: roamscan_logons
+  neighbors:
+    description: Name of the variable each neighbour source registered its M(roamscan.qualys.neighbor_table) result in.
+    type: str
+    default: roamscan_neighbors
 seealso:
   - module: roamscan.qualys.lease_events
+  - module: roamscan.qualys.logon_events
+  - module: roamscan.qualys.neighbor_table
 """
 
 EXAMPLES = r"""
@@ -100,4 +119,42 @@ other_identities:
   returned: success
   type: int
   sample: 0
+linked:
+  description: "C({mac: [identity key]}): the authenticated identities seen this call at an IP the MAC held then."
+  returned: success
+  type: dict
+  sample: {"02:77:00:00:0a:01": ["ad_machine:LAPTOP01$"]}
+acknowledge_logons:
+  description: "C({domain controller: cursor}) for M(roamscan.qualys.logon_events) O(roamscan.qualys.logon_events#module:ack); empty unless stored."
+  returned: success
+  type: dict
+logon_sources:
+  description: Domain controllers whose logons were read.
+  returned: success
+  type: list
+  elements: str
+logon_sources_not_reported:
+  description: Domain controllers of the group without a usable result, with the reason.
+  returned: success
+  type: dict
+neighbor_sources:
+  description: Neighbour sources whose tables were read.
+  returned: success
+  type: list
+  elements: str
+neighbor_sources_not_reported:
+  description: Neighbour sources of the group without a usable result, with the reason.
+  returned: success
+  type: dict
+neighbor_refreshed:
+  description: MACs whose C(last_seen) a neighbour entry of their own MAC at their IP moved forward.
+  returned: success
+  type: list
+  elements: str
+neighbor_ended:
+  description: Holdings ended because another MAC was confirmed at the IP - C(mac), C(ip), C(seen_mac), C(time).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{mac: "02:77:00:00:0a:01", ip: 10.77.0.100, seen_mac: "02:77:00:00:0a:09", time: "2026-11-28T07:04:51Z"}]
 """

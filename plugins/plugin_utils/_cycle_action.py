@@ -102,7 +102,24 @@ class Stage:
 
     def dhcp_servers(self):
         """Inventory hosts of the cycle's DHCP group."""
-        return list((self._task_vars.get('groups') or {}).get(self.settings['dhcp_group']) or [])
+        return self.group_hosts('dhcp_group')
+
+    def group_hosts(self, setting):
+        """Inventory hosts of the group the setting ``setting`` names (``dhcp_group``, ``neighbor_group``, ``dc_group``)."""
+        return list((self._task_vars.get('groups') or {}).get(self.settings[setting]) or [])
+
+    def reports(self, setting, variable, module):
+        """``({host: result}, {host: why not})``: the ``module`` result each host of the group ``setting`` names
+        registered as ``variable``."""
+        reports, not_reported = {}, {}
+        for host in self.group_hosts(setting):
+            result = self.host_variable(host, variable)
+            if registered_ok(result):
+                reports[host] = result
+            else:
+                reason = result.get('msg') if isinstance(result, dict) else None
+                not_reported[host] = reason or 'no %s result (the server was not reached)' % module
+        return reports, not_reported
 
     def host_variable(self, host, name):
         """Variable ``name`` of inventory host ``host`` (a DHCP server's registered result), rendered; None if unset."""

@@ -151,6 +151,9 @@ class _Folder:
         record = self.records.get(mac)
         if record is None:
             record = self.records[mac] = new_record(mac, moment)
+        if (obs['kind'] == 'table' and record['lease_state'] == REASSIGNED and record['ip'] == ip
+                and record['lease_expires'] == obs['expires']):
+            return  # the table still lists the very lease another MAC's sighting ended (_neighbors.py): nothing new
         holding = record['lease_state'] == 'active'
         lapsed = (holding and obs['kind'] in PRESENCE_KINDS and record['lease_expires'] is not None
                   and moment > record['lease_expires'])

@@ -32,6 +32,9 @@ SETTINGS = {
     'title_prefix': ('roamscan_scan_title_prefix', {'type': 'str', 'default': 'roamscan'}),
     'fact_cache': ('roamscan_fact_cache', {'type': 'dict', 'options': FACT_CACHE_OPTIONS}),
     'dhcp_group': ('roamscan_dhcp_group', {'type': 'str', 'default': 'dhcp_servers'}),
+    # hosts whose neighbour tables speak of open holdings (_neighbors.py); hosts whose logons link devices
+    'neighbor_group': ('roamscan_neighbor_group', {'type': 'str', 'default': 'neighbor_sources'}),
+    'dc_group': ('roamscan_dc_group', {'type': 'str', 'default': 'domain_controllers'}),
     'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
     'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),

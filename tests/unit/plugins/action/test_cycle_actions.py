@@ -16,7 +16,7 @@ from ansible.template import Templar
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _cycle_action
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreWriteError, UnsafeFactCache
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import LockHeld, LockLost
-from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import A, B, X, Y, lease, present
+from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import A, B, C, X, Y, lease, present
 
 NOW = '2026-11-28T12:00:00Z'
 SCAN = {'roamscan_option_profile': 'Laptop Light Scan', 'roamscan_scanner': ['laptop_scanner_1']}
@@ -198,6 +198,64 @@ def test_remember_reports_corrupt_spool_lines_per_server(store):
     assert result['corrupt_spool_lines'] == {'dhcp2': {'count': 2, 'reasons': {'truncated': 1, 'bad_mac': 1}}}
     assert set(store['store'].records) == {A, B}
     assert any('dhcp2: presence_events skipped 2 corrupt spool line(s) (bad_mac: 1, truncated: 1)' in w for w in result['warnings'])
+
+
+def logon_report(*logons, cursor='logon-cursor-1'):
+    """A logon_events result: (kind, account, ip, time) per successful logon."""
+    return {'cursor': cursor, 'changed': False, 'observations': [
+        {'id': 'l%d' % index, 'source': {'kind': 'samba', 'host': 'dc1'}, 'event': 'seen', 'why': 'kerberos',
+         'identity': {'kind': kind, 'value': account}, 'ip': ip, 'time': moment, 'until': None, 'aliases': {},
+         'hostname': None, 'authority': 'log'} for index, (kind, account, ip, moment) in enumerate(logons)]}
+
+
+def neighbor_report(*entries):
+    """A neighbor_table result: (mac, ip, time) per confirmed entry."""
+    return {'changed': False, 'now': NOW, 'observations': [
+        {'id': None, 'source': {'kind': 'neighbor', 'host': 'router1'}, 'event': 'seen', 'why': 'reachable',
+         'identity': {'kind': 'mac', 'value': mac}, 'ip': ip, 'time': moment, 'until': None, 'aliases': {'dev': 'br0'},
+         'hostname': None, 'authority': 'log'} for mac, ip, moment in entries]}
+
+
+def with_sources(task_vars, group, variable, **hosts):
+    task_vars['groups'][group] = sorted(hosts)
+    for name, result in hosts.items():
+        task_vars['hostvars'].setdefault(name, {})[variable] = result
+    return task_vars
+
+
+def test_remember_links_a_machine_logon_at_the_ip_a_mac_held_and_acknowledges_the_dc_once_stored(store):
+    store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
+    task_vars = with_sources(cycle_vars(dhcp1=lease_report((A, X), (B, Y))), 'domain_controllers', 'roamscan_logons',
+                             dc1=logon_report(('ad_machine', 'LAPTOP01$', X, '2026-11-28T11:30:00Z'),
+                                              ('ad_user', 'alice', Y, '2026-11-28T11:30:00Z'),         # a user links nothing
+                                              ('ad_machine', 'LAPTOP02$', Y, '2026-11-28T10:00:00Z')))  # before B held Y
+    task_vars['groups']['domain_controllers'].append('dc2')   # never reached: a warning, the cycle goes on
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed'), result
+    assert result['linked'] == {A: ['ad_machine:LAPTOP01$']}
+    assert [link['identity'] for link in store['store'].records[A]['links']] == ['ad_machine:LAPTOP01$']
+    assert not store['store'].records[B].get('links')
+    assert result['acknowledge_logons'] == {'dc1': 'logon-cursor-1'} and result['logon_sources'] == ['dc1']
+    assert result['logon_sources_not_reported'] == {'dc2': 'no logon_events result (the server was not reached)'}
+    assert any('Domain controller dc2 did not report' in warning for warning in result['warnings'])
+    checked = run_action('cycle_remember', task_vars=task_vars, check_mode=True)
+    assert checked['acknowledge_logons'] == {} and checked['linked'] == {A: ['ad_machine:LAPTOP01$']}
+
+
+def test_remember_lets_the_neighbour_tables_refresh_a_holder_and_end_a_holding_another_mac_answers_for(store):
+    store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
+    task_vars = with_sources(cycle_vars(), 'neighbor_sources', 'roamscan_neighbors',
+                             router1=neighbor_report((A, X, '2026-11-28T11:58:00Z'), (C, Y, '2026-11-28T11:57:00Z'),
+                                                     (B, Y, '2026-11-28T10:00:00Z')))   # B before its holding: nothing
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert result['neighbor_refreshed'] == [A] and result['neighbor_sources'] == ['router1']
+    assert result['neighbor_ended'] == [{'mac': B, 'ip': Y, 'seen_mac': C, 'time': '2026-11-28T11:57:00Z'}]
+    records = store['store'].records
+    assert records[A]['last_seen'] == '2026-11-28T11:58:00Z' and records[A]['lease_state'] == 'active'
+    assert records[B]['lease_state'] == 'reassigned' and records[B]['ip_history'][-1]['to'] == '2026-11-28T11:55:00Z'
+    # the next cycle's lease table still lists B's lease: it does not reopen the holding the sighting ended
+    again = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((B, Y))))
+    assert not again.get('failed') and store['store'].records[B]['lease_state'] == 'reassigned'
 
 
 def test_confirm_credits_from_the_registered_status_and_offers_the_host_list_lookup(store):
