@@ -48,6 +48,7 @@ class CycleLab:
         self.python = str(self.venv_bin / 'python')
         self.servers = list(servers)
         self.server_vars = {name: {} for name in self.servers}
+        self.other_groups = {}   # {group: {host: hostvars}}: neighbour sources, domain controllers
         self.cache_dir = self.root / 'facts'
         (self.root / 'tmp').mkdir(parents=True, exist_ok=True)
         for name in self.servers:
@@ -80,8 +81,12 @@ class CycleLab:
                              'roamscan_dhcp_server': 'kea', 'roamscan_spool_dir': str(self.spool_dir(name)),
                              'roamscan_lease_file': str(self.lease_file(name))}, **self.server_vars[name])
                  for name in self.servers}
+        children = {'dhcp_servers': {'hosts': hosts}}
+        children.update({group: {'hosts': {name: dict({'ansible_connection': 'local', 'ansible_python_interpreter': self.python},
+                                                      **hostvars) for name, hostvars in members.items()}}
+                         for group, members in self.other_groups.items()})
         inventory = {'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}},
-                             'children': {'dhcp_servers': {'hosts': hosts}}}}
+                             'children': children}}
         (self.root / 'inventory.yml').write_text(json.dumps(inventory, indent=1))
         (self.root / 'roamscan.laptops.yml').write_text('plugin: roamscan.qualys.laptops\n')
 
@@ -100,6 +105,11 @@ class CycleLab:
     def set_server_vars(self, server, **hostvars):
         """Override inventory variables of DHCP server ``server`` (e.g. where a real server keeps its files)."""
         self.server_vars[server].update(hostvars)
+        self.write_inventory()
+
+    def add_group_host(self, group, host, **hostvars):
+        """Host ``host`` (run locally) in inventory group ``group`` (``domain_controllers``, ``neighbor_sources``)."""
+        self.other_groups.setdefault(group, {}).setdefault(host, {}).update(hostvars)
         self.write_inventory()
 
     def append_spool(self, server, line):
