@@ -82,8 +82,10 @@ class CycleLab:
                              'roamscan_lease_file': str(self.lease_file(name))}, **self.server_vars[name])
                  for name in self.servers}
         children = {'dhcp_servers': {'hosts': hosts}}
-        children.update({group: {'hosts': {name: dict({'ansible_connection': 'local', 'ansible_python_interpreter': self.python},
-                                                      **hostvars) for name, hostvars in members.items()}}
+        local = {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}
+        # a DHCP server in another group too keeps its own connection (a real server's namespace)
+        children.update({group: {'hosts': {name: dict({} if name in self.server_vars else local, **hostvars)
+                                           for name, hostvars in members.items()}}
                          for group, members in self.other_groups.items()})
         inventory = {'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}},
                              'children': children}}
