@@ -20,6 +20,7 @@ class ActionModule(CycleActionBase):
         groups = stage.alias_groups()
         result = {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers(), 'lock': None,
                   'neighbor_sources': stage.group_hosts('neighbor_group'), 'domain_controllers': stage.group_hosts('dc_group'),
+                  'presence_receivers': stage.group_hosts('receiver_group'), 'vpn_log_collectors': stage.group_hosts('vpn_log_group'),
                   'held_elsewhere': None, 'device_aliases': {'devices': len(groups), 'skipped': stage.alias_skipped}}
         if self._task.check_mode:
             return result   # check mode changes nothing, the lease included
@@ -29,5 +30,6 @@ class ActionModule(CycleActionBase):
             if stage.settings['when_locked'] == 'fail':
                 raise CycleError('%s; roamscan_when_locked is fail' % exc) from exc
             # skip: this run does nothing and says why; the holder's cycle does the work
-            result.update(dhcp_servers=[], neighbor_sources=[], domain_controllers=[], held_elsewhere=dict(exc.holder, msg=str(exc)))
+            result.update(dhcp_servers=[], neighbor_sources=[], domain_controllers=[], presence_receivers=[], vpn_log_collectors=[],
+                          held_elsewhere=dict(exc.holder, msg=str(exc)))
         return result

@@ -17,15 +17,20 @@ class ActionModule(CycleActionBase):
 
     ARGUMENT_SPEC = {'collected': {'type': 'str', 'default': 'roamscan_collected'},
                      'logons': {'type': 'str', 'default': 'roamscan_logons'},
-                     'neighbors': {'type': 'str', 'default': 'roamscan_neighbors'}}
+                     'neighbors': {'type': 'str', 'default': 'roamscan_neighbors'},
+                     'received': {'type': 'str', 'default': 'roamscan_received'},
+                     'vpn_logs': {'type': 'str', 'default': 'roamscan_vpn_logs'}}
 
     def run_stage(self, stage):
         self._reports, not_reported = stage.reports('dhcp_group', stage.args['collected'], 'presence_events')
         self._logons, logons_not_reported = stage.reports('dc_group', stage.args['logons'], 'logon_events')
         neighbor_reports, neighbors_not_reported = stage.reports('neighbor_group', stage.args['neighbors'], 'neighbor_table')
+        self._received, received_not_reported = stage.reports('receiver_group', stage.args['received'], 'presence_events')
+        self._vpn_logs, vpn_logs_not_reported = stage.reports('vpn_log_group', stage.args['vpn_logs'], 'log_presence')
         named = _remember.named_reports(self._reports)
         macs, ips = _remember.macs_observed(named)
-        others = _remember.identity_observations(named + [self._logons[host] for host in sorted(self._logons)])
+        others = _remember.identity_observations(named + [reports[host] for reports in (self._logons, self._received, self._vpn_logs)
+                                                          for host in sorted(reports)])
         neighbor_seen = [item for host in sorted(neighbor_reports) for item in neighbor_reports[host].get('observations') or []]
         ips |= {item.get('ip') for item in others if isinstance(item.get('ip'), str)}
         ips |= {ip for dummy, dummy_mac, ip in sightings(neighbor_seen)}
@@ -46,7 +51,9 @@ class ActionModule(CycleActionBase):
                            for server, lines in sorted(spool_lines.items())]
         stage.warnings += ['%s %s did not report, its %s are left out of this cycle: %s' % (what, host, kind, reason)
                            for what, kind, missing in (('Domain controller', 'logons', logons_not_reported),
-                                                       ('Neighbour source', 'neighbour tables', neighbors_not_reported))
+                                                       ('Neighbour source', 'neighbour tables', neighbors_not_reported),
+                                                       ('Presence receiver', 'spooled events', received_not_reported),
+                                                       ('VPN log collector', 'VPN log lines', vpn_logs_not_reported))
                            for host, reason in sorted(missing.items())]
         working = dict(stage.store.working_set(), **stage.records)
         return {'servers': sorted(self._reports), 'not_reported': not_reported, 'unusable': skipped,
@@ -56,8 +63,12 @@ class ActionModule(CycleActionBase):
                 'linked': {mac: sorted({link['identity'] for link in found}) for mac, found in sorted(links.items())},
                 'logon_sources': sorted(self._logons), 'logon_sources_not_reported': logons_not_reported,
                 'neighbor_sources': sorted(neighbor_reports), 'neighbor_sources_not_reported': neighbors_not_reported,
-                'neighbor_refreshed': sorted(evidence['refresh']), 'neighbor_ended': evidence['ended']}
+                'neighbor_refreshed': sorted(evidence['refresh']), 'neighbor_ended': evidence['ended'],
+                'log_sources': sorted(set(self._received) | set(self._vpn_logs)),
+                'log_sources_not_reported': dict(received_not_reported, **vpn_logs_not_reported)}
 
     def after_save(self, stage, stored):
         return {'acknowledge': acknowledgements(self._reports, stored),
-                'acknowledge_logons': acknowledgements(self._logons, stored)}
+                'acknowledge_logons': acknowledgements(self._logons, stored),
+                'acknowledge_received': acknowledgements(self._received, stored),
+                'acknowledge_vpn_logs': acknowledgements(self._vpn_logs, stored)}

@@ -15,8 +15,8 @@ description:
   - The first step of the C(roamscan.qualys.scan_overdue) cycle - before anything is collected, check the cycle
     settings (see the notes; the option profile and scanner choice by the rule M(roamscan.qualys.qualys_scan_launch)
     applies) and that the laptop store is durable.
-  - Returns the inventory hosts of the cycle's DHCP group, neighbour-source group and domain-controller group, so the
-    playbook collects from exactly those.
+  - Returns the inventory hosts of the cycle's DHCP group, neighbour-source group, domain-controller group, presence
+    receiver group and VPN log group, so the playbook collects from exactly those.
   - Takes the laptop store's cycle lease (C(roamscan_cycle_lock_seconds)), so that one cycle at a time works on a
     store, also across controllers. When another cycle holds it, the run ends at once with the holder's host and
     start time in the summary, green (C(roamscan_when_locked=skip)) or failed (V(fail)); it never launches.
@@ -62,6 +62,16 @@ domain_controllers:
   type: list
   elements: str
   sample: [dc1.example.net]
+presence_receivers:
+  description: Inventory hosts of the group C(roamscan_receiver_group) names (their receiver spools are read).
+  returned: success
+  type: list
+  elements: str
+vpn_log_collectors:
+  description: Inventory hosts of the group C(roamscan_vpn_log_group) names (their VPN syslog files are read).
+  returned: success
+  type: list
+  elements: str
 device_aliases:
   description: The operator's alias list as read - C(devices) linked, and the entries C(skipped) with the reason.
   returned: success

@@ -28,7 +28,11 @@ description:
     refreshes the record's C(last_seen); another MAC confirmed there during the holding ends it (C(reassigned), closed
     at its last sighting), so it is neither launched nor credited. A neighbour entry never starts a holding, and the
     lease table listing the lease it ended does not reopen it (a renewed lease does).
-  - A domain controller or neighbour source that did not report is a warning; the cycle goes on without it.
+  - Reads the M(roamscan.qualys.presence_events) result of each presence receiver (C(roamscan_receiver_group),
+    O(received)) and the M(roamscan.qualys.log_presence) result of each VPN log collector (C(roamscan_vpn_log_group),
+    O(vpn_logs)); their cursors are returned in RV(acknowledge_received) and RV(acknowledge_vpn_logs), by the same rule.
+  - A domain controller, neighbour source, presence receiver or VPN log collector that did not report is a warning; the
+    cycle goes on without it.
   - Safe to repeat with the same events - an event older than what a record already knows is ignored.
   - Returns the cursors the DHCP servers may acknowledge - only when what was folded is stored (not in check mode,
     not when the write failed).
@@ -52,6 +56,14 @@ options:
     description: Name of the variable each neighbour source registered its M(roamscan.qualys.neighbor_table) result in.
     type: str
     default: roamscan_neighbors
+  received:
+    description: Name of the variable each presence receiver registered its M(roamscan.qualys.presence_events) result in.
+    type: str
+    default: roamscan_received
+  vpn_logs:
+    description: Name of the variable each VPN log collector registered its M(roamscan.qualys.log_presence) result in.
+    type: str
+    default: roamscan_vpn_logs
 seealso:
   - module: roamscan.qualys.lease_events
   - module: roamscan.qualys.logon_events
@@ -126,6 +138,23 @@ linked:
   sample: {"02:77:00:00:0a:01": ["ad_machine:LAPTOP01$"]}
 acknowledge_logons:
   description: "C({domain controller: cursor}) for M(roamscan.qualys.logon_events) O(roamscan.qualys.logon_events#module:ack); empty unless stored."
+  returned: success
+  type: dict
+acknowledge_received:
+  description: "C({presence receiver: cursor}) for its spool; empty unless stored."
+  returned: success
+  type: dict
+acknowledge_vpn_logs:
+  description: "C({VPN log collector: cursor}) for M(roamscan.qualys.log_presence); empty unless stored."
+  returned: success
+  type: dict
+log_sources:
+  description: Presence receivers and VPN log collectors whose presence was read.
+  returned: success
+  type: list
+  elements: str
+log_sources_not_reported:
+  description: Presence receivers and VPN log collectors without a usable result, with the reason.
   returned: success
   type: dict
 logon_sources:

@@ -58,7 +58,8 @@ summary:
       the authenticated links seen this cycle), C(logon_sources_reported), C(logon_sources_not_reported),
       C(logons_acknowledged), C(neighbor_sources_reported), C(neighbor_sources_not_reported), C(neighbor_refreshed) (how
       many holdings a neighbour entry of their own MAC refreshed), C(neighbor_ended) (C({mac, ip, seen_mac, time}) of the
-      holdings another MAC's neighbour entry ended), C(fault) and C(not_done)
+      holdings another MAC's neighbour entry ended), C(log_sources_reported), C(log_sources_not_reported) (presence
+      receivers and VPN log collectors), C(fault) and C(not_done)
       (C({stage, reason}) of the stages a fault kept from running), C(skipped) (null, or why this run did nothing - another
       cycle held the store's lease - naming that cycle's host and start time).
   returned: success

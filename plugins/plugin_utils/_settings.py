@@ -35,6 +35,9 @@ SETTINGS = {
     # hosts whose neighbour tables speak of open holdings (_neighbors.py); hosts whose logons link devices
     'neighbor_group': ('roamscan_neighbor_group', {'type': 'str', 'default': 'neighbor_sources'}),
     'dc_group': ('roamscan_dc_group', {'type': 'str', 'default': 'domain_controllers'}),
+    # log-only presence (no live table): the presence receivers' spools and the VPN syslog collectors
+    'receiver_group': ('roamscan_receiver_group', {'type': 'str', 'default': 'presence_receivers'}),
+    'vpn_log_group': ('roamscan_vpn_log_group', {'type': 'str', 'default': 'vpn_log_collectors'}),
     'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
     'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),

@@ -90,6 +90,8 @@ def cycle_summary(results, final_counts, fault=None, acknowledged=(), not_report
         'neighbor_sources_not_reported': _get(remembered, 'neighbor_sources_not_reported', default={}),
         'neighbor_refreshed': len(_get(remembered, 'neighbor_refreshed', default=[])),
         'neighbor_ended': _get(remembered, 'neighbor_ended', default=[]),
+        'log_sources_reported': _get(remembered, 'log_sources', default=[]),
+        'log_sources_not_reported': _get(remembered, 'log_sources_not_reported', default={}),
         'fault': fault,
         'not_done': _not_done(fault, results),
     })
