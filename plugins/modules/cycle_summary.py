@@ -54,7 +54,7 @@ summary:
       C(dropped_at_launch) (C({mac, ip, reason}), reason C(not_leased), C(no_reply) or C(mac_mismatch)), C(not_probed)
       and C(liveness_probe) (with C(roamscan_liveness_probe)), C(held), C(held_back) (C({mac, ip, position, reason,
       overdue_since, held_since}), at most 100) and C(held_back_count), C(corrupt_cache_entries), C(unusable_dhcp_entries), C(corrupt_spool_lines),
-      C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(linked) (C({mac: [identity key]}) of
+      C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(linked) (the identity keys of
       the authenticated links seen this cycle), C(logon_sources_reported), C(logon_sources_not_reported),
       C(logons_acknowledged), C(neighbor_sources_reported), C(neighbor_sources_not_reported), C(neighbor_refreshed) (how
       many holdings a neighbour entry of their own MAC refreshed), C(neighbor_ended) (C({mac, ip, seen_mac, time}) of the
