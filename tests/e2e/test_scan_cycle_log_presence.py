@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from cycle_lab import CycleLab, launch_call_ips, launch_calls, summary_of
-from netns import run, wait_until
+from netns import Process, run, wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -59,12 +59,13 @@ class SyslogOffice:
             check = subprocess.run([str(RSYSLOGD), '-N1', '-f', str(config), '-M', str(RSYSLOG_MODULES)],
                                    capture_output=True, text=True, check=False)
             assert check.returncode == 0, check.stderr
-            with open(self.workdir / 'rsyslogd.out', 'ab') as out:
-                self.process = subprocess.Popen(['ip', 'netns', 'exec', self.syslog_ns, str(RSYSLOGD), '-n', '-f', str(config),
-                                                 '-M', str(RSYSLOG_MODULES), '-i', str(self.workdir / 'rsyslogd.pid')],
-                                                stdout=out, stderr=subprocess.STDOUT)
+            log = self.workdir / 'rsyslogd.out'
+            with open(log, 'ab') as out:
+                self.process = Process('rsyslogd', subprocess.Popen(
+                    ['ip', 'netns', 'exec', self.syslog_ns, str(RSYSLOGD), '-n', '-f', str(config), '-M', str(RSYSLOG_MODULES),
+                     '-i', str(self.workdir / 'rsyslogd.pid')], stdout=out, stderr=subprocess.STDOUT), log)
             time.sleep(1)
-            assert self.process.poll() is None, (self.workdir / 'rsyslogd.out').read_text()[-2000:]
+            assert self.process.alive(), self.process.output()[-2000:]
         except BaseException:
             self.close()
             raise
@@ -74,13 +75,8 @@ class SyslogOffice:
         self.close()
 
     def close(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            self.process.stop()
         for namespace in (self.syslog_ns, self.asa_ns):
             run('ip', 'netns', 'del', namespace, check=False)
 
