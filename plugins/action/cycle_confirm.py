@@ -21,7 +21,9 @@ class ActionModule(CycleActionBase):
         devices = stage.devices()
         changed, outcome = confirm(records, scans, stage.now, stage.settings['abandon_after_hours'], devices)
         stage.mark_changed(changed)
-        stage.warnings += ['Abandoned pending scan %s for %s (%s): %s' % (item['scan_ref'], item['mac'], item['ip'], item['reason'])
+        stage.warnings += ['Abandoned pending scan %s for %s (%s): %s' % (item['scan_ref'], item['identity'], item['ip'], item['reason'])
                            for item in outcome['abandoned']]
-        lookup = host_list_hosts(records, stage.now, stage.settings['rescan_days'], devices) if stage.settings['use_qualys_host_list'] else []
+        settings = stage.settings
+        lookup = (host_list_hosts(records, stage.now, settings['rescan_days'], devices, settings['credit_log_presence'])
+                  if settings['use_qualys_host_list'] else [])
         return {'confirmed': outcome, 'host_list_lookup': lookup, 'rescan_days': stage.settings['rescan_days']}

@@ -23,11 +23,12 @@ class ActionModule(CycleActionBase):
         stage.mark_changed(changed)
         settings = stage.settings
         plan = _decide.plan(records, stage.now, settings['rescan_days'], settings['max_hosts_per_cycle'],
-                            settings['max_active_scans'], settings['title_prefix'], devices)
+                            settings['max_active_scans'], settings['title_prefix'], devices, settings['credit_log_presence'])
         # a resumed intent's scan may exist already: it launches what it intended, unprobed
         if settings['liveness_probe'] and plan['targets'] and not plan['resumed']:
             plan['probes'], plan['unprobed'] = probe_plan(
                 plan['targets'], parse_routes(settings['probe_routes']), records,
                 lambda host: stage.host_variable(host, 'roamscan_probe_interface'))
         return {'merged': merged, 'plan': plan,
-                'candidates': _decide.host_list_hosts(records, stage.now, settings['rescan_days'], devices)}
+                'candidates': _decide.host_list_hosts(records, stage.now, settings['rescan_days'], devices,
+                                                      settings['credit_log_presence'])}

@@ -28,13 +28,15 @@ class ActionModule(CycleActionBase):
         self._received, received_not_reported = stage.reports('receiver_group', stage.args['received'], 'presence_events')
         self._vpn_logs, vpn_logs_not_reported = stage.reports('vpn_log_group', stage.args['vpn_logs'], 'log_presence')
         named = _remember.named_reports(self._reports)
-        macs, ips = _remember.macs_observed(named)
-        others = _remember.identity_observations(named + [reports[host] for reports in (self._logons, self._received, self._vpn_logs)
-                                                          for host in sorted(reports)])
+        # log-only presence (the receivers' spools, VPN syslog) is folded like the DHCP servers' (authority log)
+        named += _remember.named_reports(self._received) + _remember.named_reports(self._vpn_logs)
+        logons = [self._logons[host] for host in sorted(self._logons)]
+        keys, ips = _remember.identities_observed(named)
+        others = _remember.identity_observations(named + logons)
         neighbor_seen = [item for host in sorted(neighbor_reports) for item in neighbor_reports[host].get('observations') or []]
         ips |= {item.get('ip') for item in others if isinstance(item.get('ip'), str)}
         ips |= {ip for dummy, dummy_mac, ip in sightings(neighbor_seen)}
-        stage.load(stage.store.get(macs | set(stage.store.holders(ips).values())))
+        stage.load(stage.store.get(keys | stage.store.holder_keys(ips)))
         changed, skipped = _remember.fold(stage.records, named)
         stage.mark_changed(changed)
         links = authenticated_links(others, stage.records)

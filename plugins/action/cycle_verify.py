@@ -41,9 +41,9 @@ class ActionModule(CycleActionBase):
     def run_stage(self, stage):
         title, targets = stage.args['plan']['title'], stage.args['plan']['targets']
         named = _remember.named_reports(fresh_reports(stage.args['leases']))
-        macs, ips = _remember.macs_observed(named)
-        macs |= {target['mac'] for target in targets if isinstance(target.get('mac'), str)}
-        stage.load(stage.store.get(macs | set(stage.store.holders(ips).values())))
+        keys, ips = _remember.identities_observed(named)
+        keys |= {target['identity'] for target in targets if isinstance(target.get('identity'), str)}
+        stage.load(stage.store.get(keys | stage.store.holder_keys(ips)))
         changed, dummy = _remember.fold(stage.records, named)
         stage.mark_changed(changed)
         holders = _remember.lease_holders(named)
@@ -53,10 +53,11 @@ class ActionModule(CycleActionBase):
             results, unprobed = probe_reports(stage.args['probes'])
             probed, probe_dropped, not_probed = apply_probe(targets, results, dict(plan.get('unprobed') or {}, **unprobed))
             # a target no longer leased is dropped as such, whatever the probe saw
-            probed += [item for item in probe_dropped if holders.get(item['ip']) != item['mac']]
-            probe_dropped = [item for item in probe_dropped if holders.get(item['ip']) == item['mac']]
+            probed += [item for item in probe_dropped if item['identity'] not in holders.get(item['ip'], ())]
+            probe_dropped = [item for item in probe_dropped if item['identity'] in holders.get(item['ip'], ())]
             costs = probe_costs(stage.args['probes'])
-        changed, launch, dropped = record_intent(stage.records, title, probed, holders, stage.now)
+        changed, launch, dropped = record_intent(stage.records, title, probed, holders, stage.now,
+                                                 stage.settings['credit_log_presence'])
         stage.mark_changed(changed)
         # a resumed intent's scan may exist in any state by now: the launch must look for it, not launch again
         resume = {'title': title, 'since': plan['intended_at']} if plan['resumed'] and plan['intended_at'] else None

@@ -92,7 +92,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         strict = self.get_option('strict')
         for group in ('roaming_clients', 'roaming_present', 'roaming_overdue', 'roaming_pending'):
             self.inventory.add_group(group)
-        for mac in sorted(records):
+        # hosts are MAC records; identities of other kinds (VPN, domain controller) have no host name of their own
+        for mac in sorted(key for key, record in records.items() if record.get('mac')):
             record = records[mac]
             host = mac_host_name(mac)
             self.inventory.add_host(host, group='roaming_clients')

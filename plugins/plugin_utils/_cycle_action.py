@@ -19,9 +19,9 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, kind_of, read_alias_settings
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, read_alias_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store, record_mac
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
 
 
 # cycle_check's registered result: it carries the cycle lease (``lock``) the later stages renew
@@ -66,10 +66,10 @@ class Stage:
         return self._groups
 
     def devices(self):
-        """The devices of the loaded records, after loading the records of the MACs aliased to them."""
+        """The devices of the loaded records, after loading the records of the identities aliased to them."""
         groups = self.alias_groups()
         wanted = {key for group in groups if any(key in self.records for key in group['identities'])
-                  for key in group['identities'] if kind_of(key) == 'mac'}
+                  for key in group['identities']}
         if wanted - set(self.records):
             self.load(self.store.get(wanted - set(self.records)))
         return Devices(self.records, groups)
@@ -80,14 +80,14 @@ class Stage:
         return self.records
 
     def blocked(self):
-        """MACs whose stored entry could not be read: never overwritten, reported until someone fixes it."""
-        return {record_mac(item['host']) for item in self.store.corrupt} if self.store else set()
+        """Identities whose stored entry could not be read: never overwritten, reported until someone fixes it."""
+        return self.store.unreadable() if self.store else set()
 
-    def mark_changed(self, macs):
+    def mark_changed(self, keys):
         blocked = self.blocked()
-        for mac in blocked & set(macs):
-            self.records.pop(mac, None)
-        self.changed |= set(macs) - blocked
+        for key in blocked & set(keys):
+            self.records.pop(key, None)
+        self.changed |= set(keys) - blocked
 
     def lease(self):
         """The cycle lease cycle_check took for this run (None: none taken, e.g. in check mode)."""

@@ -28,13 +28,15 @@ import io
 import os
 import re
 
-from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
-from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ID_KINDS
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import (  # noqa: F401 pylint: disable=unused-import
+    InvalidIdentity,
+    identity_key,  # part of this module's API: the key of an identity
+    kind_of,
+)
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import held_at
 
 AUTHENTICATED_KINDS = ('vpn_cert', 'ad_machine')
-# an identity value as the rs2 record carries it: safe characters, or % + hex of the raw bytes
-_SAFE_VALUE = re.compile(r'^(?:[A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127}|%(?:[0-9a-f]{2}){1,128})$')
 _SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@ -]{0,127}$')
 MAX_ALIAS_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEVICES = 100000
@@ -44,27 +46,6 @@ MAX_LINKS_PER_RECORD = 16
 
 class AliasError(ValueError):
     """The alias list as a whole cannot be used (unreadable file, not a list); the message says why."""
-
-
-class InvalidIdentity(ValueError):
-    """An identity that is not ``{kind, value}`` of a known kind with a safe value."""
-
-
-def identity_key(kind, value):
-    """The identity key of ``{kind, value}`` (validated): the normalised MAC, or ``<kind>:<value>``."""
-    if kind not in ID_KINDS:
-        raise InvalidIdentity('unknown identity kind %r (one of %s)' % (str(kind)[:32], ', '.join(ID_KINDS)))
-    if not isinstance(value, str):
-        raise InvalidIdentity('identity value of kind %s is a %s, not a string' % (kind, type(value).__name__))
-    if kind == 'mac':
-        try:
-            return normalize_mac(value)
-        except InvalidAddress as exc:
-            raise InvalidIdentity(str(exc)) from None
-    if not _SAFE_VALUE.match(value):
-        raise InvalidIdentity('identity value of kind %s is not [A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127} or %%hex: %r'
-                              % (kind, value[:64]))
-    return '%s:%s' % (kind, value)
 
 
 def parse_identity(given):
@@ -77,12 +58,6 @@ def parse_identity(given):
     if not sep:
         raise InvalidIdentity('identity %r has no kind (write kind:value, e.g. mac:02:77:00:00:0a:01)' % given[:64])
     return identity_key(kind.strip(), value.strip())
-
-
-def kind_of(key):
-    """The kind of an identity key."""
-    kind, sep, dummy = key.partition(':')
-    return kind if sep and kind in ID_KINDS else 'mac'
 
 
 # -- the operator's alias list ------------------------------------------------------------------
@@ -202,8 +177,8 @@ def _alias_group(entry, owner):
 def authenticated_links(observations, records):
     """Links proven by an authenticated identity seen at an IP a MAC held at that moment.
 
-    ``observations`` are presence observations (module_utils/_observation.py); ``records`` ``{mac: record}``
-    (holders of the observed IPs loaded). Only identities of ``AUTHENTICATED_KINDS`` seen (``start``/``seen``)
+    ``observations`` are presence observations (module_utils/_observation.py); ``records`` ``{identity key: record}``
+    (holders of the observed IPs loaded; only MAC records are looked at). Only identities of ``AUTHENTICATED_KINDS`` seen (``start``/``seen``)
     count; their aliases and host names are never looked at. Returns ``{mac: [link, ...]}`` with
     ``link = {identity, kind: authenticated, since, evidence: {source, host, ip, time, held_since}}``.
     """
@@ -221,7 +196,7 @@ def authenticated_links(observations, records):
         if not isinstance(moment, str):
             continue
         for mac, record in records.items():
-            since = held_at(record, ip, moment)
+            since = held_at(record, ip, moment) if kind_of(mac) == 'mac' else None
             if since is None:
                 continue
             source = obs.get('source') if isinstance(obs.get('source'), dict) else {}

@@ -35,9 +35,15 @@ SETTINGS = {
     # hosts whose neighbour tables speak of open holdings (_neighbors.py); hosts whose logons link devices
     'neighbor_group': ('roamscan_neighbor_group', {'type': 'str', 'default': 'neighbor_sources'}),
     'dc_group': ('roamscan_dc_group', {'type': 'str', 'default': 'domain_controllers'}),
+    # a machine-account logon at an IP nothing else holds opens a short log-only holding (networks with no roamscan source)
+    'dc_presence': ('roamscan_dc_presence', {'type': 'bool', 'default': False}),
+    'dc_presence_minutes': ('roamscan_dc_presence_minutes', {'type': 'int', 'default': 30}),
     # log-only presence (no live table): the presence receivers' spools and the VPN syslog collectors
     'receiver_group': ('roamscan_receiver_group', {'type': 'str', 'default': 'presence_receivers'}),
     'vpn_log_group': ('roamscan_vpn_log_group', {'type': 'str', 'default': 'vpn_log_collectors'}),
+    'vpn_group': ('roamscan_vpn_group', {'type': 'str', 'default': 'vpn_servers'}),
+    # a holding known only from a log (no live table to re-read before the launch) is scanned and credited only if allowed
+    'credit_log_presence': ('roamscan_credit_log_presence', {'type': 'bool', 'default': False}),
     'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
     'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),
@@ -67,7 +73,7 @@ SETTINGS = {
 AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days', 'history_days',
                 'api_allowance', 'due_soon_days')
 AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days',
-                'cycle_lock_seconds')
+                'cycle_lock_seconds', 'dc_presence_minutes')
 LAUNCH_OPTIONS = ('option_profile', 'option_profile_id', 'scanner', 'scanner_ids', 'default_scanner', 'scanners_in_ag',
                   'external_scanners', 'priority', 'max_targets_per_scan')
 VARIABLES = {setting: variable for setting, (variable, dummy) in SETTINGS.items()}

@@ -5,7 +5,9 @@
 
 FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
 
-One cache entry per identity (``roamscan-id-mac-027700000a01``), the record under the fact key ``roamscan``.
+One cache entry per identity, the record under the fact key ``roamscan``: ``roamscan-id-mac-027700000a01`` for a MAC,
+``roamscan-id-<kind>-<first 32 hex digits of the SHA-256 of the value>`` for the other kinds (``roamscan-id-vpn_cert-…``);
+such a key cannot be turned back into its identity, the record itself says it (``identity``).
 The key is no inventory host name, so ``ansible-playbook --flush-cache``, which clears the facts of every
 inventory host (the laptops are inventory hosts when the laptops inventory source is in the inventory), leaves
 the records alone. Records of 0.1 (host ``mac-027700000a01``) move to their own keys on first use; other facts
@@ -16,6 +18,7 @@ the inventory plugin use only :func:`open_store` and :class:`LaptopStore`.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -24,8 +27,10 @@ from ansible import constants as C
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.loader import cache_loader
 
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import InvalidRecord, validate_record
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import kind_of
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import InvalidRecord, record_key, upgrade_record, validate_record
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import MAC_HOST_PATTERN, mac_from_host, normalize_mac
+from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ID_KINDS
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_backend import (  # noqa: F401 pylint: disable=unused-import
     StoreError,  # the errors are part of this module's API
     StoreWriteError,
@@ -133,19 +138,26 @@ def _default_empty_prefix(cache):
 
 
 RECORD_PREFIX = 'roamscan-id-mac-'
-RECORD_PATTERN = re.compile(r'^roamscan-id-mac-([0-9a-f]{12})$')
+RECORD_PATTERN = re.compile(r'^roamscan-id-(?:mac-[0-9a-f]{12}|(?:%s)-[0-9a-f]{32})$'
+                            % '|'.join(kind for kind in ID_KINDS if kind != 'mac'))
 # a record key, or the 0.1 key (an inventory host name) of a record not yet upgraded
-RECORD_OR_LEGACY_PATTERN = re.compile(r'^(?:roamscan-id-)?mac-[0-9a-f]{12}$')
+RECORD_OR_LEGACY_PATTERN = re.compile(r'^(?:roamscan-id-(?:mac-[0-9a-f]{12}|(?:%s)-[0-9a-f]{32})|mac-[0-9a-f]{12})$'
+                                      % '|'.join(kind for kind in ID_KINDS if kind != 'mac'))
 
 
 @functools.lru_cache(maxsize=None)
-def record_key(mac):
-    """The cache key of the record of ``mac`` (validated once per MAC: a cycle asks for the same ones many times)."""
-    return RECORD_PREFIX + normalize_mac(mac).replace(':', '')
+def store_key(identity):
+    """The cache key of the record of identity key ``identity`` (computed once: a cycle asks for the same ones many
+    times)."""
+    kind = kind_of(identity)
+    if kind == 'mac':
+        return RECORD_PREFIX + normalize_mac(identity).replace(':', '')
+    value = identity[len(kind) + 1:]
+    return 'roamscan-id-%s-%s' % (kind, hashlib.sha256(value.encode('utf-8', 'surrogateescape')).hexdigest()[:32])
 
 
 def record_mac(key):
-    """The MAC of a record key or of a 0.1 key (``mac-<12 hex>``), else None."""
+    """The MAC of a MAC record key or of a 0.1 key (``mac-<12 hex>``), else None."""
     return mac_from_host(key[len('roamscan-id-'):] if key.startswith(RECORD_PREFIX) else key)
 
 
@@ -170,11 +182,12 @@ class LaptopStore:
         self.corrupt = []
         self.index_state = None
         self._backend = backend
-        self._records = {}    # mac: record handed out (callers change it, then save it)
+        self._records = {}    # identity key: record handed out (callers change it, then save it)
         self._texts = {}      # cache key: JSON text of the record as read or written (the index's copy)
-        self._facts = {}      # mac: the host's other facts, when known
+        self._facts = {}      # identity key: the host's other facts, when known
         self._entries = {}    # cache key: index entry of what was read or written
-        self._absent = set()  # macs without a cache entry
+        self._absent = set()  # identity keys without a cache entry
+        self._identities = {}  # cache key: identity key, of non-MAC records met (their keys are not reversible)
         self._index = None
         self._catalog = None
         self._all_read = False
@@ -184,88 +197,138 @@ class LaptopStore:
         self._holding = None                 # this cycle's lease, once taken or renewed
 
     # -- reading ---------------------------------------------------------------------------
-    def _read(self, macs, again=False):
-        keys = {record_key(mac): mac for mac in macs
-                if again or (record_key(mac) not in self._entries and mac not in self._absent)}
+    def _identity_of(self, key):
+        """The identity key of cache key ``key`` when it is known without reading the entry, else None."""
+        found = record_mac(key) or self._identities.get(key)
+        if found is None and self._index is not None and key in self._index.copies:
+            try:
+                found = record_key(json.loads(self._index.copies[key]))
+            except (InvalidRecord, ValueError, TypeError, AttributeError):
+                return None
+            if store_key(found) != key:
+                return None
+            self._identities[key] = found
+        return found
+
+    def _read(self, identities, again=False):
+        keys = {store_key(identity): identity for identity in identities}
+        for key, identity in keys.items():
+            if record_mac(key) is None:
+                self._identities[key] = identity     # the one identity whose record may be stored there
+        self._read_keys(keys, again)
+
+    def _read_keys(self, keys, again=False):
+        """Read the entries of ``{cache key: identity key, or None when only the record can tell}``."""
+        keys = {key: identity for key, identity in keys.items()
+                if again or (key not in self._entries and identity not in self._absent)}
         if not keys:
             return
         index = self._index
         unread = []
-        for key, mac in keys.items():
-            if not again and index is not None and key in index.copies:
+        for key, identity in keys.items():
+            if not again and identity is not None and index is not None and key in index.copies:
                 # the index's copy, valid while the entry has that version (checked when the index was opened)
-                self._records[mac] = json.loads(index.copies[key])
+                self._records[identity] = upgrade_record(json.loads(index.copies[key]))
                 self._texts[key] = index.copies[key]
                 self._entries[key] = index.overlay[key]
-                self._absent.discard(mac)
+                self._absent.discard(identity)
             else:
                 unread.append(key)
         found = self._backend.read_many(sorted(unread)) if unread else {}
         for key in unread:
-            mac = keys[key]
-            self._records.pop(mac, None)
-            self._facts.pop(mac, None)
+            identity = keys[key]
+            if identity is not None:
+                self._records.pop(identity, None)
+                self._facts.pop(identity, None)
             self._texts.pop(key, None)
             if key in found:
-                self._absent.discard(mac)
-                self._entries[key] = self._classify(mac, key, *found[key])
+                self._absent.discard(identity)
+                self._entries[key] = self._classify(identity, key, *found[key])
             else:
                 self._entries.pop(key, None)
-                self._absent.add(mac)
+                if identity is not None:
+                    self._absent.add(identity)
 
-    def _classify(self, mac, key, value, version):
+    def _classify(self, identity, key, value, version):
         if isinstance(value, Unreadable):
             error = 'unreadable cache entry: %s' % value.reason
         elif not isinstance(value, dict):
             error = 'cache entry is a %s, not a mapping of facts' % type(value).__name__
         else:
             others = {name: fact for name, fact in value.items() if name != FACT_KEY}
-            self._facts[mac] = others
             if FACT_KEY not in value:
+                if identity is not None:
+                    self._facts[identity] = others
                 return [version, None, None, int(bool(others))]
             try:
-                record = validate_record(value[FACT_KEY], mac)
+                record = value[FACT_KEY]
+                if identity is None:
+                    # a key that cannot be reversed: the record says whose it is, and the key must be that one's
+                    identity = record_key(upgrade_record(record)) if isinstance(record, dict) else None
+                    if identity is None or store_key(identity) != key:
+                        raise InvalidRecord('record is for identity %r, which is not stored under %s' % (identity, key))
+                record = validate_record(record, identity)
             except InvalidRecord as exc:
-                del self._facts[mac]
                 error = 'invalid %s record: %s' % (FACT_KEY, exc)
             else:
-                self._records[mac] = record
+                self._facts[identity] = others
+                self._records[identity] = record
                 self._texts[key] = _text(record)
+                if record_mac(key) is None:
+                    self._identities[key] = identity
                 return [version, digest(record), None, int(bool(others))]
         self.corrupt = [item for item in self.corrupt if item['host'] != key] + [{'host': key, 'error': error}]
         return [version, None, error, 0]
 
-    def get(self, macs):
-        """``{mac: record}`` for those of ``macs`` that have a record."""
-        macs = list(macs)
+    def unreadable(self):
+        """Identity keys whose stored entry could not be read (never overwritten); a non-MAC entry whose identity
+        is not known is left out (no cycle can name it)."""
+        return {self._identity_of(item['host']) for item in self.corrupt} - {None}
+
+    def get(self, identities):
+        """``{identity key: record}`` for those of ``identities`` that have a record."""
+        identities = list(identities)
         self._fresh_index()
-        self._read(macs)
-        return {mac: self._records[mac] for mac in macs if mac in self._records}
+        self._read(identities)
+        return {identity: self._records[identity] for identity in identities if identity in self._records}
 
     def all(self):
         """Every record (coverage report, inventory plugin)."""
         if not self._all_read:
             self._upgrade()
-            self._read([record_mac(key) for key in self._backend.keys(RECORD_PATTERN)])
+            self._read_keys({key: self._identity_of(key) for key in self._backend.keys(RECORD_PATTERN)})
             self._all_read = True
         return dict(self._records)
 
     def working_set(self):
-        """``{mac: record}`` a cycle may act on: open holdings and pending scans or intents."""
+        """``{identity key: record}`` a cycle may act on: open holdings and pending scans or intents."""
         index = self._fresh_index()
         if index is None:
-            return {mac: record for mac, record in self.all().items() if _in_working_set(record)}
-        found = self.get(record_mac(key) for key in index.working_keys())
-        return {mac: record for mac, record in found.items() if _in_working_set(record)}
+            return {key: record for key, record in self.all().items() if _in_working_set(record)}
+        keys = {key: self._identity_of(key) for key in index.working_keys()}
+        self._read_keys(keys)
+        found = {identity: self._records[identity] for identity in (self._identity_of(key) for key in keys)
+                 if identity in self._records}
+        return {key: record for key, record in found.items() if _in_working_set(record)}
 
     def holders(self, ips):
-        """``{ip: mac}`` of records with an open holding of one of ``ips``."""
+        """``{ip: identity key}`` of records with an open holding of one of ``ips`` (of several holders of one IP,
+        the latest to take it: see holder_keys)."""
         wanted = set(ips)
-        return {record['ip']: mac for mac, record in self.working_set().items()
+        found = sorted((record['held_since'], record['ip'], key) for key, record in self.working_set().items()
+                       if record.get('lease_state') == 'active' and record.get('ip') in wanted)
+        return {ip: key for dummy, ip, key in found}
+
+    def holder_keys(self, ips):
+        """Identity keys of every record with an open holding of one of ``ips`` (a MAC and a domain-controller
+        identity may hold one IP together)."""
+        wanted = set(ips)
+        return {key for key, record in self.working_set().items()
                 if record.get('lease_state') == 'active' and record.get('ip') in wanted}
 
     def digests(self):
-        """``{mac: partial record}`` of every laptop, enough for _summary.counts (known / present / overdue / pending)."""
+        """``{key: partial record}`` of every identity, enough for _summary.counts (known / present / overdue /
+        pending); the key is the identity key when known without reading the record, else the cache key."""
         index = self._fresh_index()
         if index is not None:
             try:
@@ -273,9 +336,10 @@ class LaptopStore:
             except IndexUnusable:
                 index = None   # another writer replaced the catalog since: count from the records themselves
         if index is None:
-            return {mac: digest_as_record(digest(record)) for mac, record in self.all().items()}
+            return {key: digest_as_record(digest(record)) for key, record in self.all().items()}
         entries.update(index.overlay)
-        return {record_mac(key): digest_as_record(entry[1]) for key, entry in entries.items() if entry[1] is not None}
+        return {self._identity_of(key) or key: digest_as_record(entry[1]) for key, entry in entries.items()
+                if entry[1] is not None}
 
     def read_entry(self, key):
         """The value of the non-laptop entry ``key`` (the cycle history), None when absent; StoreError when unreadable."""
@@ -324,7 +388,7 @@ class LaptopStore:
                 return self._rebuild(str(exc))
             entries.update(index.overlay)
             stale = [key for key, version in versions.items() if key not in entries or entries[key][0] != version]
-            self._read([record_mac(key) for key in stale], again=True)
+            self._read_keys({key: self._identity_of(key) for key in stale}, again=True)
             entries = {key: self._entries.get(key, entries.get(key)) for key in versions}
             copies = dict(index.copies)
             copies.update(self._texts)
@@ -333,7 +397,7 @@ class LaptopStore:
             self.index_state = 'repaired'
             self._save_index(catalog=True, best_effort=True)
             return self._index
-        self._read([record_mac(key) for key in stale], again=True)
+        self._read_keys({key: self._identity_of(key) for key in stale}, again=True)
         for key in stale:
             if key in self._entries:
                 index.update(key, self._entries[key], self._texts.get(key))
@@ -393,7 +457,7 @@ class LaptopStore:
                 continue    # an inventory host's own facts, no roamscan record
             else:
                 try:
-                    values[record_key(mac)] = {FACT_KEY: validate_record(value[FACT_KEY], mac)}
+                    values[store_key(mac)] = {FACT_KEY: validate_record(value[FACT_KEY], mac)}
                     left[key] = {name: fact for name, fact in value.items() if name != FACT_KEY}
                     continue
                 except InvalidRecord as exc:
@@ -446,44 +510,44 @@ class LaptopStore:
         return Fence(self._lease, self._holding, {key: self._entries[key][0] if key in self._entries else None for key in values})
 
     # -- writing ---------------------------------------------------------------------------
-    def save(self, records, macs):
-        """Write ``records[mac]`` for each of ``macs`` (the host's other facts kept), verified, then the index.
+    def save(self, records, identities):
+        """Write ``records[identity]`` for each of ``identities`` (the host's other facts kept), verified, then the index.
 
         Raises StoreWriteError naming the entry and the reason when a write fails or does not read back; nothing
         is written then, or (a failure between the atomic renames, or of the index) the records written so far
         are complete and the index, left stale, is repaired from them on next use. An entry that could not be
         read is never overwritten.
         """
-        macs = sorted(macs)
-        if not macs:
+        identities = sorted(identities)
+        if not identities:
             return 0
         index = self._fresh_index()
-        self._read(macs)
-        for mac in macs:
-            if mac in self._legacy_blocked:
+        self._read(identities)
+        for identity in identities:
+            if identity in self._legacy_blocked:
                 raise StoreWriteError('Refusing to write %s in the fact cache (%s): the entry of release 0.1 for this MAC, '
-                                      'mac-%s, could not be read' % (record_key(mac), self._backend.label, mac.replace(':', '')))
-            entry = self._entries.get(record_key(mac))
+                                      'mac-%s, could not be read' % (store_key(identity), self._backend.label, identity.replace(':', '')))
+            entry = self._entries.get(store_key(identity))
             if entry is not None and entry[2] is not None:
                 raise StoreWriteError('Refusing to overwrite %s in the fact cache (%s): its entry could not be read (%s)'
-                                      % (record_key(mac), self._backend.label, entry[2]))
+                                      % (store_key(identity), self._backend.label, entry[2]))
         # hosts whose other facts are known only to exist (the record came from the index's copy)
-        self._read([mac for mac in macs if mac not in self._facts and self._entries.get(record_key(mac), [None] * 4)[3]],
-                   again=True)
+        self._read([identity for identity in identities
+                    if identity not in self._facts and self._entries.get(store_key(identity), [None] * 4)[3]], again=True)
         values = {}
-        for mac in macs:
-            host_facts = dict(self._facts.get(mac) or {})
-            host_facts[FACT_KEY] = records[mac]
-            values[record_key(mac)] = host_facts
+        for identity in identities:
+            host_facts = dict(self._facts.get(identity) or {})
+            host_facts[FACT_KEY] = records[identity]
+            values[store_key(identity)] = host_facts
         versions = self._backend.write_many(values, fence=self._fence(values))
-        for mac in macs:
-            key = record_key(mac)
+        for identity in identities:
+            key = store_key(identity)
             existed = key in self._entries
-            entry = [versions[key], digest(records[mac]), None, int(bool(self._facts.get(mac)))]
+            entry = [versions[key], digest(records[identity]), None, int(bool(self._facts.get(identity)))]
             self._entries[key] = entry
-            self._texts[key] = _text(records[mac])
-            self._records[mac] = records[mac]
-            self._absent.discard(mac)
+            self._texts[key] = _text(records[identity])
+            self._records[identity] = records[identity]
+            self._absent.discard(identity)
             if index is not None:
                 if existed and key not in index.overlay:
                     index.catalog_only -= 1
@@ -497,10 +561,10 @@ class LaptopStore:
                     # drop the index so that the next store rebuilds it from the records as they are on disk
                     self._backend.delete_many([INDEX_KEY])
                     self._index, self.index_state = None, 'dropped: the catalog changed behind it'
-                    return len(macs)
+                    return len(identities)
                 entries.update(index.overlay)
                 self._index, self._catalog = compact(entries, index.copies, self._backend.CLOCK_SKEW_NS)
                 self._save_index(catalog=True)
             else:
                 self._save_index()
-        return len(macs)
+        return len(identities)

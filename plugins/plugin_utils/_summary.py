@@ -64,7 +64,9 @@ def cycle_summary(results, final_counts, fault=None, acknowledged=(), not_report
     verified, launched, recorded = results.get('verify'), results.get('launch'), results.get('record')
     summary = dict(final_counts or {'known': None, 'present': None, 'overdue': None, 'pending': None})
     summary.update({
-        'credited': [item['mac'] for item in _get(confirmed, 'confirmed', 'credited', default=[])],
+        'credited': [item['identity'] for item in _get(confirmed, 'confirmed', 'credited', default=[])],
+        'credited_from_log': [item['identity'] for item in _get(confirmed, 'confirmed', 'credited', default=[])
+                              if item.get('authority') == 'log'],
         'not_credited': _get(confirmed, 'confirmed', 'not_credited', default=[]),
         'abandoned': _get(confirmed, 'confirmed', 'abandoned', default=[]),
         'merged_from_host_list': _get(decided, 'merged', default=[]),

@@ -13,6 +13,7 @@ from ansible.playbook.play_context import PlayContext
 from ansible.playbook.task import Task
 from ansible.template import Templar
 
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_from_host
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _cycle_action
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreWriteError, UnsafeFactCache
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import LockHeld, LockLost
@@ -45,6 +46,12 @@ class FakeStore:
 
     def holders(self, ips):
         return {r['ip']: mac for mac, r in self.records.items() if r['lease_state'] == 'active' and r['ip'] in ips}
+
+    def holder_keys(self, ips):
+        return set(self.holders(ips).values())
+
+    def unreadable(self):
+        return {mac_from_host(item['host']) for item in self.corrupt}
 
     def all(self):
         self.reads.append(('all',))
@@ -285,16 +292,16 @@ def test_decide_takes_host_list_dates_by_the_one_rule(store):
     store['store'] = FakeStore({A: present(A, X, since='2026-11-28T09:00:00Z')})
     found = {'hosts': [{'ip': X, 'mac': A, 'source': 'qualys', 'last_scanned': '2026-11-28T09:30:00Z'}]}
     result = run_action('cycle_decide', {'last_scanned': found}, task_vars=SCAN)
-    assert result['merged'] == [{'mac': A, 'ip': X, 'last_scanned': '2026-11-28T09:30:00Z'}]
+    assert result['merged'] == [{'identity': A, 'mac': A, 'ip': X, 'last_scanned': '2026-11-28T09:30:00Z'}]
     assert result['plan']['targets'] == []
 
 
 def test_verify_keeps_targets_still_held_by_the_same_mac_and_records_the_intent(store):
     store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
-    plan = {'title': 'roamscan T', 'targets': [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}], 'held': None, 'resumed': False}
+    plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}], 'held': None, 'resumed': False}
     fresh = {'results': [dict(lease_report((A, X), ('02:77:00:00:0c:03', Y)), item='dhcp1')], 'changed': False}
     result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=SCAN)
-    assert result['launch']['targets'] == [{'mac': A, 'ip': X}] and [d['mac'] for d in result['launch']['dropped']] == [B]
+    assert result['launch']['targets'] == [{'identity': A, 'mac': A, 'ip': X}] and [d['mac'] for d in result['launch']['dropped']] == [B]
     assert store['store'].records[A]['pending'] == {'scan_ref': None, 'ip': X, 'launched_at': NOW, 'title': 'roamscan T'}
     assert result['launch_options'] == {'option_profile': 'Laptop Light Scan', 'scanner': ['laptop_scanner_1'],
                                         'default_scanner': False, 'scanners_in_ag': False, 'external_scanners': False}
@@ -302,7 +309,7 @@ def test_verify_keeps_targets_still_held_by_the_same_mac_and_records_the_intent(
 
 def test_verify_refuses_to_record_an_intent_the_launch_would_refuse(store):
     store['store'] = FakeStore({A: present(A, X)})
-    plan = {'title': 'roamscan T', 'targets': [{'mac': A, 'ip': X}]}
+    plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}]}
     fresh = {'results': [dict(lease_report((A, X)), item='dhcp1')]}
     result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=dict(SCAN, roamscan_default_scanner=True))
     assert result['failed'] and 'choose one scanner selector' in result['msg']
@@ -329,7 +336,7 @@ def test_decide_plans_the_liveness_probe_per_route_when_it_is_on(store):
 def test_verify_drops_what_the_probe_found_gone_or_answering_with_another_mac(store):
     third = '02:77:00:00:0c:03'
     store['store'] = FakeStore({A: present(A, X), B: present(B, Y), third: present(third, '10.77.0.102')})
-    targets = [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}, {'mac': third, 'ip': '10.77.0.102'}]
+    targets = [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}, {'identity': third, 'mac': third, 'ip': '10.77.0.102'}]
     probes = [{'host': 'dhcp1', 'interface': 'br0', 'allow': ['10.77.0.0/24'], 'targets': targets}]
     plan = {'title': 'roamscan T', 'targets': targets, 'resumed': False, 'probes': probes, 'unprobed': {}}
     fresh = {'results': [dict(lease_report((A, X), (B, Y), (third, '10.77.0.102')), item='dhcp1')]}
@@ -338,7 +345,7 @@ def test_verify_drops_what_the_probe_found_gone_or_answering_with_another_mac(st
         {'ip': Y, 'expected_mac': B, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'},
         {'ip': '10.77.0.102', 'expected_mac': third, 'alive': True, 'method': 'arp', 'macs': [A], 'reason': 'mac_mismatch'}]}]}
     result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': probed}, task_vars=SCAN)
-    assert result['launch']['targets'] == [{'mac': A, 'ip': X}]
+    assert result['launch']['targets'] == [{'identity': A, 'mac': A, 'ip': X}]
     assert [(d['mac'], d['reason']) for d in result['launch']['dropped']] == [(B, 'no_reply'), (third, 'mac_mismatch')]
     assert store['store'].records[B]['pending'] is None and store['store'].records[A]['pending']['title'] == 'roamscan T'
     assert result['liveness_probe'] == {'hosts': ['dhcp1'], 'elapsed': 0.4, 'packets_sent': {'arp': 4}}
@@ -351,7 +358,7 @@ def test_verify_drops_what_the_probe_found_gone_or_answering_with_another_mac(st
 
 def test_verify_reports_a_gone_lease_as_not_leased_even_when_the_probe_saw_nothing(store):
     store['store'] = FakeStore({A: present(A, X)})
-    targets = [{'mac': A, 'ip': X}]
+    targets = [{'identity': A, 'mac': A, 'ip': X}]
     plan = {'title': 'roamscan T', 'targets': targets, 'probes': [{'host': 'dhcp1', 'targets': targets}]}
     fresh = {'results': [dict(lease_report(), item='dhcp1')]}
     probed = {'results': [{'item': plan['probes'][0], 'results': [
@@ -366,7 +373,7 @@ def test_record_turns_intents_into_pending_scans(store):
     store['store'] = FakeStore({A: intended})
     result = run_action('cycle_record', {'title': 'roamscan T', 'launched': {'scans': [{'ref': 'scan/9.1', 'targets': [X]}]}},
                         task_vars=SCAN)
-    assert result['launch']['recorded'] == [{'mac': A, 'ip': X, 'scan_ref': 'scan/9.1'}]
+    assert result['launch']['recorded'] == [{'identity': A, 'mac': A, 'ip': X, 'scan_ref': 'scan/9.1'}]
     assert store['store'].records[A]['pending']['scan_ref'] == 'scan/9.1'
     result = run_action('cycle_record', {'title': 'roamscan T', 'launched': {'skipped': True}}, task_vars=SCAN)
     assert result['failed'] and 'no scans list' in result['msg']
@@ -421,8 +428,8 @@ def test_summary_folds_each_cycle_into_a_daily_history(monkeypatch, store):
     fake = FakeStore({A: present(A, X), B: present(B, Y, last_scanned='2026-11-20T00:00:00Z')})
     monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: fake)
     task_vars = {'roamscan_launch': {'scan_refs': ['scan/1'], 'api_calls': 3}, 'roamscan_status': {'api_calls': 1},
-                 'roamscan_recorded': {'launch': {'recorded': [{'mac': A, 'ip': X}]}},
-                 'roamscan_intent': {'launch': {'dropped': [{'mac': B, 'ip': Y, 'reason': 'IP %s no longer leased to this MAC' % Y}]}}}
+                 'roamscan_recorded': {'launch': {'recorded': [{'identity': A, 'mac': A, 'ip': X}]}},
+                 'roamscan_intent': {'launch': {'dropped': [{'identity': B, 'mac': B, 'ip': Y, 'reason': 'IP %s no longer leased to this MAC' % Y}]}}}
     run_action('cycle_summary', task_vars=task_vars)
     result = run_action('cycle_summary', task_vars=task_vars)
     assert result['history_days'] == 1

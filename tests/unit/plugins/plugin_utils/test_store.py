@@ -11,6 +11,7 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import new
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _store
 from ansible_collections.roamscan.qualys.tests.support.legacy_records import (
+    as_read,
     legacy_cache,
     legacy_write,
     mac_of,
@@ -192,7 +193,7 @@ def test_a_cycle_reads_its_working_set_from_the_index_alone_without_a_directory_
     spy = Spy(store)
     assert store.working_set() == working(records) and store.index_state == 'fresh'
     assert spy.read == [] and spy.scans == 0
-    assert store.get([mac_of(30)]) == {mac_of(30): records[mac_of(30)]} and spy.read == ['roamscan-id-mac-02770000001e']
+    assert store.get([mac_of(30)]) == as_read({mac_of(30): records[mac_of(30)]}) and spy.read == ['roamscan-id-mac-02770000001e']
     assert store.holders(['10.77.0.1', '10.77.0.12', '10.77.0.40']) == {'10.77.0.1': mac_of(1)}
 
 
@@ -237,7 +238,7 @@ def test_index_deleted_mid_cycle_is_rebuilt_from_the_records(jsonfile):
     first.save({mac_of(3): here}, [mac_of(3)])   # the next stage of the same cycle
     records[mac_of(3)] = here
     store = _store.open_store()
-    assert store.working_set() == working(records) and store.all() == records
+    assert store.working_set() == working(records) and store.all() == as_read(records)
 
 
 @pytest.mark.parametrize('garbage', ['', '{"__payload__": "{\\"format\\": 1, \\"ove', '{"__payload__": "{\\"format\\": 7}"}',
@@ -324,7 +325,7 @@ def test_crash_between_writes_loses_no_laptop_and_credits_none_wrongly(jsonfile,
     if key_part == 'roamscan-store-index':
         records[mac_of(3)] = legacy_cache().get('roamscan-id-mac-027700000003')['roamscan']
     after_crash = _store.open_store()
-    assert after_crash.working_set() == working(records) and after_crash.all() == records
+    assert after_crash.working_set() == working(records) and after_crash.all() == as_read(records)
     assert after_crash.index_state == 'repaired'
 
 
@@ -452,14 +453,15 @@ def test_0_1_records_are_moved_to_their_own_keys_and_survive_their_hosts_being_f
     records = fleet()
     legacy_write(records, facts={mac_of(1): {'owner': 'alice'}})
     store = _store.open_store()
-    assert store.working_set() == working(records) and store.all() == records
-    assert legacy_cache().get('roamscan-id-mac-027700000001') == {'roamscan': records[mac_of(1)]}
+    assert store.working_set() == working(records) and store.all() == as_read(records)
+    # moved upgraded: the record now says its identity and source
+    assert legacy_cache().get('roamscan-id-mac-027700000001') == {'roamscan': as_read(records)[mac_of(1)]}
     assert legacy_cache().get('mac-027700000001') == {'owner': 'alice'}   # the record has one home
     assert not any(name.endswith('_mac-027700000002') or name == 'mac-027700000002' for name in os.listdir(jsonfile))
     for mac in records:                      # what ansible-playbook --flush-cache does to the laptop hosts
         legacy_cache().delete('mac-' + mac.replace(':', ''))
     again = _store.open_store()
-    assert again.all() == records and again.working_set() == working(records) and again.corrupt == []
+    assert again.all() == as_read(records) and again.working_set() == working(records) and again.corrupt == []
 
 
 def test_an_upgraded_record_is_not_overwritten_by_its_stale_0_1_entry(jsonfile):

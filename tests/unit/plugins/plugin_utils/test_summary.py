@@ -26,12 +26,12 @@ def test_stage_of_a_task_is_the_first_word_of_its_name():
 def completed_results():
     return {
         'remember': {'servers': ['dhcp1'], 'not_reported': {}, 'unusable': [{}], 'corrupt': [], 'corrupt_spool_lines': {}},
-        'confirm': {'confirmed': {'credited': [{'mac': A, 'ip': X, 'scan_ref': 'scan/1.1', 'reason': 'r'}],
+        'confirm': {'confirmed': {'credited': [{'identity': A, 'mac': A, 'ip': X, 'scan_ref': 'scan/1.1', 'reason': 'r'}],
                                   'not_credited': [], 'abandoned': []}},
-        'decide': {'plan': {'title': 'roamscan T', 'targets': [{'mac': B, 'ip': Y}], 'held': None}, 'merged': []},
-        'verify': {'launch': {'title': 'roamscan T', 'targets': [{'mac': B, 'ip': Y}], 'dropped': []}},
+        'decide': {'plan': {'title': 'roamscan T', 'targets': [{'identity': B, 'mac': B, 'ip': Y}], 'held': None}, 'merged': []},
+        'verify': {'launch': {'title': 'roamscan T', 'targets': [{'identity': B, 'mac': B, 'ip': Y}], 'dropped': []}},
         'launch': {'scan_refs': ['scan/1.2'], 'changed': True},
-        'record': {'launch': {'recorded': [{'mac': B, 'ip': Y, 'scan_ref': 'scan/1.2'}], 'missing': []}},
+        'record': {'launch': {'recorded': [{'identity': B, 'mac': B, 'ip': Y, 'scan_ref': 'scan/1.2'}], 'missing': []}},
     }
 
 
