@@ -32,6 +32,8 @@ class ActionModule(CycleActionBase):
         named += _remember.named_reports(self._received) + _remember.named_reports(self._vpn_logs)
         logons = [self._logons[host] for host in sorted(self._logons)]
         keys, ips = _remember.identities_observed(named)
+        if stage.settings['dc_presence']:
+            keys |= _remember.identities_observed(_remember.named_reports(self._logons))[0]
         others = _remember.identity_observations(named + logons)
         neighbor_seen = [item for host in sorted(neighbor_reports) for item in neighbor_reports[host].get('observations') or []]
         ips |= {item.get('ip') for item in others if isinstance(item.get('ip'), str)}
@@ -41,6 +43,13 @@ class ActionModule(CycleActionBase):
         stage.mark_changed(changed)
         links = authenticated_links(others, stage.records)
         stage.mark_changed(add_links(stage.records, links))
+        if stage.settings['dc_presence']:
+            # after the leases and tunnels are folded: only an IP none of them holds is the machine account's
+            reduced = {host: _remember.dc_presence_report(report, stage.records, stage.settings['dc_presence_minutes'])
+                       for host, report in self._logons.items()}
+            dc_changed, dc_skipped = _remember.fold(stage.records, _remember.named_reports(reduced))
+            stage.mark_changed(dc_changed)
+            skipped += dc_skipped
         # after the DHCP fold: a lease taken this cycle is the holding the neighbour tables speak of
         mac_records = {key: record for key, record in stage.records.items() if kind_of(key) == 'mac'}
         evidence = neighbor_evidence(mac_records, neighbor_seen)

@@ -17,9 +17,9 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import 
 from ansible_collections.roamscan.qualys.plugins.module_utils._lease_row import LEASE_STATES
 from ansible_collections.roamscan.qualys.plugins.module_utils._observation import AUTHORITIES, authority_of
 from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ENDING_KINDS, PRESENCE_KINDS, SERVERS
-from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import InvalidIdentity, identity_key, keeps_holder
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import IP_HISTORY_LIMIT, REASSIGNED, new_record, record_key
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time, shift
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import COHOLDER_KINDS, InvalidIdentity, identity_key, keeps_holder, kind_of
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import IP_HISTORY_LIMIT, REASSIGNED, held_at, new_record, record_key
 
 # a session that began (a VPN connect): a new holding, even of the IP the identity held before
 CONNECT = 'connect'
@@ -312,6 +312,25 @@ def fold(records, reports):
     for observation in found:
         folder.apply(observation)
     return folder.changed, skipped
+
+
+def dc_presence_report(report, records, minutes):
+    """A ``logon_events`` result reduced to what DC-only presence (``roamscan_dc_presence``) folds: the machine-account
+    logons at an IP that no other identity of ``records`` held at that moment, each holding it for ``minutes`` after
+    the logon, ``authority: log``. A logon at an IP a lease or tunnel holds only links (_devices.authenticated_links)."""
+    kept = []
+    for item in report.get('observations') or []:
+        identity = item.get('identity') if isinstance(item, dict) else None
+        if not isinstance(identity, dict) or identity.get('kind') != 'ad_machine' or item.get('event') not in ('start', 'seen'):
+            continue
+        try:
+            ip, moment = normalize_ip(item.get('ip') or ''), normalize_time(item.get('time') or '')
+        except (InvalidAddress, ValueError):
+            continue
+        if any(held_at(record, ip, moment) for key, record in records.items() if kind_of(key) not in COHOLDER_KINDS):
+            continue
+        kept.append(dict(item, ip=ip, time=moment, until=shift(moment, minutes=minutes), authority='log'))
+    return {'now': report.get('now'), 'observations': kept}
 
 
 def named_reports(reports):

@@ -209,7 +209,7 @@ def test_remember_reports_corrupt_spool_lines_per_server(store):
 
 def logon_report(*logons, cursor='logon-cursor-1'):
     """A logon_events result: (kind, account, ip, time) per successful logon."""
-    return {'cursor': cursor, 'changed': False, 'observations': [
+    return {'now': NOW, 'cursor': cursor, 'changed': False, 'observations': [
         {'id': 'l%d' % index, 'source': {'kind': 'samba', 'host': 'dc1'}, 'event': 'seen', 'why': 'kerberos',
          'identity': {'kind': kind, 'value': account}, 'ip': ip, 'time': moment, 'until': None, 'aliases': {},
          'hostname': None, 'authority': 'log'} for index, (kind, account, ip, moment) in enumerate(logons)]}
@@ -450,3 +450,37 @@ def test_summary_keeps_an_unreadable_history_and_warns(monkeypatch, store):
     assert not result.get('failed') and result['history_days'] is None
     assert any('roamscan-history is not a schema 1 roamscan history' in warning for warning in result['warnings'])
     assert fake.entries['roamscan-history'] == ['not', 'a', 'history']
+
+
+def test_a_machine_logon_at_a_tunnel_ip_links_the_vpn_certificate_holding_it_and_never_a_log_only_holding(store):
+    tunnel, nac = present('vpn_cert:alice-laptop', '10.8.0.5'), present(A, X)
+    tunnel.update(identity={'kind': 'vpn_cert', 'value': 'alice-laptop'}, mac=None, source={'kind': 'openvpn', 'host': 'vpn1'})
+    nac['authority'] = 'log'   # a NAC session the receiver reported: no live table proves it
+    store['store'] = FakeStore({'vpn_cert:alice-laptop': tunnel, A: nac})
+    task_vars = with_sources(cycle_vars(), 'domain_controllers', 'roamscan_logons',
+                             dc1=logon_report(('ad_machine', 'LAPTOP01$', '10.8.0.5', '2026-11-28T11:30:00Z'),
+                                              ('ad_machine', 'LAPTOP09$', X, '2026-11-28T11:30:00Z')))
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed'), result
+    assert result['linked'] == {'vpn_cert:alice-laptop': ['ad_machine:LAPTOP01$']}
+
+
+@pytest.mark.parametrize('dc_presence', [False, True])
+def test_dc_only_presence_holds_only_an_ip_nothing_else_holds_and_only_when_asked(store, dc_presence):
+    store['store'] = FakeStore({A: present(A, X)})
+    task_vars = with_sources(cycle_vars(), 'domain_controllers', 'roamscan_logons',
+                             dc1=logon_report(('ad_machine', 'LAPTOP01$', X, '2026-11-28T11:30:00Z'),      # A's lease: a link
+                                              ('ad_machine', 'STATIC02$', '10.77.5.9', '2026-11-28T11:50:00Z'),
+                                              ('ad_user', 'alice', '10.77.5.10', '2026-11-28T11:50:00Z')))
+    task_vars['roamscan_dc_presence'] = dc_presence
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed'), result
+    records = store['store'].records
+    assert result['linked'] == {A: ['ad_machine:LAPTOP01$']} and records[A]['lease_state'] == 'active'
+    assert 'ad_machine:LAPTOP01$' not in records and not any(key.startswith('ad_user:') for key in records)
+    if not dc_presence:
+        assert 'ad_machine:STATIC02$' not in records
+        return
+    static = records['ad_machine:STATIC02$']
+    assert (static['ip'], static['lease_state'], static['authority'], static['lease_expires']) == (
+        '10.77.5.9', 'active', 'log', '2026-11-28T12:20:00Z')
