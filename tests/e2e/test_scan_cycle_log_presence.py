@@ -51,7 +51,7 @@ class SyslogOffice:
             for namespace, device, address in ((self.syslog_ns, 'sl0', SYSLOG_IP), (self.asa_ns, 'asa0', ASA_IP)):
                 run('ip', '-n', namespace, 'addr', 'add', address + '/24', 'dev', device)
                 run('ip', '-n', namespace, 'link', 'set', device, 'up')
-            (self.workdir / 'work').mkdir()
+            (self.workdir / 'work').mkdir(parents=True)
             config = self.workdir / 'rsyslog.conf'
             config.write_text('global(workDirectory="%s")\nmodule(load="imudp")\ninput(type="imudp" address="%s" port="514")\n'
                               '*.* action(type="omfile" file="%s" template="RSYSLOG_FileFormat")\n'
@@ -111,8 +111,7 @@ def test_an_asa_session_in_syslog_is_launched_only_when_log_presence_may_be_cred
     assert held.returncode == 0, (held.stdout + held.stderr)[-4000:]
     summary = summary_of(held)
     assert summary['log_sources_reported'] == ['syslog1'] and launch_calls(qualys_sim) == []
-    records, dummy = lab.inventory()
-    carol = [record for record in records.values() if record.get('identity') == {'kind': 'vpn_user', 'value': 'cycle-carol'}]
+    carol = [record for record in lab.records().values() if record.get('identity') == {'kind': 'vpn_user', 'value': 'cycle-carol'}]
     assert len(carol) == 1 and carol[0]['ip'] == TUNNEL_IP and carol[0]['authority'] == 'log'
 
     allowed = lab.run(qualys_sim, extra_vars={'roamscan_credit_log_presence': True})
@@ -123,6 +122,6 @@ def test_an_asa_session_in_syslog_is_launched_only_when_log_presence_may_be_cred
     qualys_sim.state.scan_action('*', 'process')
     credited = lab.run(qualys_sim, extra_vars={'roamscan_credit_log_presence': True})
     assert credited.returncode == 0, (credited.stdout + credited.stderr)[-4000:]
-    records, dummy = lab.inventory()
-    carol = next(record for record in records.values() if record.get('identity') == {'kind': 'vpn_user', 'value': 'cycle-carol'})
+    carol = next(record for record in lab.records().values() if record.get('identity') == {'kind': 'vpn_user', 'value': 'cycle-carol'})
     assert carol['last_scanned'] and carol['last_scan_authority'] == 'log'
+    assert [str(item) for item in summary_of(credited)['credited_from_log']] == ['vpn_user:cycle-carol']   # counted apart
