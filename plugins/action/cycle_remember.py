@@ -29,9 +29,12 @@ class ActionModule(CycleActionBase):
         self._vpn_logs, vpn_logs_not_reported = stage.reports('vpn_log_group', stage.args['vpn_logs'], 'log_presence')
         named = _remember.named_reports(self._reports)
         # log-only presence (the receivers' spools, VPN syslog) is folded like the DHCP servers' (authority log)
-        named += _remember.named_reports(self._received) + _remember.named_reports(self._vpn_logs)
+        log_named = _remember.named_reports(self._received) + _remember.named_reports(self._vpn_logs)
+        ending = _remember.session_end_keys(log_named)
+        named += log_named
         logons = [self._logons[host] for host in sorted(self._logons)]
         keys, ips = _remember.identities_observed(named)
+        keys |= ending
         if stage.settings['dc_presence']:
             keys |= _remember.identities_observed(_remember.named_reports(self._logons))[0]
         others = _remember.identity_observations(named + logons)
@@ -39,6 +42,8 @@ class ActionModule(CycleActionBase):
         ips |= {item.get('ip') for item in others if isinstance(item.get('ip'), str)}
         ips |= {ip for dummy, dummy_mac, ip in sightings(neighbor_seen)}
         stage.load(stage.store.get(keys | stage.store.holder_keys(ips)))
+        if ending:   # a disconnect line names the user, not the tunnel IP: it ends what that identity holds
+            named = [_remember.with_session_ends(report, stage.records) for report in named]
         changed, skipped = _remember.fold(stage.records, named)
         stage.mark_changed(changed)
         links = authenticated_links(others, stage.records)

@@ -314,6 +314,47 @@ def fold(records, reports):
     return folder.changed, skipped
 
 
+def _ends_without_ip(report):
+    """``[(index, identity key)]`` of a log source's ``end`` observations that name no IP (ASA 113019, GlobalProtect
+    logout: the concentrator logs who left, not which tunnel IP)."""
+    found = []
+    for index, item in enumerate(report.get('observations') or []):
+        identity = item.get('identity') if isinstance(item, dict) else None
+        if isinstance(identity, dict) and item.get('event') == 'end' and not item.get('ip'):
+            try:
+                found.append((index, identity_key(identity.get('kind'), identity.get('value'))))
+            except InvalidIdentity:
+                continue
+    return found
+
+
+def session_end_keys(reports):
+    """The identity keys whose records ``with_session_ends`` needs loaded."""
+    return {key for report in reports for dummy, key in _ends_without_ip(report)}
+
+
+def with_session_ends(report, records):
+    """``report`` with each IP-less ``end`` given the IP its identity last held: the one an earlier observation of this
+    read gave it, else its open holding in ``records``. An end of an identity that holds nothing ends nothing and is left out."""
+    ends = dict(_ends_without_ip(report))
+    if not ends:
+        return report
+    held = {key: record['ip'] for key, record in records.items() if record.get('lease_state') == 'active' and record.get('ip')}
+    observations = []
+    for index, item in enumerate(report.get('observations') or []):
+        if index in ends:
+            if ends[index] not in held:
+                continue
+            item = dict(item, ip=held.pop(ends[index]))
+        elif isinstance(item, dict) and isinstance(item.get('identity'), dict) and item.get('ip') and item.get('event') != 'end':
+            try:
+                held[identity_key(item['identity'].get('kind'), item['identity'].get('value'))] = item['ip']
+            except InvalidIdentity:
+                pass
+        observations.append(item)
+    return dict(report, observations=observations)
+
+
 def dc_presence_report(report, records, minutes):
     """A ``logon_events`` result reduced to what DC-only presence (``roamscan_dc_presence``) folds: the machine-account
     logons at an IP that no other identity of ``records`` held at that moment, each holding it for ``minutes`` after

@@ -484,3 +484,28 @@ def test_dc_only_presence_holds_only_an_ip_nothing_else_holds_and_only_when_aske
     static = records['ad_machine:STATIC02$']
     assert (static['ip'], static['lease_state'], static['authority'], static['lease_expires']) == (
         '10.77.5.9', 'active', 'log', '2026-11-28T12:20:00Z')
+
+
+def vpn_log_report(*lines):
+    """A log_presence result: (event, user, ip or None, time) per ASA line."""
+    return {'now': NOW, 'cursor': 'log-cursor-1', 'changed': False, 'observations': [
+        {'id': 'v%d' % index, 'source': {'kind': 'cisco_asa', 'host': 'syslog1'}, 'event': event, 'why': 'connect',
+         'identity': {'kind': 'vpn_user', 'value': user}, 'ip': ip, 'time': moment,
+         'until': '2026-11-28T23:00:00Z' if event != 'end' else None, 'aliases': {}, 'hostname': None, 'authority': 'log'}
+        for index, (event, user, ip, moment) in enumerate(lines)]}
+
+
+def test_a_vpn_disconnect_line_without_an_ip_ends_the_session_it_names(store):
+    task_vars = with_sources(cycle_vars(), 'vpn_log_collectors', 'roamscan_vpn_logs',
+                             syslog1=vpn_log_report(('start', 'carol', '10.88.0.17', '2026-11-28T11:00:00Z'),
+                                                    ('start', 'dave', '10.88.0.18', '2026-11-28T11:00:00Z'),
+                                                    ('end', 'carol', None, '2026-11-28T11:30:00Z')))
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed') and result['acknowledge_vpn_logs'] == {'syslog1': 'log-cursor-1'}, result
+    records = store['store'].records
+    assert records['vpn_user:carol']['lease_state'] != 'active' and records['vpn_user:carol']['ip_history'][-1]['ip'] == '10.88.0.17'
+    assert records['vpn_user:dave']['lease_state'] == 'active' and records['vpn_user:dave']['authority'] == 'log'
+    # a later read with only dave's disconnect ends his stored session
+    task_vars['hostvars']['syslog1']['roamscan_vpn_logs'] = vpn_log_report(('end', 'dave', None, '2026-11-28T11:45:00Z'))
+    assert not run_action('cycle_remember', task_vars=task_vars).get('failed')
+    assert store['store'].records['vpn_user:dave']['lease_state'] != 'active'
