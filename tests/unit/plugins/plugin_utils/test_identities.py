@@ -260,8 +260,8 @@ def test_a_finished_scan_of_a_session_still_open_waits_for_evidence_that_reaches
     changed, outcome = _confirm.confirm(records, [scan], NOW, 24)
     assert outcome['credited'] == outcome['not_credited'] == [] and records[CERT]['pending']['done_at'] == NOW
     # the next cycle's table still lists the session after that moment: credited, to that moment's window
-    fold(records, vpn_report('2026-11-28T12:15:00Z', table=[observed('vpn_cert', 'alice-laptop', T, '2026-11-28T12:15:00Z',
-                                                                   event='seen')]))
+    seen = observed('vpn_cert', 'alice-laptop', T, '2026-11-28T12:15:00Z', event='seen')
+    fold(records, vpn_report('2026-11-28T12:15:00Z', table=[seen]))
     changed, outcome = _confirm.confirm(records, [scan], '2026-11-28T12:15:05Z', 24)
     assert [item['identity'] for item in outcome['credited']] == [CERT] and records[CERT]['last_scanned'] == LAUNCHED
 

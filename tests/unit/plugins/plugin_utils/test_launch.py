@@ -8,7 +8,8 @@ from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_f
 def test_intent_reverifies_against_fresh_lease_table():
     records = {A: present(A, X), B: present(B, Y)}
     holders = _remember.lease_holders([report(NOW, leases=[lease(A, X, '2026-11-28T13:00:00Z'), lease(C, Y, '2026-11-28T13:00:00Z')])])
-    changed, launch, dropped = _launch.record_intent(records, 'roamscan T', [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}], holders, NOW)
+    targets = [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}]
+    changed, launch, dropped = _launch.record_intent(records, 'roamscan T', targets, holders, NOW)
     assert launch == [{'identity': A, 'mac': A, 'ip': X}] and [d['mac'] for d in dropped] == [B]
     assert records[A]['pending'] == {'scan_ref': None, 'ip': X, 'launched_at': NOW, 'title': 'roamscan T'}
     assert records[B]['pending'] is None and changed == {A}
