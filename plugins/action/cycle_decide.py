@@ -29,6 +29,6 @@ class ActionModule(CycleActionBase):
             plan['probes'], plan['unprobed'] = probe_plan(
                 plan['targets'], parse_routes(settings['probe_routes']), records,
                 lambda host: stage.host_variable(host, 'roamscan_probe_interface'))
-        return {'merged': merged, 'plan': plan,
+        return {'merged': merged, 'plan': plan, 'credential_check': settings['credential_check'],
                 'candidates': _decide.host_list_hosts(records, stage.now, settings['rescan_days'], devices,
                                                       settings['credit_log_presence'])}

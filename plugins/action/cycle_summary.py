@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CHECKED_RESULT, CycleActionBase, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WouldBeStore, would_do
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CHECKED_RESULT, CycleActionBase, CycleError, registered_ok
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import (
     API_OF_MODULE, HISTORY_KEY, InvalidHistory, cycle_api_calls, fold_cycle, history_value, parse_history)
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts, cycle_summary, stage_of
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts, cycle_summary, failure_of, stage_of
 
 STAGE_RESULTS = {'remember': 'roamscan_remembered', 'confirm': 'roamscan_confirmed', 'decide': 'roamscan_plan',
                  'verify': 'roamscan_intent', 'launch': 'roamscan_launch', 'record': 'roamscan_recorded'}
@@ -34,29 +35,41 @@ class ActionModule(CycleActionBase):
         final, corrupt, store = None, [], None
         if stage.settings_error is None:   # else the store the settings name is unknown
             try:
-                store = open_store(stage.settings['fact_cache'])
-                final = counts(store.digests(), stage.now, stage.settings['rescan_days'])
+                store = open_store(stage.settings['fact_cache'], read_only=self._task.check_mode)
+                counted = store if stage.would_store is None else WouldBeStore(store, stage.would_store)
+                final = counts(counted.digests(), stage.now, stage.settings['rescan_days'], self._alias_groups(stage))
                 corrupt = store.corrupt
             except StoreError as exc:
                 stage.warnings.append('Cannot count the laptop records: %s' % exc)
                 store = None
-        acknowledged, logons_acknowledged = ([host for host in stage.group_hosts(group)
-                                              if registered_ok(stage.host_variable(host, stage.args[variable]))]
-                                             for group, variable in (('dhcp_group', 'acknowledged'),
-                                                                     ('dc_group', 'logons_acknowledged')))
+        acknowledged, logons_acknowledged = ([host for host in stage.presence_hosts()
+                                              if registered_ok(stage.host_variable(host, stage.args[variable], registered=True))]
+                                             for variable in ('acknowledged', 'logons_acknowledged'))
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
-        summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'), logons_acknowledged)
-        summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']
         checked = stage.variable(CHECKED_RESULT)
-        elsewhere = checked.get('held_elsewhere') if isinstance(checked, dict) else None
+        checked = checked if isinstance(checked, dict) else {}
+        summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'), checked.get('took_over'),
+                                logons_acknowledged)
+        summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']
+        elsewhere = checked.get('held_elsewhere')
         summary['skipped'] = 'skipped: %s' % elsewhere['msg'] if elsewhere else None
+        summary['check_mode'] = would_do(summary, results) if self._task.check_mode and not elsewhere else None
         history_days = None
         if store is not None and final is not None and not self._task.check_mode:
             history_days = self._append_history(stage, store, summary)
         if store is not None:
             self._release(store, stage)   # after the history: one writer at a time
         return {'summary': summary, 'history_days': history_days,
-                'cycle_failed': bool(summary['fault'] or summary['dhcp_servers_not_reported'])}
+                'cycle_failed': bool(summary['fault'] or summary['dhcp_servers_not_reported']), 'failure': failure_of(summary)}
+
+    @staticmethod
+    def _alias_groups(stage):
+        """The alias list the devices are counted under; an unusable one is a warning (the summary is always shown)."""
+        try:
+            return stage.alias_groups()
+        except CycleError as exc:
+            stage.warnings.append('%s; the summary counts every identity as a device of its own' % exc)
+            return []
 
     @staticmethod
     def _append_history(stage, store, summary):
@@ -65,7 +78,7 @@ class ActionModule(CycleActionBase):
         try:
             days = fold_cycle(parse_history(store.read_entry(HISTORY_KEY)), summary, api_calls, stage.now,
                               stage.settings['history_days'])
-            store.write_entry(HISTORY_KEY, history_value(days))
+            store.write_entry(HISTORY_KEY, history_value(days, stage.settings['rescan_days']))
         except (StoreError, InvalidHistory) as exc:
             stage.warnings.append('Cannot add this cycle to the history (%s): %s' % (HISTORY_KEY, exc))
             return None

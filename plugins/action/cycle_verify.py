@@ -12,11 +12,14 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._liveness_check im
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import launch_options
 
 
-def fresh_reports(leases):
-    """``{server: lease_events result}`` of a registered loop (``item`` = server) over the DHCP servers."""
-    if not isinstance(leases, dict) or not isinstance(leases.get('results'), list):
-        raise CycleError('leases must be the registered result of lease_events looped over the DHCP servers')
-    return {item['item']: item for item in leases['results'] if registered_ok(item) and isinstance(item.get('item'), str)}
+def fresh_reports(tables):
+    """``[(host, presence_events result)]`` of a registered loop over cycle_remember's ``live_tables``
+    (``item`` = ``{host, source, table_path}``)."""
+    if not isinstance(tables, dict) or not isinstance(tables.get('results'), list):
+        raise CycleError('leases must be the registered result of presence_events looped over the live tables '
+                         '(cycle_remember\'s live_tables)')
+    return [(item['item']['host'], item) for item in tables['results']
+            if registered_ok(item) and isinstance(item.get('item'), dict) and isinstance(item['item'].get('host'), str)]
 
 
 class ActionModule(CycleActionBase):

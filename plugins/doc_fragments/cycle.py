@@ -18,7 +18,8 @@ attributes:
     support: none
   check_mode:
     support: full
-    details: Computes and returns everything, writes no laptop record.
+    details: Computes and returns everything, writes nothing to the store (opened read-only), and returns the records
+      it and the earlier stages would have written (C(would_store)), which the next stage reads over the stored ones.
   diff_mode:
     support: none
   platform:
@@ -48,6 +49,8 @@ notes:
     C(roamscan_credit_log_presence) (default V(false)) - also scan and credit holdings known only from a log (a source
     with no live table to re-read before the launch); such credits are flagged C(last_scan_authority: log).
     C(roamscan_use_qualys_host_list) (default V(true)) - credit scans of other schedules from the Qualys host list.
+    C(roamscan_credential_check) (default V(true)) - a cycle that made no other Qualys call proves the login with
+    M(roamscan.qualys.qualys_login_check).
     C(roamscan_report_days) (default V(30)) - the coverage report's window.
     C(roamscan_liveness_probe) (default V(false)) - right before the launch, M(roamscan.qualys.liveness_probe)
     checks that each target still answers, with its MAC; those that do not are dropped (C(docs/probe.md)).

@@ -186,6 +186,7 @@ class QualysClient:
         if not username or not password:
             raise QualysConfigError('username and password are required')
         self.base_url = base_url.rstrip('/')
+        self.username = username
         self._password = password
         self.timeout = (min(float(timeout), CONNECT_TIMEOUT_CAP_SEC), float(timeout))
         self.max_wait = float(max_wait)
@@ -263,6 +264,10 @@ class QualysClient:
             exc.args = tuple(self._scrub(arg) if isinstance(arg, str) else arg for arg in exc.args)
             if getattr(exc, 'text', None):
                 exc.text = self._scrub(exc.text)
+            if isinstance(exc, QualysAuthError) and exc.args:
+                # after scrubbing: the account and URL must read as given, whatever the password is
+                exc.args = ('%s; account %r at %s: check that account\'s password and the API URL or platform'
+                            % (exc.args[0], self.username, self.base_url),) + exc.args[1:]
             raise
 
     def _call_with_fallback(self, operation, params):

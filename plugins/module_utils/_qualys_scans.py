@@ -56,6 +56,13 @@ def plan_launches(targets, title, max_targets_per_scan=None):
     return plan
 
 
+def last_scan_of(client, username):
+    """One scan-list call, answered with at most one scan: ``{ref, launched, state}`` of the last scan ``username``
+    launched (the list's default window, 30 days), None when there is none. Proves the login works."""
+    scans = client.list_scans({'user_login': username, 'show_last': '1'})
+    return {key: scans[0][key] for key in ('ref', 'launched', 'state')} if scans else None
+
+
 def _active_scans(client, username):
     """One scan-list call: this user's scans that are still Queued/Loading/Running."""
     return client.list_scans({'state': ','.join(ACTIVE_STATES), 'user_login': username})
@@ -175,9 +182,29 @@ def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=
             done.append(_reused(item, recovered, None))
             continue
         except QualysError as exc:
-            raise LaunchIncomplete(str(exc), done, exc) from None
+            raise LaunchIncomplete('%s%s' % (exc, _invalid_choice_hint(exc)), done, exc) from None
         done.append(_result(item, launched['ref'], launched['id'], False))
     return done
+
+
+# launch parameter: (what it names, this module's option, the scan cycle's variable)
+LAUNCH_CHOICES = {
+    'option_title': ('option profile', 'option_profile', 'roamscan_option_profile'),
+    'option_id': ('option profile', 'option_profile_id', 'roamscan_option_profile_id'),
+    'iscanner_name': ('scanner appliance', 'scanner', 'roamscan_scanner'),
+    'iscanner_id': ('scanner appliance', 'scanner_ids', 'roamscan_scanner_ids'),
+}
+_INVALID_PARAMETER = re.compile(r'parameter (\w+) has invalid value')
+
+
+def _invalid_choice_hint(exc):
+    """What to fix when Qualys refused the option profile or scanner (1905 names the API parameter)."""
+    match = _INVALID_PARAMETER.search(getattr(exc, 'text', None) or '')
+    if getattr(exc, 'code', None) != '1905' or not match or match.group(1) not in LAUNCH_CHOICES:
+        return ''
+    what, option, variable = LAUNCH_CHOICES[match.group(1)]
+    return ('. Qualys has no %s by that name or ID for this account: fix option %s (in the scan cycle: the variable %s)'
+            % (what, option, variable))
 
 
 def _ref_epoch(ref):

@@ -15,8 +15,10 @@ description:
   - The first step of the C(roamscan.qualys.scan_overdue) cycle - before anything is collected, check the cycle
     settings (see the notes; the option profile and scanner choice by the rule M(roamscan.qualys.qualys_scan_launch)
     applies) and that the laptop store is durable.
-  - Returns the inventory hosts of the cycle's DHCP group, neighbour-source group, domain-controller group, presence
-    receiver group and VPN log group, so the playbook collects from exactly those.
+  - Returns the inventory hosts of the cycle's DHCP group, VPN group (C(roamscan_vpn_group)), neighbour-source group,
+    domain-controller group, presence receiver group and VPN log group, so the playbook collects from exactly those;
+    every VPN server must set C(roamscan_vpn_server) (V(openvpn), V(ocserv) or V(wireguard)), else the cycle stops here
+    naming the hosts. A cycle with no host in any of these groups stops here, naming the groups.
   - Takes the laptop store's cycle lease (C(roamscan_cycle_lock_seconds)), so that one cycle at a time works on a
     store, also across controllers. When another cycle holds it, the run ends at once with the holder's host and
     start time in the summary, green (C(roamscan_when_locked=skip)) or failed (V(fail)); it never launches.
@@ -50,6 +52,12 @@ dhcp_servers:
   type: list
   elements: str
   sample: [dhcp1.example.net]
+vpn_servers:
+  description: Inventory hosts of the group C(roamscan_vpn_group) names.
+  returned: success
+  type: list
+  elements: str
+  sample: [vpn1.example.net]
 neighbor_sources:
   description: Inventory hosts of the group C(roamscan_neighbor_group) names (their neighbour tables are read).
   returned: success
@@ -72,6 +80,12 @@ vpn_log_collectors:
   returned: success
   type: list
   elements: str
+presence_hosts:
+  description: Every host the cycle collects from (all the lists above), each once.
+  returned: success
+  type: list
+  elements: str
+  sample: [dhcp1.example.net, vpn1.example.net]
 device_aliases:
   description: The operator's alias list as read - C(devices) linked, and the entries C(skipped) with the reason.
   returned: success
@@ -85,6 +99,14 @@ lock:
   returned: success
   type: dict
   sample: {token: 7, owner: awx, host: controller1, pid: 4242, since: 1764585600.0, expires: 1764587400.0, held: true, seconds: 1800}
+took_over:
+  description:
+    - When the lease this run took had expired while still held - the cycle holding it was killed or its controller
+      stopped - who held it and since when; this run resumes what that cycle left undone (files cache only; a
+      community.general.redis lease that expired is gone). None otherwise.
+  returned: success
+  type: dict
+  sample: {host: controller1, pid: 4242, since: 1764585600.0, expires: 1764587400.0}
 held_elsewhere:
   description:
     - When another cycle holds the lease and C(roamscan_when_locked) is V(skip), who holds it, since when, and the

@@ -54,6 +54,11 @@ stored:
   description: Number of laptop records written to the store.
   returned: success
   type: int
+credential_check:
+  description: The value of C(roamscan_credential_check); the playbook proves the Qualys login with
+    M(roamscan.qualys.qualys_login_check) when it is true and the cycle made no other Qualys call.
+  returned: success
+  type: bool
 merged:
   description: Laptops whose last scan date was taken from the Qualys host list.
   returned: success

@@ -61,11 +61,20 @@ summary:
       holdings another MAC's neighbour entry ended), C(log_sources_reported), C(log_sources_not_reported) (presence
       receivers and VPN log collectors), C(fault) and C(not_done)
       (C({stage, reason}) of the stages a fault kept from running), C(skipped) (null, or why this run did nothing - another
-      cycle held the store's lease - naming that cycle's host and start time).
+      cycle held the store's lease - naming that cycle's host and start time), C(resumed) (null, or what this run took up
+      from a cycle that never ended, C(after) - that cycle's C(host), C(pid), C(since) and a C(msg), when this run took
+      over its expired lease - and C(launch) - C({title, intended_at}) of the launch intent it resumed -, either null).
+    - C(check_mode) - in check mode, sentences saying what the cycle would have done (C(would launch one scan of
+      10.20.0.11-10.20.0.12), who would be credited); the counts are those the cycle would have left. Null otherwise.
   returned: success
   type: dict
 cycle_failed:
   description: True when a fault stopped the cycle or a DHCP server did not report; the playbook then fails after the summary.
   returned: success
   type: bool
+failure:
+  description: Why the cycle failed - the stage's fault and each DHCP server that did not report, with its reason; null when it did not fail.
+  returned: success
+  type: str
+  sample: "DHCP server not read: dhcp2 (spool /var/spool/roamscan: Permission denied)"
 """

@@ -7,8 +7,9 @@ FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between re
 
 A stage action validates its arguments, reads the cycle settings from the task's variables
 (plugin_utils/_settings.py), opens the laptop store, runs its stage and writes back only the
-records the stage changed (nothing in check mode). Stages raise typed errors; only run() turns
-them into a failed result.
+records the stage changed. In check mode it opens the store read-only, sees the records the
+earlier stages would have written and passes them on with its own (plugin_utils/_check_mode.py).
+Stages raise typed errors; only run() turns them into a failed result.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, read_alias_settings
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WOULD_STORE, WouldBeStore, carried_records
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, kind_of, read_alias_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
 
 
 # cycle_check's registered result: it carries the cycle lease (``lock``) the later stages renew
 CHECKED_RESULT = 'roamscan_checked'
+# the settings naming the inventory groups the collect play reads (roamscan_cycle_presence_hosts)
+PRESENCE_GROUPS = ('dhcp_group', 'vpn_group', 'dc_group', 'neighbor_group', 'receiver_group', 'vpn_log_group')
 
 
 class CycleError(Exception):
@@ -50,6 +54,8 @@ class Stage:
         self.warnings = []
         self.settings_error = None
         self.alias_skipped = []
+        # check mode: the records the earlier stages would have written (None: not in check mode)
+        self.would_store = None
         self._groups = None
         self._task_vars = task_vars
         self._templar = templar
@@ -104,30 +110,57 @@ class Stage:
         """Inventory hosts of the cycle's DHCP group."""
         return self.group_hosts('dhcp_group')
 
+    def vpn_servers(self):
+        """Inventory hosts of the cycle's VPN group."""
+        return self.group_hosts('vpn_group')
+
+    def presence_hosts(self):
+        """Every host the cycle collects from (the groups of PRESENCE_GROUPS), each once."""
+        return sorted({host for setting in PRESENCE_GROUPS for host in self.group_hosts(setting)})
+
     def group_hosts(self, setting):
-        """Inventory hosts of the group the setting ``setting`` names (``dhcp_group``, ``neighbor_group``, ``dc_group``)."""
+        """Inventory hosts of the group the setting ``setting`` names (``dhcp_group``, ``dc_group``, ...)."""
         return list((self._task_vars.get('groups') or {}).get(self.settings[setting]) or [])
 
-    def reports(self, setting, variable, module):
-        """``({host: result}, {host: why not})``: the ``module`` result each host of the group ``setting`` names
-        registered as ``variable``."""
+    def collected(self, name):
+        """What the presence hosts' collect tasks registered as ``name`` (kind ``''``) or ``name_<kind>``, one task per
+        source kind: ``({kind: [(host, result)]}, {kind: {host: why not}})``.
+
+        A skipped task is left out; a failed or unreachable one is not reported under its kind, and a host without
+        any result (the collect play never reached it) under kind None. Results are taken as they are, never
+        templated (see host_variable).
+        """
+        hostvars = self._task_vars.get('hostvars') or {}
         reports, not_reported = {}, {}
-        for host in self.group_hosts(setting):
-            result = self.host_variable(host, variable)
-            if registered_ok(result):
-                reports[host] = result
-            else:
-                reason = result.get('msg') if isinstance(result, dict) else None
-                not_reported[host] = reason or 'no %s result (the server was not reached)' % module
+        for host in self.presence_hosts():
+            variables = {}
+            if host in hostvars:
+                variables = hostvars.raw_get(host) if hasattr(hostvars, 'raw_get') else hostvars[host]
+            results = {variable[len(name) + 1:]: value for variable, value in sorted(variables.items())
+                       if (variable == name or variable.startswith(name + '_'))
+                       and not (isinstance(value, dict) and value.get('skipped'))}
+            if not results:
+                not_reported.setdefault(None, {})[host] = 'no result (the host was not reached)'
+            for kind, result in results.items():
+                if registered_ok(result):
+                    reports.setdefault(kind, []).append((host, result))
+                else:
+                    reason = result.get('msg') if isinstance(result, dict) else None
+                    not_reported.setdefault(kind, {})[host] = reason or 'no result (the host was not reached)'
         return reports, not_reported
 
-    def host_variable(self, host, name):
-        """Variable ``name`` of inventory host ``host`` (a DHCP server's registered result), rendered; None if unset."""
+    def host_variable(self, host, name, registered=False):
+        """Variable ``name`` of inventory host ``host``, rendered in that host's context (hostvars does it); None if unset.
+
+        A ``registered`` result (a DHCP server's presence_events) is data, never a template: it is taken as it is, since
+        walking a result of a thousand observations through the template engine costs seconds per stage.
+        """
         hostvars = self._task_vars.get('hostvars') or {}
         if host not in hostvars:
             return None
-        value = hostvars[host].get(name)
-        return self._templar.template(value) if value is not None else None
+        if registered and hasattr(hostvars, 'raw_get'):
+            return hostvars.raw_get(host).get(name)
+        return hostvars[host].get(name)
 
 
 class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
@@ -171,18 +204,26 @@ class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
         del tmp
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        check_mode = self._task.check_mode
         try:
             settings, settings_error = self._settings(task_vars)
-            store = open_store(settings['fact_cache'], require_durable=self.REQUIRE_DURABLE) if self.USES_STORE else None
+            store = None
+            if self.USES_STORE:
+                store = open_store(settings['fact_cache'], require_durable=self.REQUIRE_DURABLE, read_only=check_mode)
             stage = Stage(store, settings, args, time_now(), task_vars, self._templar)
             stage.settings_error = settings_error
-            if store is not None and self.RENEWS_LEASE and not self._task.check_mode:
+            if check_mode:
+                stage.would_store = carried_records(task_vars)
+                stage.store = store and WouldBeStore(store, stage.would_store)
+            elif store is not None and self.RENEWS_LEASE:
                 store.renew_lease(stage.lease())   # a cycle that lost its lease stops here (LockLost)
             result.update(self.run_stage(stage))
             stored = 0
-            if stage.changed and not self._task.check_mode:
+            if check_mode and store is not None:
+                result[WOULD_STORE] = stage.store.carried(stage.records, stage.changed)
+            elif stage.changed:
                 stored = store.save(stage.records, stage.changed)
-            result.update(self.after_save(stage, not self._task.check_mode))
+            result.update(self.after_save(stage, not check_mode))
         except (InvalidSettings, StoreError, CycleError) as exc:
             result.update(failed=True, msg=to_text(exc))
             return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_hosts import host_list_scan_counts
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import Devices
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import Devices, scan_state, scanned_holding
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import kind_of
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._queue import ordered, take
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import authority, is_present, open_holding, overdue_since
@@ -23,9 +23,6 @@ HELD_BACK_SHOWN = 100
 def active_scans(records):
     """Distinct roamscan scans still pending (by ref, or by title while only intended)."""
     return sorted({(p.get('scan_ref') or p.get('title') or '') for p in (r.get('pending') for r in records.values()) if p})
-
-
-AUTHORITY_RANK = {'log': 0, 'table': 1}
 
 
 def target_of(key, ip, **more):
@@ -57,13 +54,10 @@ def candidates(records, now, rescan_days, devices=None, credit_log=False):
                    and (credit_log or authority(records[item]) == 'table')]
         if not present or any(record.get('pending') for record in members):
             continue
-        scans = [record['last_scanned'] for record in members if record.get('last_scanned')]
-        seen = [record['first_seen'] for record in members if record.get('first_seen')]
-        last = max(scans) if scans else None
-        due = overdue_since({'last_scanned': last, 'first_seen': min(seen) if seen else None}, rescan_days)
+        last, dummy, due = scan_state(members, rescan_days)
         if due is not None and due > now:
             continue
-        chosen, record = max(present, key=lambda item: (AUTHORITY_RANK.get(authority(item[1]), 0), item[1]['held_since'], item[0]))
+        chosen, record = scanned_holding(present)
         found.append(target_of(chosen, record['ip'], last_scanned=last, held_since=record['held_since'],
                                overdue_since=due or '', device=device['id'], identities=device['identities']))
     return ordered(found)

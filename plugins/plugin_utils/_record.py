@@ -20,7 +20,8 @@ the current holding (its kind, e.g. ``kea`` or ``openvpn``, and the inventory ho
 upgraded when read (:func:`upgrade_record`); their source kind is then ``dhcp``.
 
 Optional fields: ``links`` (``[{identity, kind, since, evidence}]``, authenticated identities proven to be this
-MAC's device: _devices.py), ``last_scan_via`` (the linked identity whose holding proved the last scan) and
+MAC's device: _devices.py), ``unlinked`` (``[{identity, at, reason, evidence}]``, links the operator removed, never
+made again), ``last_scan_via`` (the linked identity whose holding proved the last scan) and
 ``last_scan_authority`` (``log`` when the holding that proved the last scan came from a log-only source).
 
 The *holding* of a record is the identity's current hold of ``ip`` (a DHCP lease, a VPN session): it is open while
@@ -143,6 +144,9 @@ def _validate_fields(record):
     links = record.get('links', [])
     if not isinstance(links, list) or not all(isinstance(link, dict) and isinstance(link.get('identity'), str) for link in links):
         raise InvalidRecord('links is not a list of {identity, kind, since, evidence}')
+    unlinked = record.get('unlinked', [])
+    if not isinstance(unlinked, list) or not all(isinstance(item, dict) and isinstance(item.get('identity'), str) for item in unlinked):
+        raise InvalidRecord('unlinked is not a list of {identity, at, reason, evidence}')
     pending = record.get('pending')
     if pending is not None:
         if not isinstance(pending, dict):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
 from ansible_collections.roamscan.qualys.plugins.module_utils._lease_row import LEASE_STATES
-from ansible_collections.roamscan.qualys.plugins.module_utils._observation import AUTHORITIES, authority_of
+from ansible_collections.roamscan.qualys.plugins.module_utils._observation import AUTHORITIES, TABLE_SOURCES, authority_of
 from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ENDING_KINDS, PRESENCE_KINDS, SERVERS
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time, shift
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import COHOLDER_KINDS, InvalidIdentity, identity_key, keeps_holder, kind_of
@@ -212,7 +212,7 @@ class _Folder:
             self._close(record, record['last_seen'], 'released')
             holding = False
         if not holding:
-            self._take_over(ip, key, moment)
+            self._take_over(obs)
             record['ip'] = ip
             record['held_since'] = moment
             record['lease_state'] = 'active'
@@ -252,10 +252,13 @@ class _Folder:
         state = {'release': 'released', 'expire': 'expired', 'decline': 'declined', 'active': 'expired'}.get(kind, kind)
         self._close(record, end, state)
 
-    def _take_over(self, ip, key, moment):
+    def _take_over(self, obs):
+        ip, key, moment = obs['ip'], obs['key'], obs['time']
         for holder in sorted(self.holder_of.get(ip, ())):
-            if holder != key and not keeps_holder(key, holder):
-                other = self.records[holder]
+            other = self.records[holder]
+            # one session the source names twice in one read (OpenVPN: certificate and user name) is no reuse
+            same_session = other['source'] == obs['source'] and other['last_seen'] == moment
+            if holder != key and not keeps_holder(key, holder) and not same_session:
                 self._close(other, min(other['last_seen'], moment), REASSIGNED)
 
     def _close(self, record, end, state):
@@ -375,19 +378,33 @@ def dc_presence_report(report, records, minutes):
 
 
 def named_reports(reports):
-    """``{server name: presence_events result}`` as fold's list, each result knowing its server."""
-    named = []
-    for name in sorted(reports):
-        report = reports[name]
-        named.append(dict(report, server_name=name) if isinstance(report, dict) else {'server_name': name})
-    return named
+    """``[(host, presence_events result)]`` (a host may report several sources) as fold's list, each result knowing
+    the inventory host that reported it."""
+    return [dict(report, server_name=host) if isinstance(report, dict) else {'server_name': host}
+            for host, report in sorted(reports, key=lambda item: item[0])]
 
 
 def corrupt_spool_lines(reports):
-    """``{server: skipped_lines}`` of the presence_events results that skipped corrupt spool lines."""
+    """``{host: skipped_lines}`` of the ``[(host, presence_events result)]`` that skipped corrupt spool lines."""
     found = {}
-    for name, report in reports.items():
+    for host, report in reports:
         lines = report.get('skipped_lines') if isinstance(report, dict) else None
         if isinstance(lines, dict) and lines.get('count'):
-            found[name] = {'count': lines['count'], 'reasons': dict(lines.get('reasons') or {})}
+            total = found.setdefault(host, {'count': 0, 'reasons': {}})
+            total['count'] += lines['count']
+            for reason, count in (lines.get('reasons') or {}).items():
+                total['reasons'][reason] = total['reasons'].get(reason, 0) + count
+    return found
+
+
+def live_tables(reports):
+    """``[{host, source, table_path}]``: the live table of each source that reported (``[(host, result)]``), which
+    the verify stage re-reads right before the launch; log-only sources have none."""
+    found = []
+    for host, report in sorted(reports, key=lambda item: item[0]):
+        source = report.get('source') if isinstance(report, dict) else None
+        if source in TABLE_SOURCES:
+            entry = {'host': host, 'source': source, 'table_path': report.get('table_path')}
+            if entry not in found:
+                found.append(entry)
     return found

@@ -45,6 +45,8 @@ SETTINGS = {
     # a holding known only from a log (no live table to re-read before the launch) is scanned and credited only if allowed
     'credit_log_presence': ('roamscan_credit_log_presence', {'type': 'bool', 'default': False}),
     'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
+    # a cycle that made no other Qualys call proves the login with one (qualys_login_check)
+    'credential_check': ('roamscan_credential_check', {'type': 'bool', 'default': True}),
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
     'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),
     'probe_routes': ('roamscan_probe_routes', {'type': 'dict', 'default': {}}),

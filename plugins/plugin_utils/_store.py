@@ -42,15 +42,20 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index impor
     CATALOG_KEY,
     COMPACT_AFTER,
     INDEX_KEY,
+    SNAPSHOT_KEY,
     Index,
     IndexUnusable,
     compact,
     digest,
     digest_as_record,
     parse_catalog,
+    parse_snapshot,
+    snapshot_value,
 )
 
 FACT_KEY = 'roamscan'
+# records changed since the report snapshot that are re-read before it is rewritten (at least; or 5 % of all)
+SNAPSHOT_STALE_MIN = 200
 MEMORY_PLUGINS = frozenset(('memory', 'ansible.builtin.memory', 'ansible.legacy.memory'))
 HOW_TO_FIX = ('roamscan keeps scan history in the fact cache. Configure a durable one that never expires, e.g. in '
               'ansible.cfg [defaults]: fact_caching = ansible.builtin.jsonfile, fact_caching_connection = <directory>, '
@@ -63,13 +68,13 @@ class UnsafeFactCache(StoreError):
     """The configured fact cache would forget scan history."""
 
 
-def open_store(settings=None, require_durable=True):
+def open_store(settings=None, require_durable=True, read_only=False):
     """The laptop store in Ansible's configured fact cache, or in the cache ``settings`` name.
 
     ``settings`` (``{plugin, connection, timeout, prefix}``, the ``roamscan_fact_cache`` variable) replaces Ansible's
     fact cache configuration for the laptop records; ansible-runner and AWX point Ansible's own at a per-job
     directory. With ``require_durable``, memory caches, caches that expire entries and that per-job directory are
-    refused with :class:`UnsafeFactCache`.
+    refused with :class:`UnsafeFactCache`. A ``read_only`` store (check mode) writes nothing, not even its index.
     """
     settings = settings or {}
     name = settings.get('plugin') or C.CACHE_PLUGIN
@@ -82,13 +87,23 @@ def open_store(settings=None, require_durable=True):
         cache = cache_loader.get(name, **options)
     except Exception as exc:  # pylint: disable=broad-exception-caught
         # plugins raise what their backend raises when they connect (AnsibleError, OSError, redis errors)
-        raise StoreError('Cache plugin %r (fact_caching) could not be opened: %s' % (name, to_text(exc))) from exc
+        raise StoreError('Cache plugin %r (fact_caching) could not be opened: %s%s'
+                         % (name, to_text(exc), _read_only(options.get('_uri', C.CACHE_PLUGIN_CONNECTION)))) from exc
     if cache is None:
         raise StoreError('Cache plugin %r (fact_caching) could not be loaded.' % name)
     _default_empty_prefix(cache)
     if require_durable:
         _refuse_forgetful(cache, name)
-    return LaptopStore(_backend_of(cache, name), name)
+    return LaptopStore(_backend_of(cache, name), name, read_only)
+
+
+def _read_only(connection):
+    """Why a file cache folder may not be written that ansible-core's plugins do not say (they report "permissions")."""
+    try:
+        read_only = bool(connection) and bool(os.statvfs(os.path.expanduser(connection)).f_flag & os.ST_RDONLY)
+    except (OSError, TypeError, ValueError):
+        return ''   # not a folder: a Redis URI, or nothing to tell
+    return ' (%s is on a read-only file system)' % connection if read_only else ''
 
 
 def _backend_of(cache, name):
@@ -177,8 +192,9 @@ class LaptopStore:
     what changed: every cycle reads every record).
     """
 
-    def __init__(self, backend, name):
+    def __init__(self, backend, name, read_only=False):
         self.name = name
+        self.read_only = read_only
         self.corrupt = []
         self.index_state = None
         self._backend = backend
@@ -193,6 +209,7 @@ class LaptopStore:
         self._all_read = False
         self._upgraded = False
         self._legacy_blocked = set()   # macs whose 0.1 entry could not be read (never shadowed by a new record)
+        self.snapshot_state = None     # how all(snapshot=True) found the report snapshot
         self._lease = cycle_lease(backend)   # one cycle at a time (_store_lock.py)
         self._holding = None                 # this cycle's lease, once taken or renewed
 
@@ -273,7 +290,8 @@ class LaptopStore:
             else:
                 self._facts[identity] = others
                 self._records[identity] = record
-                self._texts[key] = _text(record)
+                if _in_working_set(record):   # only the working set's copies go into the index
+                    self._texts[key] = _text(record)
                 if record_mac(key) is None:
                     self._identities[key] = identity
                 return [version, digest(record), None, int(bool(others))]
@@ -292,13 +310,65 @@ class LaptopStore:
         self._read(identities)
         return {identity: self._records[identity] for identity in identities if identity in self._records}
 
-    def all(self):
-        """Every record (coverage report, inventory plugin)."""
+    def all(self, snapshot=False, refresh=True):
+        """Every record (coverage report, inventory plugin).
+
+        With ``snapshot``, through the store's report snapshot (``roamscan-report-snapshot``: a copy of every readable
+        record with the version of its entry): only the entries whose version changed since are read, and (with
+        ``refresh``; never in check mode) the snapshot is rewritten once more than 5 % of the records (at least
+        SNAPSHOT_STALE_MIN) changed since. A missing, unreadable or foreign snapshot means one full read; a snapshot
+        that cannot be written is reported in ``snapshot_state``.
+        """
         if not self._all_read:
-            self._upgrade()
-            self._read_keys({key: self._identity_of(key) for key in self._backend.keys(RECORD_PATTERN)})
+            if snapshot and self._backend.supports_versions:
+                self._read_through_snapshot(refresh)
+            else:
+                self._upgrade()
+                self._read_keys({key: self._identity_of(key) for key in self._backend.keys(RECORD_PATTERN)})
             self._all_read = True
         return dict(self._records)
+
+    def _read_through_snapshot(self, refresh):
+        versions = self._backend.versions(RECORD_OR_LEGACY_PATTERN)    # one directory scan, unless 0.1 records moved
+        if self._upgrade(versions):
+            versions = self._backend.versions(RECORD_PATTERN)
+        else:
+            versions = {key: version for key, version in versions.items() if RECORD_PATTERN.match(key)}
+        try:
+            kept = parse_snapshot(self.read_entry(SNAPSHOT_KEY))
+        except (StoreError, IndexUnusable) as exc:
+            kept, self.snapshot_state = {}, 'rebuilt: %s' % exc
+        unread = {}
+        for key, version in versions.items():
+            entry = kept.get(key)
+            record = identity = None
+            if entry is not None and entry[0] == version:
+                # the copy of an entry that has not changed since, checked like the entry itself (it is no less data)
+                try:
+                    identity = record_mac(key) or record_key(upgrade_record(entry[1]))
+                    record = validate_record(entry[1], identity) if store_key(identity) == key else None
+                except InvalidRecord:
+                    record = None
+            if record is None:
+                unread[key] = self._identity_of(key)
+                continue
+            self._records[identity] = record
+            self._entries[key] = [version, digest(record), None, entry[2]]
+            if record_mac(key) is None:
+                self._identities[key] = identity
+        self._read_keys(unread)
+        self.snapshot_state = self.snapshot_state or ('fresh' if not unread else 'read %d changed records' % len(unread))
+        # rewriting the snapshot costs about a full read's JSON: only once the re-reads it spares are worth it
+        if refresh and (len(unread) > max(SNAPSHOT_STALE_MIN, len(versions) // 20) or (unread and not kept)):
+            entries = {}
+            for key, entry in self._entries.items():
+                identity = self._identity_of(key)
+                if entry[2] is None and identity in self._records:
+                    entries[key] = [entry[0], self._records[identity], entry[3]]
+            try:
+                self.write_entry(SNAPSHOT_KEY, snapshot_value(entries))
+            except StoreError as exc:
+                self.snapshot_state += ' (snapshot not saved: %s)' % exc
 
     def working_set(self):
         """``{identity key: record}`` a cycle may act on: open holdings and pending scans or intents."""
@@ -352,6 +422,7 @@ class LaptopStore:
 
     def write_entry(self, key, value):
         """Write the non-laptop entry ``key`` (verified like a record); the index stays sealed when it was."""
+        self._refuse_read_only(key)
         sealed = self._backend.sealable and self._backend.unchanged(INDEX_KEY)
         self._backend.write_many({key: value})
         if sealed:
@@ -371,7 +442,7 @@ class LaptopStore:
             index = self._stored_index()
         except IndexUnusable as exc:
             return self._rebuild(str(exc))
-        if self._backend.unchanged(INDEX_KEY):
+        if self._backend.unchanged(INDEX_KEY) and index.place == self._backend.place():
             self.index_state = 'fresh'
             self._index = index
             return index
@@ -442,6 +513,8 @@ class LaptopStore:
         if self._upgraded:
             return False
         self._upgraded = True
+        if self.read_only:
+            return False   # 0.1 entries move on the next cycle that may write
         keys = set(self._backend.keys(RECORD_OR_LEGACY_PATTERN) if keys is None else keys)
         legacy = sorted(key for key in keys if MAC_HOST_PATTERN.match(key) and 'roamscan-id-' + key not in keys)
         if not legacy:
@@ -475,12 +548,20 @@ class LaptopStore:
         return bool(values)
 
     def _save_index(self, catalog=False, best_effort=False):
+        if self.read_only:
+            # the index in memory serves this store object; the stored one stays as it is, detectably stale
+            if catalog:
+                self._entries_of_catalog = parse_catalog(self._catalog, self._index.catalog_id)
+                self._catalog_id = self._index.catalog_id
+            self.index_state += ' (index not saved: read-only)'
+            return
         try:
             if catalog:
                 self._backend.write_many({CATALOG_KEY: self._catalog}, fence=self._fence(()))
                 self._catalog_id = self._index.catalog_id
                 self._entries_of_catalog = None
                 self._catalog = None        # read again when needed: compact() gave the packed value
+            self._index.place = self._backend.place()
             self._backend.write_many({INDEX_KEY: self._index.dump()}, fence=self._fence(()))
             self._backend.seal(INDEX_KEY)
         except StoreWriteError as exc:
@@ -510,6 +591,11 @@ class LaptopStore:
         return Fence(self._lease, self._holding, {key: self._entries[key][0] if key in self._entries else None for key in values})
 
     # -- writing ---------------------------------------------------------------------------
+    def _refuse_read_only(self, key):
+        if self.read_only:
+            raise StoreWriteError('Refusing to write %s in the fact cache (%s): this store was opened read-only (check mode)'
+                                  % (key, self._backend.label))
+
     def save(self, records, identities):
         """Write ``records[identity]`` for each of ``identities`` (the host's other facts kept), verified, then the index.
 
@@ -521,6 +607,7 @@ class LaptopStore:
         identities = sorted(identities)
         if not identities:
             return 0
+        self._refuse_read_only(store_key(identities[0]))
         index = self._fresh_index()
         self._read(identities)
         for identity in identities:

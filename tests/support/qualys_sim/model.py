@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import calendar
 import collections
+import copy
 import ipaddress
 import json
 import math
@@ -140,6 +141,9 @@ def default_config():
 class SimState:
     """Everything the simulator knows; all access goes through the lock."""
 
+    SAVED = ('config', '_real0', '_epoch0', 'offset', 'scans', 'hosts', 'next_scan_id', 'next_host_id', 'alive',
+             'faults', 'calls', 'accepted', 'running')
+
     def __init__(self, base_url='http://127.0.0.1', username='roamscan_api', password='sim-password',
                  start_epoch=None, config=None):
         self.lock = threading.RLock()
@@ -169,6 +173,17 @@ class SimState:
             self.calls = []
             self.accepted = collections.defaultdict(collections.deque)
             self.running = collections.Counter()
+
+    def save(self):
+        """A copy of everything the simulator knows, for ``restore`` (tests that start many runs from one state)."""
+        with self.lock:
+            return copy.deepcopy({name: getattr(self, name) for name in self.SAVED})
+
+    def restore(self, saved):
+        """Go back to what ``save`` returned: scans, hosts, call log and clock (the clock keeps running)."""
+        with self.lock:
+            for name, value in copy.deepcopy(saved).items():
+                setattr(self, name, value)
 
     def now(self):
         return self._epoch0 + (time.monotonic() - self._real0) + self.offset

@@ -292,3 +292,13 @@ def test_a_scan_down_the_tunnel_credits_the_office_mac_linked_by_the_alias_list(
     changed, outcome = _confirm.confirm(records, [finished('scan/1.1', LAUNCHED, '00:10:00', scanned=[T])], NOW, 24, devices)
     assert outcome['credited'][0]['also'] == [A] and records[A]['last_scanned'] == LAUNCHED
     assert records[A]['last_scan_via'] == CERT
+
+
+def test_one_session_named_by_certificate_and_user_name_in_one_read_is_no_ip_reuse():
+    records = {}
+    both = [observed('vpn_cert', 'alice-laptop', T, NOW, event='seen'), observed('vpn_user', 'alice', T, NOW, event='seen')]
+    fold(records, vpn_report(NOW, table=both))
+    later = '2026-11-28T12:05:00Z'
+    fold(records, vpn_report(later, table=[dict(item, time=later) for item in both]))
+    assert records[CERT]['lease_state'] == records['vpn_user:alice']['lease_state'] == 'active'
+    assert records[CERT]['ip_history'] == [] and records[CERT]['held_since'] == NOW

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -116,6 +117,15 @@ def test_unreadable_file_is_reported(jsonfile):
     assert 'unreadable cache entry' in store.corrupt[0]['error']
 
 
+def test_cache_folder_on_a_read_only_file_system_is_named_as_such(jsonfile, monkeypatch):
+    # what a read-only remount looks like from here (the real one: tests/e2e/test_scan_cycle_store_faults.py)
+    real_statvfs = os.statvfs
+    monkeypatch.setattr(os, 'access', lambda path, mode, **kwargs: False)
+    monkeypatch.setattr(os, 'statvfs', lambda path: type('Info', (), {'f_flag': real_statvfs(path).f_flag | os.ST_RDONLY}))
+    with pytest.raises(_store.StoreError, match=r'could not be opened: .*\(%s is on a read-only file system\)$' % jsonfile):
+        _store.open_store({'plugin': 'jsonfile', 'connection': str(jsonfile), 'timeout': 0})
+
+
 def test_prefix_is_respected(jsonfile, monkeypatch):
     monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_PREFIX', 'site1_')
     _store.open_store().save({A: record(A, '10.77.0.100')}, {A})
@@ -222,6 +232,26 @@ def test_saves_keep_the_index_true_for_the_next_cycle(jsonfile):
     spy = Spy(fresh)
     assert fresh.working_set() == working(records) and fresh.index_state == 'fresh' and spy.scans == 0
     assert fresh.holders(['10.77.9.9', '10.77.0.2']) == {'10.77.9.9': mac_of(30)}
+
+
+def test_store_copied_with_its_times_kept_is_read_again_not_trusted(jsonfile, monkeypatch, tmp_path_factory):
+    """A backup restored with cp -a, rsync -a or tar keeps the directory's time, the index's seal: the copies' versions
+    are new all the same, so the first write must not be refused as changed by another writer."""
+    records = fleet()
+    legacy_write(records)
+    _store.open_store().working_set()                       # index written and sealed
+    copy = tmp_path_factory.mktemp('restored') / 'facts'
+    shutil.copytree(jsonfile, copy, symlinks=True)          # file and directory times kept (copy2, copystat)
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(copy))
+    store = _store.open_store()
+    assert store.working_set() == working(records)
+    assert store.index_state == 'repaired'
+    back = store.get([mac_of(30)])[mac_of(30)]
+    back.update(lease_state='active', ip='10.77.9.9')
+    assert store.save({mac_of(30): back}, [mac_of(30)]) == 1
+    records[mac_of(30)] = back
+    again = _store.open_store()
+    assert again.working_set() == working(records) and again.index_state == 'fresh'
 
 
 def index_file(directory):
@@ -471,3 +501,57 @@ def test_an_upgraded_record_is_not_overwritten_by_its_stale_0_1_entry(jsonfile):
     newer['hostname'] = 'alice-new'
     store.save({A: newer}, [A])
     assert _store.open_store().all() == {A: newer}
+
+
+def snapshot_reads(monkeypatch):
+    """The record entries the store reads one by one (the snapshot itself is read in one go)."""
+    read = []
+    original = _store.LaptopStore._read_keys
+
+    def counting(self, keys, again=False):
+        read.extend(keys.values())
+        return original(self, keys, again)
+    monkeypatch.setattr(_store.LaptopStore, '_read_keys', counting)
+    return read
+
+
+def test_every_record_through_the_report_snapshot_reads_only_what_changed_since(jsonfile, monkeypatch):
+    written = fleet()
+    legacy_write(written)
+    records = as_read(written)
+    cache = legacy_cache()
+    cache.set('roamscan-id-mac-027700000a01', {'roamscan': {'schema': 99}})   # corrupt: reported every time, never kept
+    read = snapshot_reads(monkeypatch)
+    first = _store.open_store()
+    assert first.all(snapshot=True) == records and first.snapshot_state == 'read 51 changed records'
+    assert len(read) == len(records) + 1 and [item['host'] for item in first.corrupt] == ['roamscan-id-mac-027700000a01']
+
+    del read[:]
+    again = _store.open_store()
+    assert again.all(snapshot=True) == records and again.snapshot_state == 'read 1 changed records'   # the corrupt one
+    assert read == ['02:77:00:00:0a:01'] and [item['host'] for item in again.corrupt] == ['roamscan-id-mac-027700000a01']
+
+    # a record written behind the store's back (another controller) is read again; one deleted is gone
+    changed = dict(written[mac_of(3)], hostname='renamed')
+    write_behind({mac_of(3): changed})
+    gone = [name for name in laptop_files(jsonfile) if name.endswith(mac_of(4).replace(':', ''))][0]
+    os.unlink(jsonfile / gone)
+    del read[:]
+    third = _store.open_store().all(snapshot=True)
+    assert third[mac_of(3)]['hostname'] == 'renamed' and mac_of(4) not in third
+    assert sorted(read) == sorted(['02:77:00:00:0a:01', mac_of(3)])
+    expected = dict(records, **as_read({mac_of(3): changed}))
+    del expected[mac_of(4)]
+    assert third == expected
+
+
+def test_a_report_snapshot_that_is_garbage_or_not_refreshed_costs_a_full_read_never_a_wrong_record(jsonfile, monkeypatch):
+    written = fleet()
+    legacy_write(written)
+    records = as_read(written)
+    _store.open_store().all(snapshot=True, refresh=False)         # check mode: no snapshot written
+    assert not [name for name in os.listdir(jsonfile) if 'snapshot' in name]
+    legacy_cache().set('roamscan-report-snapshot', {'format': 1, 'data': '{"entries": {"roamscan-id-mac-x": 5}}'})
+    store = _store.open_store()
+    assert store.all(snapshot=True) == records and store.snapshot_state.startswith('rebuilt: malformed report snapshot')
+    assert _store.open_store().all(snapshot=True) == records
