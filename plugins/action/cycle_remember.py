@@ -15,9 +15,11 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import ac
 
 # the collect results (roamscan_collected_<kind>) that are not presence a holding is read from: the domain
 # controllers' logons (they link; with roamscan_dc_presence they also give presence) and the neighbour tables
-LOGONS, NEIGHBORS = 'logons', 'neighbors'
+LOGONS = 'logons'
+NEIGHBORS = 'neighbors'
 # log-only presence (authority log): folded like the rest, reported apart; the VPN syslog has its own cursor
-RECEIVER, VPN_LOG = 'receiver', 'vpn_log'
+RECEIVER = 'receiver'
+VPN_LOG = 'vpn_log'
 # the kind a host that registered nothing at all is not reported under: that of its first group here
 GROUP_KINDS = (('dhcp_group', ''), ('vpn_group', ''), ('dc_group', LOGONS), ('neighbor_group', NEIGHBORS),
                ('receiver_group', RECEIVER), ('vpn_log_group', VPN_LOG))

@@ -18,15 +18,15 @@ from cycle_lab import hook_line, launch_call_ips, launch_calls, summary_of
 # liveness probe is skipped unless roamscan_liveness_probe) and a task not started has done nothing. So "before
 # collect" (the cycle lease taken, nothing read) and "after" each stage are every distinct kill point.
 CYCLE_STAGES = [
-    ('collect', 'Collect | Read presence observations since the last acknowledgement, and the lease table'),
-    ('remember', 'Remember | Fold the DHCP presence into the laptop records'),
-    ('confirm', 'Confirm | Credit laptops whose scan finished and found them while they held their IP'),
+    ('collect', "Collect | Read the VPN concentrators' syslog since the last acknowledgement (authority log)"),
+    ('remember', 'Remember | Fold the presence into the identity records'),
+    ('confirm', 'Confirm | Credit devices whose scan finished and found them while they held their IP'),
     ('decide', 'Decide | Choose who to scan now'),
-    ('verify', 'Verify | Re-read the lease tables right before the launch'),
-    ('intent', 'Verify | Record the launch intent for the laptops still leased to the same MAC'),
+    ('verify', "Verify | Re-read every source's live table right before the launch (leases, VPN sessions, WireGuard peers)"),
+    ('intent', 'Verify | Record the launch intent for the targets still held by the same identity'),
     ('launch', 'Launch | One scan of all of them (an active scan with this title is reused, never doubled)'),
-    ('record', 'Record | Record the launched scan for each laptop'),
-    ('acknowledge', 'Acknowledge | Drop what the controller stored from the spool'),
+    ('record', 'Record | Record the launched scan for each target'),
+    ('acknowledge', 'Acknowledge | Move the VPN syslog cursor past what the controller stored'),
     ('summary', 'Summary | Summarise the cycle'),      # builds the summary, writes the history, releases the lease
 ]
 KILL_POINTS = dict([('before-collect', 'before:' + CYCLE_STAGES[0][1])] + [

@@ -208,14 +208,6 @@ class CycleLab:
         assert left < timeout, 'lease of %d s left' % left
         time.sleep(max(0.0, left + 0.2))
 
-    def records(self):
-        """Every identity record of the jsonfile store, by store key, read through ansible-core's own cache plugin
-        (the inventory lists MAC records only)."""
-        from ansible.plugins.loader import cache_loader, init_plugin_loader  # pylint: disable=import-outside-toplevel
-        init_plugin_loader()
-        cache = cache_loader.get('ansible.builtin.jsonfile', _uri=str(self.cache_dir), _timeout=0, _prefix='')
-        return {key: cache.get(key)['roamscan'] for key in cache.keys() if key.startswith('roamscan-id-')}
-
     def at_point(self, sim, point, command=None, extra_vars=None, timeout=600):
         """Run the cycle and, at ``point`` (``before:<task name>`` or ``after:<task name>``,
         tests/support/callback_plugins/stage_point.py), run ``command`` (argv) and go on, or without one SIGKILL

@@ -192,6 +192,20 @@ def test_check_refuses_a_missing_or_empty_dhcp_group_naming_the_variable(store, 
     assert result['msg'].endswith('groups in this inventory: %s' % ', '.join(sorted(set(groups) - {'all'})))
 
 
+def test_check_names_every_presence_group_and_takes_a_cycle_of_domain_controllers_or_log_sources_alone(store, qualys_environment):
+    refused = run_action('cycle_check', task_vars=dict(SCAN, groups={'all': ['localhost']}))
+    for group, variable in (('vpn_servers', 'roamscan_vpn_group'), ('domain_controllers', 'roamscan_dc_group'),
+                            ('neighbor_sources', 'roamscan_neighbor_group'), ('presence_receivers', 'roamscan_receiver_group'),
+                            ('vpn_log_collectors', 'roamscan_vpn_log_group')):
+        assert "'%s' (%s)" % (group, variable) in refused['msg']
+    groups = {'domain_controllers': ['dc1'], 'presence_receivers': ['nac1'], 'vpn_log_collectors': ['syslog1', 'dc1']}
+    checked = run_action('cycle_check', task_vars=dict(SCAN, groups=groups))
+    assert not checked.get('failed'), checked
+    assert checked['presence_hosts'] == ['dc1', 'nac1', 'syslog1'] and checked['dhcp_servers'] == []
+    assert (checked['domain_controllers'], checked['presence_receivers'], checked['vpn_log_collectors']) == (
+        ['dc1'], ['nac1'], ['syslog1', 'dc1'])
+
+
 @pytest.mark.parametrize('unset, named', [
     ('QUALYS_PASSWORD', 'set QUALYS_PASSWORD in'),
     ('QUALYS_API_URL', 'set QUALYS_API_URL (or QUALYS_PLATFORM) in'),
@@ -308,6 +322,19 @@ def test_remember_links_a_machine_logon_at_the_ip_a_mac_held_and_acknowledges_th
     assert any('Domain controller dc2 did not report' in warning for warning in result['warnings'])
     checked = run_action('cycle_remember', task_vars=task_vars, check_mode=True)
     assert checked['acknowledge_logons'] == [] and checked['linked'] == {A: ['ad_machine:LAPTOP01$']}
+
+
+def test_remember_sorts_each_kind_a_host_registered_and_a_failed_logon_read_never_fails_the_dhcp_presence(store):
+    # dhcp1 is a DHCP server and a domain controller: its logon read failed, its leases were read
+    task_vars = with_sources(cycle_vars(dhcp1=lease_report((A, X))), 'domain_controllers', 'roamscan_collected_logons',
+                             dhcp1={'failed': True, 'msg': 'audit log unreadable'})
+    task_vars['hostvars']['dhcp1']['roamscan_collected_neighbors'] = {'skipped': True}
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed'), result
+    assert result['servers'] == ['dhcp1'] and result['not_reported'] == {}
+    assert result['logon_sources'] == [] and result['logon_sources_not_reported'] == {'dhcp1': 'audit log unreadable'}
+    assert result['neighbor_sources_not_reported'] == {} and result['acknowledge_logons'] == []
+    assert [item['host'] for item in result['acknowledge']] == ['dhcp1'] and store['store'].records[A]['ip'] == X
 
 
 def test_remember_lets_the_neighbour_tables_refresh_a_holder_and_end_a_holding_another_mac_answers_for(store):
