@@ -317,7 +317,8 @@ def test_remember_links_a_machine_logon_at_the_ip_a_mac_held_and_acknowledges_th
     assert result['linked'] == {A: ['ad_machine:LAPTOP01$']}
     assert [link['identity'] for link in store['store'].records[A]['links']] == ['ad_machine:LAPTOP01$']
     assert not store['store'].records[B].get('links')
-    assert result['acknowledge_logons'] == [{'host': 'dc1', 'source': None, 'spool_dir': None, 'cursor': 'logon-cursor-1'}] and result['logon_sources'] == ['dc1']
+    assert result['acknowledge_logons'] == [{'host': 'dc1', 'source': None, 'spool_dir': None, 'cursor': 'logon-cursor-1'}]
+    assert result['logon_sources'] == ['dc1']
     assert result['logon_sources_not_reported'] == {'dc2': 'no result (the host was not reached)'}
     assert any('Domain controller dc2 did not report' in warning for warning in result['warnings'])
     checked = run_action('cycle_remember', task_vars=task_vars, check_mode=True)
@@ -589,7 +590,8 @@ def test_a_vpn_disconnect_line_without_an_ip_ends_the_session_it_names(store):
                                                     ('start', 'dave', '10.88.0.18', '2026-11-28T11:00:00Z'),
                                                     ('end', 'carol', None, '2026-11-28T11:30:00Z')))
     result = run_action('cycle_remember', task_vars=task_vars)
-    assert not result.get('failed') and result['acknowledge_vpn_logs'] == [{'host': 'syslog1', 'source': None, 'spool_dir': None, 'cursor': 'log-cursor-1'}], result
+    assert not result.get('failed'), result
+    assert result['acknowledge_vpn_logs'] == [{'host': 'syslog1', 'source': None, 'spool_dir': None, 'cursor': 'log-cursor-1'}]
     records = store['store'].records
     assert records['vpn_user:carol']['lease_state'] != 'active' and records['vpn_user:carol']['ip_history'][-1]['ip'] == '10.88.0.17'
     assert records['vpn_user:dave']['lease_state'] == 'active' and records['vpn_user:dave']['authority'] == 'log'
