@@ -9,8 +9,9 @@ import getpass
 import os
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_module import missing_connection_settings
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, CycleError
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import PRESENCE_GROUPS, CycleActionBase, CycleError
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._prerequisites import missing_prerequisites
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import LockHeld
 
 VPN_SERVERS = ('openvpn', 'ocserv', 'wireguard')
@@ -18,6 +19,11 @@ VPN_SERVERS = ('openvpn', 'ocserv', 'wireguard')
 # the Qualys modules' options and the environment variables they fall back to
 QUALYS_ENVIRONMENT = {'api_url': 'QUALYS_API_URL', 'platform': 'QUALYS_PLATFORM', 'username': 'QUALYS_USERNAME',
                       'password': 'QUALYS_PASSWORD'}
+
+
+# the result's lists of hosts to collect from (all empty when another cycle holds the store)
+HOST_LISTS = ('dhcp_servers', 'vpn_servers', 'neighbor_sources', 'domain_controllers', 'presence_receivers',
+              'vpn_log_collectors', 'presence_hosts')
 
 
 class ActionModule(CycleActionBase):
@@ -34,7 +40,7 @@ class ActionModule(CycleActionBase):
 
     def run_stage(self, stage):
         if not stage.presence_hosts():
-            raise CycleError(self._no_dhcp_servers(stage))
+            raise CycleError(self._no_presence_hosts(stage))
         connection = stage.variable('roamscan_qualys_connection') or {}
         given = {option: connection.get(option) or os.environ.get(variable) for option, variable in QUALYS_ENVIRONMENT.items()}
         missing = missing_connection_settings(given)
@@ -48,6 +54,8 @@ class ActionModule(CycleActionBase):
             raise CycleError('VPN servers in group %s need roamscan_vpn_server set to one of %s: %s'
                              % (stage.settings['vpn_group'], ', '.join(VPN_SERVERS), ', '.join(unknown)))
         result = {'fact_cache': stage.store.name, 'dhcp_servers': stage.dhcp_servers(), 'vpn_servers': vpn_servers,
+                  'neighbor_sources': stage.group_hosts('neighbor_group'), 'domain_controllers': stage.group_hosts('dc_group'),
+                  'presence_receivers': stage.group_hosts('receiver_group'), 'vpn_log_collectors': stage.group_hosts('vpn_log_group'),
                   'presence_hosts': stage.presence_hosts(), 'lock': None, 'took_over': None,
                   'held_elsewhere': None, 'device_aliases': {'devices': len(groups), 'skipped': stage.alias_skipped}}
         if self._task.check_mode:
@@ -60,16 +68,18 @@ class ActionModule(CycleActionBase):
             if stage.settings['when_locked'] == 'fail':
                 raise CycleError('%s; roamscan_when_locked is fail' % exc) from exc
             # skip: this run does nothing and says why; the holder's cycle does the work
-            result.update(dhcp_servers=[], vpn_servers=[], presence_hosts=[], held_elsewhere=dict(exc.holder, msg=str(exc)))
+            result.update({name: [] for name in HOST_LISTS}, held_elsewhere=dict(exc.holder, msg=str(exc)))
         return result
 
     @staticmethod
-    def _no_dhcp_servers(stage):
+    def _no_presence_hosts(stage):
         group = stage.settings['dhcp_group']
         inventory_groups = stage.variable('groups') or {}
         groups = sorted(name for name in inventory_groups if name not in ('all', 'ungrouped'))
         state = 'has no hosts' if group in inventory_groups else 'is not in the inventory'
-        return ('No DHCP servers to read presence from: the inventory group %r (roamscan_dhcp_group) %s, and no VPN '
-                'server is in group %r (roamscan_vpn_group). Put the DHCP servers in group %r, each with roamscan_dhcp_server '
-                '(kea, dhcpd or dnsmasq), or set roamscan_dhcp_group to the group that holds them; groups in this inventory: %s'
-                % (group, state, stage.settings['vpn_group'], group, ', '.join(groups) or 'none'))
+        others = ', '.join('%r (%s)' % (stage.settings[setting], VARIABLES[setting]) for setting in PRESENCE_GROUPS
+                           if setting != 'dhcp_group')
+        return ('No hosts to read presence from: the inventory group %r (roamscan_dhcp_group) %s, and none of the groups '
+                '%s has hosts either. Put the DHCP servers in group %r, each with roamscan_dhcp_server (kea, dhcpd or '
+                'dnsmasq), or set roamscan_dhcp_group (or another of these settings) to the group that holds them; groups '
+                'in this inventory: %s' % (group, state, others, group, ', '.join(groups) or 'none'))

@@ -26,6 +26,7 @@ class ActionModule(CycleActionBase):
     ARGUMENT_SPEC = {
         'fault': {'type': 'dict'},
         'acknowledged': {'type': 'str', 'default': 'roamscan_acknowledged'},
+        'logons_acknowledged': {'type': 'str', 'default': 'roamscan_logons_acknowledged'},
     }
 
     def run_stage(self, stage):
@@ -43,12 +44,14 @@ class ActionModule(CycleActionBase):
             except StoreError as exc:
                 stage.warnings.append('Cannot count the laptop records: %s' % exc)
                 store = None
-        acknowledged = [host for host in stage.presence_hosts()
-                        if registered_ok(stage.host_variable(host, stage.args['acknowledged'], registered=True))]
+        acknowledged, logons_acknowledged = ([host for host in stage.presence_hosts()
+                                              if registered_ok(stage.host_variable(host, stage.args[variable], registered=True))]
+                                             for variable in ('acknowledged', 'logons_acknowledged'))
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
         checked = stage.variable(CHECKED_RESULT)
         checked = checked if isinstance(checked, dict) else {}
-        summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'), checked.get('took_over'))
+        summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'), checked.get('took_over'),
+                                logons_acknowledged)
         summary['corrupt_cache_entries'] = list(corrupt) or summary['corrupt_cache_entries']
         elsewhere = checked.get('held_elsewhere')
         summary['skipped'] = 'skipped: %s' % elsewhere['msg'] if elsewhere else None

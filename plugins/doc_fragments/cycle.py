@@ -36,6 +36,16 @@ notes:
     C(roamscan_dhcp_group) (default V(dhcp_servers)) - the inventory group of the DHCP servers.
     C(roamscan_vpn_group) (default V(vpn_servers)) - the inventory group of the VPN servers (host variable
     C(roamscan_vpn_server) V(openvpn), V(ocserv) or V(wireguard)).
+    C(roamscan_neighbor_group) (default V(neighbor_sources)) - the inventory group of the hosts whose neighbour table
+    refreshes (the holder's MAC) or ends (another MAC) open holdings.
+    C(roamscan_dc_group) (default V(domain_controllers)) - the inventory group of the domain controllers whose
+    machine-account logons link a MAC (or a VPN certificate) holding the logon's IP to the machine account.
+    C(roamscan_dc_presence) (default V(false)) - a machine-account logon at an IP no other identity holds opens a
+    holding of it by the machine account for C(roamscan_dc_presence_minutes) (default V(30)); it is log-only presence.
+    C(roamscan_receiver_group) (default V(presence_receivers)) - the inventory group of the presence receivers whose
+    spools are read (log-only presence).
+    C(roamscan_vpn_log_group) (default V(vpn_log_collectors)) - the inventory group of the VPN syslog collectors read
+    by M(roamscan.qualys.log_presence) (log-only presence).
     C(roamscan_credit_log_presence) (default V(false)) - also scan and credit holdings known only from a log (a source
     with no live table to re-read before the launch); such credits are flagged C(last_scan_authority: log).
     C(roamscan_use_qualys_host_list) (default V(true)) - credit scans of other schedules from the Qualys host list.

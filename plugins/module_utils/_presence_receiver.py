@@ -42,6 +42,7 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record impo
 AUTH_KINDS = ('path_token', 'bearer', 'hmac')
 DEFAULTS = {'listen_address': '127.0.0.1', 'listen_port': 8780, 'max_body_bytes': 65536, 'request_timeout': 10.0,
             'max_connections': 64, 'dedup_window': 86400, 'tls_cert': None, 'tls_key': None,
+            'tls_client_ca': None,
             'hmac_max_skew': 300}
 ENDPOINT_DEFAULTS = {'rate': 10.0, 'burst': 50, 'field_map': {}, 'signature_header': 'X-Roamscan-Signature',
                      'timestamp_header': 'X-Roamscan-Timestamp'}
@@ -68,6 +69,8 @@ def load_config(path):
         if not isinstance(raw.get(key), str) or not os.path.isabs(raw[key]):
             raise ConfigError('%s: %s must be an absolute path' % (path, key))
     config = dict(DEFAULTS, **raw)
+    if config['tls_client_ca'] and not config['tls_cert']:
+        raise ConfigError('%s: tls_client_ca (client certificates) needs tls_cert and tls_key (HTTPS)' % path)
     endpoints = {}
     for name, item in raw['endpoints'].items():
         if not re.fullmatch(r'[A-Za-z0-9_-]{1,64}', name) or not isinstance(item, dict):
@@ -302,6 +305,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.handle_one_request()
         except (socket.timeout, ConnectionError):
             self.server.receiver.log.warning('client %s: dropped (too slow or gone)', self.client_address[0])
+        except ssl.SSLError as exc:
+            # no, an untrusted or a wrong client certificate (tls_client_ca), or no TLS at all: nothing was read
+            self.server.receiver.log.warning('client %s: TLS handshake refused (%s)', self.client_address[0],
+                                             exc.reason or exc.__class__.__name__)
 
     def log_request(self, code='-', size='-'):
         return  # the request line holds path tokens; answer() logs what is safe
@@ -391,6 +398,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return None if matches else 403
 
 
+def tls_context(config):
+    """The server's TLS context (None: plain HTTP); raises OSError or ssl.SSLError for unusable files."""
+    if not config['tls_cert']:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(config['tls_cert'], config['tls_key'])
+    if config['tls_client_ca']:
+        # mutual TLS: only clients with a certificate this CA signed get as far as the endpoint's own auth
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=config['tls_client_ca'])
+    return context
+
+
 class ReceiverServer(http.server.ThreadingHTTPServer):
     """A thread per connection, at most max_connections at once (more are closed at once)."""
 
@@ -401,10 +422,8 @@ class ReceiverServer(http.server.ThreadingHTTPServer):
         self.receiver = receiver
         config = receiver.config
         super().__init__((config['listen_address'], int(config['listen_port'])), Handler)
-        if config['tls_cert']:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(config['tls_cert'], config['tls_key'])
+        context = tls_context(config)
+        if context is not None:
             self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
     def process_request(self, request, client_address):
@@ -440,6 +459,11 @@ def main(argv=None):
             if not os.path.isdir(config[key]):
                 LOGGER.error('%s %s is not a directory', key, config[key])
                 return 1
+        try:
+            tls_context(config)
+        except (OSError, ssl.SSLError) as exc:
+            LOGGER.error('TLS files (tls_cert, tls_key, tls_client_ca) unusable: %s', exc)
+            return 1
         LOGGER.info('configuration %s: %d endpoint(s), valid', argv[0], len(config['endpoints']))
         return 0
     try:

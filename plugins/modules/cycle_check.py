@@ -15,9 +15,10 @@ description:
   - The first step of the C(roamscan.qualys.scan_overdue) cycle - before anything is collected, check the cycle
     settings (see the notes; the option profile and scanner choice by the rule M(roamscan.qualys.qualys_scan_launch)
     applies) and that the laptop store is durable.
-  - Returns the inventory hosts of the cycle's DHCP group and VPN group (C(roamscan_vpn_group)), so the playbook
-    collects from exactly those; every VPN server must set C(roamscan_vpn_server) (V(openvpn), V(ocserv) or
-    V(wireguard)), else the cycle stops here naming the hosts.
+  - Returns the inventory hosts of the cycle's DHCP group, VPN group (C(roamscan_vpn_group)), neighbour-source group,
+    domain-controller group, presence receiver group and VPN log group, so the playbook collects from exactly those;
+    every VPN server must set C(roamscan_vpn_server) (V(openvpn), V(ocserv) or V(wireguard)), else the cycle stops here
+    naming the hosts. A cycle with no host in any of these groups stops here, naming the groups.
   - Takes the laptop store's cycle lease (C(roamscan_cycle_lock_seconds)), so that one cycle at a time works on a
     store, also across controllers. When another cycle holds it, the run ends at once with the holder's host and
     start time in the summary, green (C(roamscan_when_locked=skip)) or failed (V(fail)); it never launches.
@@ -57,8 +58,30 @@ vpn_servers:
   type: list
   elements: str
   sample: [vpn1.example.net]
+neighbor_sources:
+  description: Inventory hosts of the group C(roamscan_neighbor_group) names (their neighbour tables are read).
+  returned: success
+  type: list
+  elements: str
+  sample: [router1.example.net]
+domain_controllers:
+  description: Inventory hosts of the group C(roamscan_dc_group) names (their logons are read).
+  returned: success
+  type: list
+  elements: str
+  sample: [dc1.example.net]
+presence_receivers:
+  description: Inventory hosts of the group C(roamscan_receiver_group) names (their receiver spools are read).
+  returned: success
+  type: list
+  elements: str
+vpn_log_collectors:
+  description: Inventory hosts of the group C(roamscan_vpn_log_group) names (their VPN syslog files are read).
+  returned: success
+  type: list
+  elements: str
 presence_hosts:
-  description: Every host the cycle collects presence from (RV(dhcp_servers) and RV(vpn_servers)), each once.
+  description: Every host the cycle collects from (all the lists above), each once.
   returned: success
   type: list
   elements: str

@@ -13,10 +13,11 @@ short_description: Fold the presence hosts' observations into the identity recor
 version_added: 0.2.0
 description:
   - Stage C(remember) of the C(roamscan.qualys.scan_overdue) cycle.
-  - Reads the results each presence host (the DHCP servers of C(roamscan_dhcp_group) and the VPN servers of
-    C(roamscan_vpn_group)) registered from C(hostvars) - one variable per source kind, named O(collected) or
-    O(collected)C(_<kind>) (M(roamscan.qualys.presence_events), M(roamscan.qualys.wireguard_peers),
-    M(roamscan.qualys.lease_events)); skipped tasks are left out.
+  - Reads the results each presence host (the hosts of C(roamscan_dhcp_group), C(roamscan_vpn_group),
+    C(roamscan_dc_group), C(roamscan_neighbor_group), C(roamscan_receiver_group) and C(roamscan_vpn_log_group))
+    registered from C(hostvars) - one variable per source kind, named O(collected) or O(collected)C(_<kind>)
+    (M(roamscan.qualys.presence_events), M(roamscan.qualys.wireguard_peers), M(roamscan.qualys.lease_events), and the
+    kinds C(logons), C(neighbors), C(receiver) and C(vpn_log) below); skipped tasks are left out.
   - Folds every identity's observations (DHCP leases, VPN sessions, WireGuard handshakes, ...) into that identity's
     record in time order; an IP has one holder, so a new holder of an IP ends the previous holder's holding whatever
     the kinds (a domain-controller identity seen at a leased IP leaves the MAC's lease alone). The host's inventory
@@ -24,6 +25,20 @@ description:
   - An authenticated identity (C(vpn_cert), C(ad_machine)) observed at an IP a MAC held at that moment links the two
     into one device; the link is stored on the MAC record with its evidence and time. Client-supplied host names and
     aliases never link anything.
+  - Reads the M(roamscan.qualys.logon_events) result each host of C(roamscan_dc_group) registered (kind C(logons)); a
+    machine-account logon (C(ad_machine)) at an IP a MAC held at that moment links them, as above. Their cursors are
+    returned in RV(acknowledge_logons) by the same rule as the DHCP servers'.
+  - Reads the M(roamscan.qualys.neighbor_table) result each host of C(roamscan_neighbor_group) registered
+    (kind C(neighbors)), after the DHCP presence is folded. The holder's own MAC confirmed at its IP during the holding
+    refreshes the record's C(last_seen); another MAC confirmed there during the holding ends it (C(reassigned), closed
+    at its last sighting), so it is neither launched nor credited. A neighbour entry never starts a holding, and the
+    lease table listing the lease it ended does not reopen it (a renewed lease does).
+  - Reads the M(roamscan.qualys.presence_events) result of each presence receiver (C(roamscan_receiver_group), kind
+    C(receiver)) and the M(roamscan.qualys.log_presence) result of each VPN log collector (C(roamscan_vpn_log_group),
+    kind C(vpn_log)); the receivers' spools are in RV(acknowledge), the VPN log cursors in RV(acknowledge_vpn_logs),
+    by the same rule.
+  - A domain controller, neighbour source, presence receiver or VPN log collector that did not report is a warning; the
+    cycle goes on without it.
   - Safe to repeat with the same events - an event older than what a record already knows is ignored.
   - Returns the spool cursors the presence hosts may acknowledge - only when what was folded is stored (not in check
     mode, not when the write failed) - and the live tables the verify stage re-reads.
@@ -43,6 +58,9 @@ options:
 seealso:
   - module: roamscan.qualys.presence_events
   - module: roamscan.qualys.wireguard_peers
+  - module: roamscan.qualys.logon_events
+  - module: roamscan.qualys.neighbor_table
+  - module: roamscan.qualys.log_presence
 """
 
 EXAMPLES = r"""
@@ -132,4 +150,59 @@ other_identities:
   returned: success
   type: int
   sample: 0
+linked:
+  description: "C({mac: [identity key]}): the authenticated identities seen this call at an IP the MAC held then."
+  returned: success
+  type: dict
+  sample: {"02:77:00:00:0a:01": ["ad_machine:LAPTOP01$"]}
+acknowledge_logons:
+  description:
+    - Each domain controller's C(host) and the C(cursor) for M(roamscan.qualys.logon_events)
+      O(roamscan.qualys.logon_events#module:ack); empty unless what was folded is stored.
+  returned: success
+  type: list
+  elements: dict
+acknowledge_vpn_logs:
+  description: Each VPN log collector's C(host) and C(cursor) for M(roamscan.qualys.log_presence); empty unless stored.
+  returned: success
+  type: list
+  elements: dict
+log_sources:
+  description: Presence receivers and VPN log collectors whose presence was read.
+  returned: success
+  type: list
+  elements: str
+log_sources_not_reported:
+  description: Presence receivers and VPN log collectors without a usable result, with the reason.
+  returned: success
+  type: dict
+logon_sources:
+  description: Domain controllers whose logons were read.
+  returned: success
+  type: list
+  elements: str
+logon_sources_not_reported:
+  description: Domain controllers of the group without a usable result, with the reason.
+  returned: success
+  type: dict
+neighbor_sources:
+  description: Neighbour sources whose tables were read.
+  returned: success
+  type: list
+  elements: str
+neighbor_sources_not_reported:
+  description: Neighbour sources of the group without a usable result, with the reason.
+  returned: success
+  type: dict
+neighbor_refreshed:
+  description: MACs whose C(last_seen) a neighbour entry of their own MAC at their IP moved forward.
+  returned: success
+  type: list
+  elements: str
+neighbor_ended:
+  description: Holdings ended because another MAC was confirmed at the IP - C(mac), C(ip), C(seen_mac), C(time).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{mac: "02:77:00:00:0a:01", ip: 10.77.0.100, seen_mac: "02:77:00:00:0a:09", time: "2026-11-28T07:04:51Z"}]
 """

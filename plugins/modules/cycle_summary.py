@@ -31,6 +31,10 @@ options:
     description: Name of the variable each DHCP server registered its acknowledgement in.
     type: str
     default: roamscan_acknowledged
+  logons_acknowledged:
+    description: Name of the variable each domain controller registered its logon acknowledgement in.
+    type: str
+    default: roamscan_logons_acknowledged
 seealso:
   - module: roamscan.qualys.cycle_remember
 """
@@ -50,7 +54,12 @@ summary:
       C(dropped_at_launch) (C({mac, ip, reason}), reason C(not_leased), C(no_reply) or C(mac_mismatch)), C(not_probed)
       and C(liveness_probe) (with C(roamscan_liveness_probe)), C(held), C(held_back) (C({mac, ip, position, reason,
       overdue_since, held_since}), at most 100) and C(held_back_count), C(corrupt_cache_entries), C(unusable_dhcp_entries), C(corrupt_spool_lines),
-      C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(fault) and C(not_done)
+      C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(linked) (the identity keys of
+      the authenticated links seen this cycle), C(logon_sources_reported), C(logon_sources_not_reported),
+      C(logons_acknowledged), C(neighbor_sources_reported), C(neighbor_sources_not_reported), C(neighbor_refreshed) (how
+      many holdings a neighbour entry of their own MAC refreshed), C(neighbor_ended) (C({mac, ip, seen_mac, time}) of the
+      holdings another MAC's neighbour entry ended), C(log_sources_reported), C(log_sources_not_reported) (presence
+      receivers and VPN log collectors), C(fault) and C(not_done)
       (C({stage, reason}) of the stages a fault kept from running), C(skipped) (null, or why this run did nothing - another
       cycle held the store's lease - naming that cycle's host and start time), C(resumed) (null, or what this run took up
       from a cycle that never ended, C(after) - that cycle's C(host), C(pid), C(since) and a C(msg), when this run took

@@ -29,6 +29,8 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import Stor
 
 # cycle_check's registered result: it carries the cycle lease (``lock``) the later stages renew
 CHECKED_RESULT = 'roamscan_checked'
+# the settings naming the inventory groups the collect play reads (roamscan_cycle_presence_hosts)
+PRESENCE_GROUPS = ('dhcp_group', 'vpn_group', 'dc_group', 'neighbor_group', 'receiver_group', 'vpn_log_group')
 
 
 class CycleError(Exception):
@@ -118,34 +120,46 @@ class Stage:
 
     def dhcp_servers(self):
         """Inventory hosts of the cycle's DHCP group."""
-        return self._group(self.settings['dhcp_group'])
+        return self.group_hosts('dhcp_group')
 
     def vpn_servers(self):
         """Inventory hosts of the cycle's VPN group."""
-        return self._group(self.settings['vpn_group'])
+        return self.group_hosts('vpn_group')
 
     def presence_hosts(self):
-        """Every host the cycle collects presence from (DHCP and VPN servers), each once."""
-        return sorted(set(self.dhcp_servers()) | set(self.vpn_servers()))
+        """Every host the cycle collects from (the groups of PRESENCE_GROUPS), each once."""
+        return sorted({host for setting in PRESENCE_GROUPS for host in self.group_hosts(setting)})
 
-    def _group(self, name):
-        return list((self._task_vars.get('groups') or {}).get(name) or [])
+    def group_hosts(self, setting):
+        """Inventory hosts of the group the setting ``setting`` names (``dhcp_group``, ``dc_group``, ...)."""
+        return list((self._task_vars.get('groups') or {}).get(self.settings[setting]) or [])
 
-    def host_results(self, host, name):
-        """``{variable: value}`` of host ``host``'s variables named ``name`` or ``name_<anything>`` (the results its
-        collect tasks registered, one per source kind), as they are; a skipped task's result is left out."""
+    def collected(self, name):
+        """What the presence hosts' collect tasks registered as ``name`` (kind ``''``) or ``name_<kind>``, one task per
+        source kind: ``({kind: [(host, result)]}, {kind: {host: why not}})``.
+
+        A skipped task is left out; a failed or unreachable one is not reported under its kind, and a host without
+        any result (the collect play never reached it) under kind None. Results are taken as they are, never
+        templated (see host_variable).
+        """
         hostvars = self._task_vars.get('hostvars') or {}
-        if host not in hostvars:
-            return {}
-        # registered results are data, never templates (see host_variable)
-        variables = hostvars.raw_get(host) if hasattr(hostvars, 'raw_get') else hostvars[host]
-        found = {}
-        for variable in sorted(variables):
-            if variable == name or variable.startswith(name + '_'):
-                value = variables[variable]
-                if not (isinstance(value, dict) and value.get('skipped')):
-                    found[variable] = value
-        return found
+        reports, not_reported = {}, {}
+        for host in self.presence_hosts():
+            variables = {}
+            if host in hostvars:
+                variables = hostvars.raw_get(host) if hasattr(hostvars, 'raw_get') else hostvars[host]
+            results = {variable[len(name) + 1:]: value for variable, value in sorted(variables.items())
+                       if (variable == name or variable.startswith(name + '_'))
+                       and not (isinstance(value, dict) and value.get('skipped'))}
+            if not results:
+                not_reported.setdefault(None, {})[host] = 'no result (the host was not reached)'
+            for kind, result in results.items():
+                if registered_ok(result):
+                    reports.setdefault(kind, []).append((host, result))
+                else:
+                    reason = result.get('msg') if isinstance(result, dict) else None
+                    not_reported.setdefault(kind, {})[host] = reason or 'no result (the host was not reached)'
+        return reports, not_reported
 
     def host_variable(self, host, name, registered=False):
         """Variable ``name`` of inventory host ``host``, rendered in that host's context (hostvars does it); None if unset.

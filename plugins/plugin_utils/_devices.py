@@ -13,8 +13,9 @@ A *device* is a set of identities joined by *links*. A link is made only from
 
 - the operator's alias list (``roamscan_device_aliases`` and/or the file ``roamscan_device_aliases_file``):
   recomputed every cycle, so an alias the operator removes is unlinked on the next cycle; or
-- an authenticated identity (``vpn_cert``, ``ad_machine``) seen at an IP that a MAC held at that
-  moment (:func:`authenticated_links`): stored on the MAC record with its evidence and time.
+- an authenticated identity (``vpn_cert``, ``ad_machine``) seen at an IP that a MAC (or, for a machine account,
+  a VPN certificate) held at that moment (:func:`authenticated_links`): stored on the holder's record with its
+  evidence and time.
 
 Never from client-supplied fields (DHCP host names, OpenVPN IV_HWADDR and other aliases): a laptop
 that names itself like another gets nothing of the other's.
@@ -37,7 +38,9 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import (
 )
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import authority, held_at, is_present, overdue_since
 
-AUTHENTICATED_KINDS = ('vpn_cert', 'ad_machine')
+# an authenticated identity, and the kinds of holder its sighting at the holder's IP links it to: device-bound
+# identities a live table proves (a machine account seen at a tunnel IP joins the VPN certificate holding it)
+LINKED_HOLDERS = {'vpn_cert': ('mac',), 'ad_machine': ('mac', 'vpn_cert')}
 _SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@ -]{0,127}$')
 MAX_ALIAS_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEVICES = 100000
@@ -181,17 +184,19 @@ def _alias_group(entry, owner):
 # -- authenticated links -------------------------------------------------------------------------
 
 def authenticated_links(observations, records):
-    """Links proven by an authenticated identity seen at an IP a MAC held at that moment.
+    """Links proven by an authenticated identity seen at an IP another identity held at that moment.
 
     ``observations`` are presence observations (module_utils/_observation.py); ``records`` ``{identity key: record}``
-    (holders of the observed IPs loaded; only MAC records are looked at). Only identities of ``AUTHENTICATED_KINDS`` seen (``start``/``seen``)
-    count; their aliases and host names are never looked at. Returns ``{mac: [link, ...]}`` with
+    (holders of the observed IPs loaded). Only identities of ``LINKED_HOLDERS`` seen (``start``/``seen``) count, and
+    only at the holding of a kind ``LINKED_HOLDERS`` names for them (a ``vpn_cert`` at a MAC's lease, an ``ad_machine``
+    at a MAC's lease or a ``vpn_cert``'s tunnel) that a live table proved (not ``authority: log``); their aliases and
+    host names are never looked at. Returns ``{holder key: [link, ...]}`` with
     ``link = {identity, kind: authenticated, since, evidence: {source, host, ip, time, held_since}}``.
     """
     found = {}
     for obs in observations:
         identity = obs.get('identity') if isinstance(obs, dict) else None
-        if not isinstance(identity, dict) or identity.get('kind') not in AUTHENTICATED_KINDS or obs.get('event') not in ('start', 'seen'):
+        if not isinstance(identity, dict) or identity.get('kind') not in LINKED_HOLDERS or obs.get('event') not in ('start', 'seen'):
             continue
         try:
             key = identity_key(identity['kind'], identity.get('value'))
@@ -201,12 +206,14 @@ def authenticated_links(observations, records):
         moment = obs.get('time')
         if not isinstance(moment, str):
             continue
-        for mac, record in records.items():
-            since = held_at(record, ip, moment) if kind_of(mac) == 'mac' else None
+        for holder, record in records.items():
+            if kind_of(holder) not in LINKED_HOLDERS[identity['kind']] or record.get('authority') == 'log':
+                continue
+            since = held_at(record, ip, moment)
             if since is None:
                 continue
             source = obs.get('source') if isinstance(obs.get('source'), dict) else {}
-            found.setdefault(mac, []).append({
+            found.setdefault(holder, []).append({
                 'identity': key, 'kind': 'authenticated', 'since': moment,
                 'evidence': {'source': source.get('kind'), 'host': source.get('host'), 'ip': ip, 'time': moment,
                              'held_since': since}})
@@ -214,14 +221,14 @@ def authenticated_links(observations, records):
 
 
 def add_links(records, links):
-    """Store new ``links`` (``{mac: [link]}``) on their MAC records; an existing link keeps its first evidence, and an
-    identity the operator unlinked from the record (its ``unlinked``: :func:`unlink`) is never linked to it again.
+    """Store new ``links`` (``{holder key: [link]}``) on their holders' records; an existing link keeps its first evidence,
+    and an identity the operator unlinked from the record (its ``unlinked``: :func:`unlink`) is never linked to it again.
 
-    Returns the MACs changed.
+    Returns the identity keys changed.
     """
     changed = set()
-    for mac, new in links.items():
-        record = records.get(mac)
+    for holder, new in links.items():
+        record = records.get(holder)
         if record is None:
             continue
         known = {link['identity'] for link in record.get('links') or []}
@@ -230,7 +237,7 @@ def add_links(records, links):
             if link['identity'] not in known:
                 record.setdefault('links', []).append(link)
                 known.add(link['identity'])
-                changed.add(mac)
+                changed.add(holder)
         del record['links'][:-MAX_LINKS_PER_RECORD]
     return changed
 

@@ -17,9 +17,9 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import 
 from ansible_collections.roamscan.qualys.plugins.module_utils._lease_row import LEASE_STATES
 from ansible_collections.roamscan.qualys.plugins.module_utils._observation import AUTHORITIES, TABLE_SOURCES, authority_of
 from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ENDING_KINDS, PRESENCE_KINDS, SERVERS
-from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import InvalidIdentity, identity_key, keeps_holder
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import IP_HISTORY_LIMIT, REASSIGNED, new_record, record_key
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time, shift
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import COHOLDER_KINDS, InvalidIdentity, identity_key, keeps_holder, kind_of
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import IP_HISTORY_LIMIT, REASSIGNED, held_at, new_record, record_key
 
 # a session that began (a VPN connect): a new holding, even of the IP the identity held before
 CONNECT = 'connect'
@@ -197,6 +197,9 @@ class _Folder:
         record = self.records.get(key)
         if record is None:
             record = self.records[key] = new_record(key, moment)
+        if (obs['kind'] == 'table' and obs['mac'] is not None and record['lease_state'] == REASSIGNED and record['ip'] == ip
+                and obs['expires'] is not None and record['lease_expires'] == obs['expires']):
+            return  # the table still lists the very lease another MAC's sighting ended (_neighbors.py): nothing new
         holding = record['lease_state'] == 'active'
         lapsed = (holding and obs['kind'] in PRESENCE_KINDS + (CONNECT,) and record['lease_expires'] is not None
                   and moment > record['lease_expires'])
@@ -312,6 +315,66 @@ def fold(records, reports):
     for observation in found:
         folder.apply(observation)
     return folder.changed, skipped
+
+
+def _ends_without_ip(report):
+    """``[(index, identity key)]`` of a log source's ``end`` observations that name no IP (ASA 113019, GlobalProtect
+    logout: the concentrator logs who left, not which tunnel IP)."""
+    found = []
+    for index, item in enumerate(report.get('observations') or []):
+        identity = item.get('identity') if isinstance(item, dict) else None
+        if isinstance(identity, dict) and item.get('event') == 'end' and not item.get('ip'):
+            try:
+                found.append((index, identity_key(identity.get('kind'), identity.get('value'))))
+            except InvalidIdentity:
+                continue
+    return found
+
+
+def session_end_keys(reports):
+    """The identity keys whose records ``with_session_ends`` needs loaded."""
+    return {key for report in reports for dummy, key in _ends_without_ip(report)}
+
+
+def with_session_ends(report, records):
+    """``report`` with each IP-less ``end`` given the IP its identity last held: the one an earlier observation of this
+    read gave it, else its open holding in ``records``. An end of an identity that holds nothing ends nothing and is left out."""
+    ends = dict(_ends_without_ip(report))
+    if not ends:
+        return report
+    held = {key: record['ip'] for key, record in records.items() if record.get('lease_state') == 'active' and record.get('ip')}
+    observations = []
+    for index, item in enumerate(report.get('observations') or []):
+        if index in ends:
+            if ends[index] not in held:
+                continue
+            item = dict(item, ip=held.pop(ends[index]))
+        elif isinstance(item, dict) and isinstance(item.get('identity'), dict) and item.get('ip') and item.get('event') != 'end':
+            try:
+                held[identity_key(item['identity'].get('kind'), item['identity'].get('value'))] = item['ip']
+            except InvalidIdentity:
+                pass
+        observations.append(item)
+    return dict(report, observations=observations)
+
+
+def dc_presence_report(report, records, minutes):
+    """A ``logon_events`` result reduced to what DC-only presence (``roamscan_dc_presence``) folds: the machine-account
+    logons at an IP that no other identity of ``records`` held at that moment, each holding it for ``minutes`` after
+    the logon, ``authority: log``. A logon at an IP a lease or tunnel holds only links (_devices.authenticated_links)."""
+    kept = []
+    for item in report.get('observations') or []:
+        identity = item.get('identity') if isinstance(item, dict) else None
+        if not isinstance(identity, dict) or identity.get('kind') != 'ad_machine' or item.get('event') not in ('start', 'seen'):
+            continue
+        try:
+            ip, moment = normalize_ip(item.get('ip') or ''), normalize_time(item.get('time') or '')
+        except (InvalidAddress, ValueError):
+            continue
+        if any(held_at(record, ip, moment) for key, record in records.items() if kind_of(key) not in COHOLDER_KINDS):
+            continue
+        kept.append(dict(item, ip=ip, time=moment, until=shift(moment, minutes=minutes), authority='log'))
+    return {'now': report.get('now'), 'observations': kept}
 
 
 def named_reports(reports):

@@ -32,6 +32,15 @@ SETTINGS = {
     'title_prefix': ('roamscan_scan_title_prefix', {'type': 'str', 'default': 'roamscan'}),
     'fact_cache': ('roamscan_fact_cache', {'type': 'dict', 'options': FACT_CACHE_OPTIONS}),
     'dhcp_group': ('roamscan_dhcp_group', {'type': 'str', 'default': 'dhcp_servers'}),
+    # hosts whose neighbour tables speak of open holdings (_neighbors.py); hosts whose logons link devices
+    'neighbor_group': ('roamscan_neighbor_group', {'type': 'str', 'default': 'neighbor_sources'}),
+    'dc_group': ('roamscan_dc_group', {'type': 'str', 'default': 'domain_controllers'}),
+    # a machine-account logon at an IP nothing else holds opens a short log-only holding (networks with no roamscan source)
+    'dc_presence': ('roamscan_dc_presence', {'type': 'bool', 'default': False}),
+    'dc_presence_minutes': ('roamscan_dc_presence_minutes', {'type': 'int', 'default': 30}),
+    # log-only presence (no live table): the presence receivers' spools and the VPN syslog collectors
+    'receiver_group': ('roamscan_receiver_group', {'type': 'str', 'default': 'presence_receivers'}),
+    'vpn_log_group': ('roamscan_vpn_log_group', {'type': 'str', 'default': 'vpn_log_collectors'}),
     'vpn_group': ('roamscan_vpn_group', {'type': 'str', 'default': 'vpn_servers'}),
     # a holding known only from a log (no live table to re-read before the launch) is scanned and credited only if allowed
     'credit_log_presence': ('roamscan_credit_log_presence', {'type': 'bool', 'default': False}),
@@ -74,7 +83,7 @@ SETTINGS = {
     'max_targets_per_scan': ('roamscan_max_targets_per_scan', {'type': 'int'}),
 }
 AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days', 'history_days',
-                'api_allowance', 'due_soon_days', 'cycle_lock_seconds', 'batch_min_targets')
+                'api_allowance', 'due_soon_days', 'cycle_lock_seconds', 'batch_min_targets', 'dc_presence_minutes')
 # settings that may be 0 but never negative, and their upper bound (None: none)
 BOUNDED = {'api_reserve_percent': 90, 'batch_max_wait_minutes': None, 'scan_pickup_seconds': None,
            'host_list_cache_hours': None, 'batch_leave_risk': 1,

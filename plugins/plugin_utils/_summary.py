@@ -67,7 +67,8 @@ def _get(result, *path, default=None):
     return result
 
 
-def cycle_summary(results, final_counts, fault=None, acknowledged=(), not_reported=None, took_over=None):
+def cycle_summary(results, final_counts, fault=None, acknowledged=(), not_reported=None, took_over=None,
+                  logons_acknowledged=()):
     """The one summary of a cycle, from the results its stages registered (``{stage: result}``).
 
     ``fault`` is ``{stage, task, msg}`` of the step that stopped the cycle (None when none did);
@@ -98,6 +99,16 @@ def cycle_summary(results, final_counts, fault=None, acknowledged=(), not_report
         'dhcp_servers_reported': _get(remembered, 'servers', default=[]),
         'dhcp_servers_not_reported': dict(not_reported or {}),
         'acknowledged': sorted(acknowledged),
+        'linked': _get(remembered, 'linked', default={}),
+        'logon_sources_reported': _get(remembered, 'logon_sources', default=[]),
+        'logon_sources_not_reported': _get(remembered, 'logon_sources_not_reported', default={}),
+        'logons_acknowledged': sorted(logons_acknowledged),
+        'neighbor_sources_reported': _get(remembered, 'neighbor_sources', default=[]),
+        'neighbor_sources_not_reported': _get(remembered, 'neighbor_sources_not_reported', default={}),
+        'neighbor_refreshed': len(_get(remembered, 'neighbor_refreshed', default=[])),
+        'neighbor_ended': _get(remembered, 'neighbor_ended', default=[]),
+        'log_sources_reported': _get(remembered, 'log_sources', default=[]),
+        'log_sources_not_reported': _get(remembered, 'log_sources_not_reported', default={}),
         'fault': fault,
         'not_done': _not_done(fault, results),
         'resumed': _resumed(took_over, _get(decided, 'plan')),

@@ -92,9 +92,7 @@ def office_fixture(samba_dc, ansible_env):
     os.chmod(workdir, 0o755)   # Kea runs as _kea and must reach its files below
     try:
         with RealKea(CycleLab(workdir / 'controller', ansible_env), workdir / 'dhcp', clients=3) as kea:
-            samba_dc.attach(kea.net.server_ns, ROUTER_ON_DC_SIDE)
-            run('ip', 'netns', 'exec', kea.net.server_ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1')
-            samba_dc.route(kea.net.prefix + '.0/24', ROUTER_ON_DC_SIDE)
+            samba_dc.serve_office(kea.net.server_ns, kea.net.prefix + '.0/24', ROUTER_ON_DC_SIDE)
             yield Office(samba_dc, kea, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

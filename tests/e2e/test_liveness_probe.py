@@ -165,3 +165,33 @@ def test_the_cycle_launches_only_the_laptops_the_probe_found_with_their_mac(fres
     # the probe costs no Qualys call: the host list, the active-scan lookup and the one launch
     assert [(call['path'].split('/fo/')[-1], call['params'].get('action')) for call in qualys_sim.state.calls] == [
         ('asset/host/', 'list'), ('scan/', 'list'), ('scan/', 'launch')]
+
+
+def test_the_cycle_lets_the_neighbour_table_end_a_holding_another_mac_answers_for_and_refresh_its_own(fresh_kea, qualys_sim):
+    """The DHCP server is also a neighbour source: its neighbour table, read by the cycle, is the online list."""
+    kea = fresh_kea
+    here, gone = kea.connect(0, 'laptop-0'), kea.connect(1, 'laptop-1')
+    run('ip', '-n', gone.namespace, 'link', 'set', 'eth0', 'down')   # gone without releasing: its lease stays open
+    kea.net.add_client_address(IMPOSTOR, gone.address())             # another machine now answers at its IP
+    run('ip', '-n', kea.net.server_ns, 'neigh', 'flush', 'dev', 'br0')
+    for laptop in (here, gone):   # the server talks to both IPs: the kernel confirms who answers at each
+        kea.net.netns_exec(kea.net.server_ns, 'busybox', 'ping', '-c', '1', '-W', '2', laptop.address())
+    kea.lab.add_group_host('neighbor_sources', kea.server, roamscan_neighbor_interfaces=['br0'])
+
+    cycle = kea.lab.run(qualys_sim)
+    assert cycle.returncode == 0, (cycle.stdout + cycle.stderr)[-4000:]
+    summary = summary_of(cycle)
+    assert summary['neighbor_sources_reported'] == [kea.server]
+    assert [(item['mac'], item['ip'], item['seen_mac']) for item in summary['neighbor_ended']] == [
+        (gone.mac, gone.address(), kea.net.client_mac(IMPOSTOR))]
+    # its own MAC confirmed at its IP keeps the other one held (the lease table read in the same cycle is as new)
+    assert launch_call_ips(launch_calls(qualys_sim)[0]) == [here.address()]   # the open lease alone launches nothing
+    records, dummy = kea.lab.inventory()
+    by_mac = {record['mac']: record for record in records.values()}
+    assert by_mac[gone.mac]['lease_state'] == 'reassigned'
+    assert by_mac[here.mac]['lease_state'] == 'active' and by_mac[here.mac]['last_seen'] > by_mac[here.mac]['held_since']
+
+    # the next cycle still finds the open lease in Kea's table: it does not reopen what the sighting ended
+    again = kea.lab.run(qualys_sim, extra_vars={'roamscan_max_active_scans': 2})
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    assert summary_of(again)['launched_targets'] == [] and len(launch_calls(qualys_sim)) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import socket
 import ssl
@@ -12,7 +13,8 @@ import time
 
 import pytest
 
-from receiver_lab import SECRETS, ReceiverLab
+from receiver_lab import SCRIPT, SECRETS, ReceiverLab
+from vpn_lab import VpnCertificates
 
 # Splunk's documented webhook alert body (Splunk Cloud/Enterprise alerting manual, "Use a webhook
 # alert action"): only the first result row, under "result".
@@ -215,3 +217,97 @@ def test_https_with_the_configured_certificate(tmp_path):
         assert len(written(lab, 'tls-user')) == 1
     finally:
         lab.stop()
+
+
+@pytest.fixture(scope='module')
+def client_pki(tmp_path_factory):
+    """The collectors' CA with a client certificate, a server certificate for 127.0.0.1, and a second CA whose
+    client certificate the receiver must refuse (real openssl, made once for this module)."""
+    base = tmp_path_factory.mktemp('mtls')
+    return {'trusted': VpnCertificates(base / 'trusted', '127.0.0.1', ['collector-1']),
+            'other': VpnCertificates(base / 'other', '127.0.0.1', ['collector-1'])}
+
+
+@pytest.fixture(scope='module')
+def mtls_lab(tmp_path_factory, client_pki):
+    trusted = client_pki['trusted']
+    receiver = ReceiverLab(tmp_path_factory.mktemp('receiver-mtls'), tls=(trusted.server_cert, trusted.server_key),
+                           tls_client_ca=trusted.ca).start()
+    yield receiver
+    receiver.stop()
+
+
+def curl_post(lab, ca, body, headers=(), client=None):
+    """``(curl exit code, HTTP status or None)`` of one POST with the real curl."""
+    argv = ['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', '--cacert', str(ca),
+            '--data-binary', body, '-H', 'Content-Type: application/json']
+    for header in headers:
+        argv += ['-H', header]
+    if client is not None:
+        argv += ['--cert', str(client[0]), '--key', str(client[1])]
+    proc = subprocess.run(argv + ['https://127.0.0.1:%d/v1/presence/ndjson' % lab.port], capture_output=True, text=True,
+                          timeout=30, check=False)
+    status = int(proc.stdout) if proc.stdout.strip().isdigit() and proc.stdout.strip() != '000' else None
+    return proc.returncode, status
+
+
+def test_mutual_tls_refuses_clients_without_or_with_a_foreign_certificate_before_reading_them(mtls_lab, client_pki):
+    trusted, other = client_pki['trusted'], client_pki['other']
+    bearer = 'Authorization: Bearer ' + SECRETS['ndjson']
+    assert curl_post(mtls_lab, trusted.ca, presence('mtls-none'), [bearer])[1] is None
+    assert curl_post(mtls_lab, trusted.ca, presence('mtls-foreign'), [bearer], other.client('collector-1'))[1] is None
+    # the certificate is a second factor: the endpoint's own credential is still required
+    assert curl_post(mtls_lab, trusted.ca, presence('mtls-notoken'), (), trusted.client('collector-1')) == (0, 401)
+    assert curl_post(mtls_lab, trusted.ca, presence('mtls-ok'), [bearer], trusted.client('collector-1')) == (0, 200)
+    assert [len(written(mtls_lab, name)) for name in ('mtls-none', 'mtls-foreign', 'mtls-notoken', 'mtls-ok')] == [0, 0, 0, 1]
+    assert mtls_lab.log_path.read_text().count('TLS handshake refused') >= 2
+    assert mtls_lab.process.poll() is None   # refused handshakes never stop the receiver
+
+
+def test_syslog_ng_with_a_client_certificate_delivers_over_mutual_tls(mtls_lab, client_pki, tmp_path):
+    if shutil.which('syslog-ng') is None:
+        pytest.fail('syslog-ng missing: run scripts/install-system-deps')
+    trusted = client_pki['trusted']
+    cert, key = trusted.client('collector-1')
+    source = tmp_path / 'vpn-in.log'
+    source.write_text('')
+    config = tmp_path / 'syslog-ng.conf'
+    config.write_text('''@version: 3.38
+options { stats_freq(0); };
+source s_vpn { file("%s" follow-freq(0.2) flags(no-parse)); };
+destination d_receiver {
+  http(url("https://127.0.0.1:%d/v1/presence/ndjson") method("POST")
+       headers("Authorization: Bearer %s", "Content-Type: application/json")
+       tls(ca-file("%s") cert-file("%s") key-file("%s") peer-verify(yes))
+       body("${MESSAGE}") timeout(10));
+};
+log { source(s_vpn); destination(d_receiver); };
+''' % (source, mtls_lab.port, SECRETS['ndjson'], trusted.ca, cert, key))
+    config.chmod(0o600)
+    syslog_ng = subprocess.Popen(['syslog-ng', '-F', '--no-caps', '-f', str(config), '-R', str(tmp_path / 'persist'),
+                                  '-p', str(tmp_path / 'pid'), '-c', str(tmp_path / 'ctl')],
+                                 stdout=open(tmp_path / 'syslog-ng.out', 'wb'), stderr=subprocess.STDOUT)
+    try:
+        time.sleep(1)
+        assert syslog_ng.poll() is None, (tmp_path / 'syslog-ng.out').read_text()[-2000:]
+        with open(source, 'a') as handle:
+            handle.write(presence('mtls-syslog-ng') + '\n')
+        deadline = time.monotonic() + 20
+        while not written(mtls_lab, 'mtls-syslog-ng') and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(written(mtls_lab, 'mtls-syslog-ng')) == 1
+    finally:
+        syslog_ng.terminate()
+        syslog_ng.wait(timeout=10)
+
+
+def test_check_refuses_a_client_ca_that_cannot_be_loaded_or_has_no_tls(tmp_path, client_pki):
+    trusted = client_pki['trusted']
+    bad_ca = tmp_path / 'not-a-ca.pem'
+    bad_ca.write_text('not a certificate\n')
+    for name, tls, client_ca, message in (('bad-ca', (trusted.server_cert, trusted.server_key), bad_ca, 'TLS files'),
+                                          ('no-tls', None, trusted.ca, 'tls_client_ca (client certificates) needs tls_cert')):
+        lab = ReceiverLab(tmp_path / name, tls=tls, tls_client_ca=client_ca)
+        proc = subprocess.run([lab.python, str(SCRIPT), '--check', str(lab.config_path)], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert proc.returncode == 1 and message in proc.stderr, proc.stderr

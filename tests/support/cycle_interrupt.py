@@ -18,7 +18,7 @@ from cycle_lab import hook_line, launch_call_ips, launch_calls, summary_of
 # liveness probe is skipped unless roamscan_liveness_probe) and a task not started has done nothing. So "before
 # collect" (the cycle lease taken, nothing read) and "after" each stage are every distinct kill point.
 CYCLE_STAGES = [   # (stage, the start of the name of the task that ends it: exactly one task's, test_scan_cycle_crash checks)
-    ('collect', 'Collect | Read DHCP presence'),
+    ('collect', "Collect | Read the VPN concentrators' syslog"),      # the last collect task
     ('remember', 'Remember | Fold the presence'),
     ('confirm', 'Confirm | Credit devices'),
     ('decide', 'Decide | Choose who to scan now'),
@@ -26,7 +26,7 @@ CYCLE_STAGES = [   # (stage, the start of the name of the task that ends it: exa
     ('intent', 'Verify | Record the launch intent'),
     ('launch', 'Launch | One scan'),
     ('record', 'Record | Record the launched scan'),
-    ('acknowledge', 'Acknowledge | Drop what the controller stored'),
+    ('acknowledge', 'Acknowledge | Move the VPN syslog cursor'),      # the last acknowledge task
     ('summary', 'Summary | Summarise the cycle'),      # builds the summary, writes the history, releases the lease
 ]
 KILL_POINTS = dict([('before-collect', 'before:' + CYCLE_STAGES[0][1])] + [

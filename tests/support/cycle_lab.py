@@ -52,6 +52,7 @@ class CycleLab:
         self.servers = list(servers)
         self.vpn_servers = dict(vpn_servers or {})
         self.server_vars = {name: {} for name in self.servers + list(self.vpn_servers)}
+        self.other_groups = {}   # {group: {host: hostvars}}: neighbour sources, domain controllers, log sources
         self.cache_dir = self.root / 'facts'
         self.store_vars = {}
         (self.root / 'tmp').mkdir(parents=True, exist_ok=True)
@@ -95,8 +96,14 @@ class CycleLab:
                                  'roamscan_vpn_server': kind, 'roamscan_spool_dir': str(self.spool_dir(name)),
                                  'roamscan_vpn_table': str(self.status_file(name))}, **self.server_vars[name])
                      for name, kind in self.vpn_servers.items()}
+        children = {'dhcp_servers': {'hosts': hosts}, 'vpn_servers': {'hosts': vpn_hosts}}
+        local = {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}
+        # a DHCP or VPN server in another group too keeps its own connection (a real server's namespace)
+        children.update({group: {'hosts': {name: dict({} if name in self.server_vars else local, **hostvars)
+                                           for name, hostvars in members.items()}}
+                         for group, members in self.other_groups.items()})
         inventory = {'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}},
-                             'children': {'dhcp_servers': {'hosts': hosts}, 'vpn_servers': {'hosts': vpn_hosts}}}}
+                             'children': children}}
         (self.root / 'inventory.yml').write_text(json.dumps(inventory, indent=1))
         (self.root / 'roamscan.laptops.yml').write_text('plugin: roamscan.qualys.laptops\n')
 
@@ -137,6 +144,11 @@ class CycleLab:
     def set_server_vars(self, server, **hostvars):
         """Override inventory variables of DHCP or VPN server ``server`` (e.g. where a real server keeps its files)."""
         self.server_vars[server].update(hostvars)
+        self.write_inventory()
+
+    def add_group_host(self, group, host, **hostvars):
+        """Host ``host`` (run locally) in inventory group ``group`` (``domain_controllers``, ``neighbor_sources``)."""
+        self.other_groups.setdefault(group, {}).setdefault(host, {}).update(hostvars)
         self.write_inventory()
 
     def use_store(self, directory):

@@ -59,7 +59,7 @@ def _module_utils():
 
 class ReceiverLab:
     def __init__(self, base, address='127.0.0.1', port=None, max_body_bytes=65536, request_timeout=3.0,
-                 python=sys.executable, tls=None):
+                 python=sys.executable, tls=None, tls_client_ca=None):
         self.base = Path(base)
         self.address = address
         self.port = port or free_port(address)
@@ -82,7 +82,8 @@ class ReceiverLab:
             'listen_address': address, 'listen_port': self.port, 'spool_dir': str(self.spool_dir),
             'state_dir': str(self.state_dir), 'max_body_bytes': max_body_bytes,
             'request_timeout': request_timeout, 'endpoints': endpoints,
-            'tls_cert': tls and str(tls[0]), 'tls_key': tls and str(tls[1])}))
+            'tls_cert': tls and str(tls[0]), 'tls_key': tls and str(tls[1]),
+            'tls_client_ca': tls_client_ca and str(tls_client_ca)}))
 
     def start(self, wrapper=()):
         """Start the receiver (``wrapper``: e.g. ``ip netns exec NS``); returns once it listens."""

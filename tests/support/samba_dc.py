@@ -125,6 +125,12 @@ class SambaDc:
         run('ip', '-n', namespace, 'addr', 'add', address + '/24', 'dev', device)
         run('ip', '-n', namespace, 'link', 'set', device, 'up')
 
+    def serve_office(self, namespace, laptops_network, router_address):
+        """Make ``namespace`` (a DHCP lab's server) the router between the laptops' ``laptops_network`` and the DC."""
+        self.attach(namespace, router_address)
+        run('ip', 'netns', 'exec', namespace, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1')
+        self.route(laptops_network, router_address)
+
     def python_wrapper(self, python):
         """ansible_python_interpreter for modules that run on the DC (inside its namespace)."""
         return netns_python(self.workdir / 'python-on-dc', self.namespace, python)

@@ -17,7 +17,7 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _cycle_action
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreWriteError, UnsafeFactCache
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import LockHeld, LockLost
-from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import A, B, X, Y, lease, present
+from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_fakes import A, B, C, X, Y, lease, present
 
 NOW = '2026-11-28T12:00:00Z'
 SCAN = {'roamscan_option_profile': 'Laptop Light Scan', 'roamscan_scanner': ['laptop_scanner_1']}
@@ -193,6 +193,20 @@ def test_check_refuses_a_missing_or_empty_dhcp_group_naming_the_variable(store, 
     assert result['msg'].endswith('groups in this inventory: %s' % ', '.join(sorted(set(groups) - {'all'})))
 
 
+def test_check_names_every_presence_group_and_takes_a_cycle_of_domain_controllers_or_log_sources_alone(store, qualys_environment):
+    refused = run_action('cycle_check', task_vars=dict(SCAN, groups={'all': ['localhost']}))
+    for group, variable in (('vpn_servers', 'roamscan_vpn_group'), ('domain_controllers', 'roamscan_dc_group'),
+                            ('neighbor_sources', 'roamscan_neighbor_group'), ('presence_receivers', 'roamscan_receiver_group'),
+                            ('vpn_log_collectors', 'roamscan_vpn_log_group')):
+        assert "'%s' (%s)" % (group, variable) in refused['msg']
+    groups = {'domain_controllers': ['dc1'], 'presence_receivers': ['nac1'], 'vpn_log_collectors': ['syslog1', 'dc1']}
+    checked = run_action('cycle_check', task_vars=dict(SCAN, groups=groups))
+    assert not checked.get('failed'), checked
+    assert checked['presence_hosts'] == ['dc1', 'nac1', 'syslog1'] and checked['dhcp_servers'] == []
+    assert (checked['domain_controllers'], checked['presence_receivers'], checked['vpn_log_collectors']) == (
+        ['dc1'], ['nac1'], ['syslog1', 'dc1'])
+
+
 @pytest.mark.parametrize('unset, named', [
     ('QUALYS_PASSWORD', 'set QUALYS_PASSWORD in'),
     ('QUALYS_API_URL', 'set QUALYS_API_URL (or QUALYS_PLATFORM) in'),
@@ -227,7 +241,7 @@ def test_remember_reads_the_servers_results_from_hostvars_and_acknowledges_what_
     assert result['acknowledge'] == [{'host': 'dhcp1', 'source': 'kea', 'spool_dir': '/var/spool/roamscan', 'cursor': 'cursor-1'}]
     assert result['live_tables'] == [{'host': 'dhcp1', 'source': 'kea', 'table_path': None}]
     assert result['not_reported'] == {'dhcp2': 'lease file unreadable',
-                                      'dhcp3': 'no presence result (the host was not reached)'}
+                                      'dhcp3': 'no result (the host was not reached)'}
     assert store['store'].records[A]['dhcp_server'] == 'dhcp1'
     assert ('all',) not in store['store'].reads
 
@@ -267,6 +281,78 @@ def test_remember_reports_corrupt_spool_lines_per_server(store):
     assert result['corrupt_spool_lines'] == {'dhcp2': {'count': 2, 'reasons': {'truncated': 1, 'bad_mac': 1}}}
     assert set(store['store'].records) == {A, B}
     assert any('dhcp2: presence_events skipped 2 corrupt spool line(s) (bad_mac: 1, truncated: 1)' in w for w in result['warnings'])
+
+
+def logon_report(*logons, cursor='logon-cursor-1'):
+    """A logon_events result: (kind, account, ip, time) per successful logon."""
+    return {'now': NOW, 'cursor': cursor, 'changed': False, 'observations': [
+        {'id': 'l%d' % index, 'source': {'kind': 'samba', 'host': 'dc1'}, 'event': 'seen', 'why': 'kerberos',
+         'identity': {'kind': kind, 'value': account}, 'ip': ip, 'time': moment, 'until': None, 'aliases': {},
+         'hostname': None, 'authority': 'log'} for index, (kind, account, ip, moment) in enumerate(logons)]}
+
+
+def neighbor_report(*entries):
+    """A neighbor_table result: (mac, ip, time) per confirmed entry."""
+    return {'changed': False, 'now': NOW, 'observations': [
+        {'id': None, 'source': {'kind': 'neighbor', 'host': 'router1'}, 'event': 'seen', 'why': 'reachable',
+         'identity': {'kind': 'mac', 'value': mac}, 'ip': ip, 'time': moment, 'until': None, 'aliases': {'dev': 'br0'},
+         'hostname': None, 'authority': 'log'} for mac, ip, moment in entries]}
+
+
+def with_sources(task_vars, group, variable, **hosts):
+    task_vars['groups'][group] = sorted(hosts)
+    for name, result in hosts.items():
+        task_vars['hostvars'].setdefault(name, {})[variable] = result
+    return task_vars
+
+
+def test_remember_links_a_machine_logon_at_the_ip_a_mac_held_and_acknowledges_the_dc_once_stored(store):
+    store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
+    task_vars = with_sources(cycle_vars(dhcp1=lease_report((A, X), (B, Y))), 'domain_controllers', 'roamscan_collected_logons',
+                             dc1=logon_report(('ad_machine', 'LAPTOP01$', X, '2026-11-28T11:30:00Z'),
+                                              ('ad_user', 'alice', Y, '2026-11-28T11:30:00Z'),         # a user links nothing
+                                              ('ad_machine', 'LAPTOP02$', Y, '2026-11-28T10:00:00Z')))  # before B held Y
+    task_vars['groups']['domain_controllers'].append('dc2')   # never reached: a warning, the cycle goes on
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed'), result
+    assert result['linked'] == {A: ['ad_machine:LAPTOP01$']}
+    assert [link['identity'] for link in store['store'].records[A]['links']] == ['ad_machine:LAPTOP01$']
+    assert not store['store'].records[B].get('links')
+    assert result['acknowledge_logons'] == [{'host': 'dc1', 'source': None, 'spool_dir': None, 'cursor': 'logon-cursor-1'}]
+    assert result['logon_sources'] == ['dc1']
+    assert result['logon_sources_not_reported'] == {'dc2': 'no result (the host was not reached)'}
+    assert any('Domain controller dc2 did not report' in warning for warning in result['warnings'])
+    checked = run_action('cycle_remember', task_vars=task_vars, check_mode=True)
+    assert checked['acknowledge_logons'] == [] and checked['linked'] == {A: ['ad_machine:LAPTOP01$']}
+
+
+def test_remember_sorts_each_kind_a_host_registered_and_a_failed_logon_read_never_fails_the_dhcp_presence(store):
+    # dhcp1 is a DHCP server and a domain controller: its logon read failed, its leases were read
+    task_vars = with_sources(cycle_vars(dhcp1=lease_report((A, X))), 'domain_controllers', 'roamscan_collected_logons',
+                             dhcp1={'failed': True, 'msg': 'audit log unreadable'})
+    task_vars['hostvars']['dhcp1']['roamscan_collected_neighbors'] = {'skipped': True}
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed'), result
+    assert result['servers'] == ['dhcp1'] and result['not_reported'] == {}
+    assert result['logon_sources'] == [] and result['logon_sources_not_reported'] == {'dhcp1': 'audit log unreadable'}
+    assert result['neighbor_sources_not_reported'] == {} and result['acknowledge_logons'] == []
+    assert [item['host'] for item in result['acknowledge']] == ['dhcp1'] and store['store'].records[A]['ip'] == X
+
+
+def test_remember_lets_the_neighbour_tables_refresh_a_holder_and_end_a_holding_another_mac_answers_for(store):
+    store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
+    task_vars = with_sources(cycle_vars(), 'neighbor_sources', 'roamscan_collected_neighbors',
+                             router1=neighbor_report((A, X, '2026-11-28T11:58:00Z'), (C, Y, '2026-11-28T11:57:00Z'),
+                                                     (B, Y, '2026-11-28T10:00:00Z')))   # B before its holding: nothing
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert result['neighbor_refreshed'] == [A] and result['neighbor_sources'] == ['router1']
+    assert result['neighbor_ended'] == [{'mac': B, 'ip': Y, 'seen_mac': C, 'time': '2026-11-28T11:57:00Z'}]
+    records = store['store'].records
+    assert records[A]['last_seen'] == '2026-11-28T11:58:00Z' and records[A]['lease_state'] == 'active'
+    assert records[B]['lease_state'] == 'reassigned' and records[B]['ip_history'][-1]['to'] == '2026-11-28T11:55:00Z'
+    # the next cycle's lease table still lists B's lease: it does not reopen the holding the sighting ended
+    again = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((B, Y))))
+    assert not again.get('failed') and store['store'].records[B]['lease_state'] == 'reassigned'
 
 
 def test_confirm_credits_from_the_registered_status_and_offers_the_host_list_lookup(store):
@@ -454,6 +540,66 @@ def test_summary_keeps_an_unreadable_history_and_warns(monkeypatch, store):
     assert not result.get('failed') and result['history_days'] is None
     assert any('roamscan-history is not a schema 1 roamscan history' in warning for warning in result['warnings'])
     assert fake.entries['roamscan-history'] == ['not', 'a', 'history']
+
+
+def test_a_machine_logon_at_a_tunnel_ip_links_the_vpn_certificate_holding_it_and_never_a_log_only_holding(store):
+    tunnel, nac = present('vpn_cert:alice-laptop', '10.8.0.5'), present(A, X)
+    tunnel.update(identity={'kind': 'vpn_cert', 'value': 'alice-laptop'}, mac=None, source={'kind': 'openvpn', 'host': 'vpn1'})
+    nac['authority'] = 'log'   # a NAC session the receiver reported: no live table proves it
+    store['store'] = FakeStore({'vpn_cert:alice-laptop': tunnel, A: nac})
+    task_vars = with_sources(cycle_vars(), 'domain_controllers', 'roamscan_collected_logons',
+                             dc1=logon_report(('ad_machine', 'LAPTOP01$', '10.8.0.5', '2026-11-28T11:30:00Z'),
+                                              ('ad_machine', 'LAPTOP09$', X, '2026-11-28T11:30:00Z')))
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed'), result
+    assert result['linked'] == {'vpn_cert:alice-laptop': ['ad_machine:LAPTOP01$']}
+
+
+@pytest.mark.parametrize('dc_presence', [False, True])
+def test_dc_only_presence_holds_only_an_ip_nothing_else_holds_and_only_when_asked(store, dc_presence):
+    store['store'] = FakeStore({A: present(A, X)})
+    task_vars = with_sources(cycle_vars(), 'domain_controllers', 'roamscan_collected_logons',
+                             dc1=logon_report(('ad_machine', 'LAPTOP01$', X, '2026-11-28T11:30:00Z'),      # A's lease: a link
+                                              ('ad_machine', 'STATIC02$', '10.77.5.9', '2026-11-28T11:50:00Z'),
+                                              ('ad_user', 'alice', '10.77.5.10', '2026-11-28T11:50:00Z')))
+    task_vars['roamscan_dc_presence'] = dc_presence
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed'), result
+    records = store['store'].records
+    assert result['linked'] == {A: ['ad_machine:LAPTOP01$']} and records[A]['lease_state'] == 'active'
+    assert 'ad_machine:LAPTOP01$' not in records and not any(key.startswith('ad_user:') for key in records)
+    if not dc_presence:
+        assert 'ad_machine:STATIC02$' not in records
+        return
+    static = records['ad_machine:STATIC02$']
+    assert (static['ip'], static['lease_state'], static['authority'], static['lease_expires']) == (
+        '10.77.5.9', 'active', 'log', '2026-11-28T12:20:00Z')
+
+
+def vpn_log_report(*lines):
+    """A log_presence result: (event, user, ip or None, time) per ASA line."""
+    return {'now': NOW, 'cursor': 'log-cursor-1', 'changed': False, 'observations': [
+        {'id': 'v%d' % index, 'source': {'kind': 'cisco_asa', 'host': 'syslog1'}, 'event': event, 'why': 'connect',
+         'identity': {'kind': 'vpn_user', 'value': user}, 'ip': ip, 'time': moment,
+         'until': '2026-11-28T23:00:00Z' if event != 'end' else None, 'aliases': {}, 'hostname': None, 'authority': 'log'}
+        for index, (event, user, ip, moment) in enumerate(lines)]}
+
+
+def test_a_vpn_disconnect_line_without_an_ip_ends_the_session_it_names(store):
+    task_vars = with_sources(cycle_vars(), 'vpn_log_collectors', 'roamscan_collected_vpn_log',
+                             syslog1=vpn_log_report(('start', 'carol', '10.88.0.17', '2026-11-28T11:00:00Z'),
+                                                    ('start', 'dave', '10.88.0.18', '2026-11-28T11:00:00Z'),
+                                                    ('end', 'carol', None, '2026-11-28T11:30:00Z')))
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed'), result
+    assert result['acknowledge_vpn_logs'] == [{'host': 'syslog1', 'source': None, 'spool_dir': None, 'cursor': 'log-cursor-1'}]
+    records = store['store'].records
+    assert records['vpn_user:carol']['lease_state'] != 'active' and records['vpn_user:carol']['ip_history'][-1]['ip'] == '10.88.0.17'
+    assert records['vpn_user:dave']['lease_state'] == 'active' and records['vpn_user:dave']['authority'] == 'log'
+    # a later read with only dave's disconnect ends his stored session
+    task_vars['hostvars']['syslog1']['roamscan_collected_vpn_log'] = vpn_log_report(('end', 'dave', None, '2026-11-28T11:45:00Z'))
+    assert not run_action('cycle_remember', task_vars=task_vars).get('failed')
+    assert store['store'].records['vpn_user:dave']['lease_state'] != 'active'
 
 
 # -- VPN servers: presence hosts beside the DHCP servers -----------------------------------------------
