@@ -62,8 +62,9 @@ merged:
 plan:
   description:
     - C(title) of the launch (null when nothing is due), C(targets) (C({mac, ip, overdue_since})), C(held) (why
-      nothing is launched while scans are pending, else null), C(resumed) (an earlier run's launch is completed) and
-      C(intended_at) (when that launch's intent was first recorded, else null).
+      nothing is launched while scans are pending, else null), C(resumed) (an earlier run's launches are completed:
+      every unresolved intent, each target with its intent's C(title)) and C(intended_at) (when the first of those
+      intents was recorded, else null).
     - C(held_back) - the due laptops that wait, in queue order (deadline, then arrival), each with its C(position) in
       the queue and C(reason); at most 100 are listed, C(held_back_count) counts them all.
     - With C(roamscan_liveness_probe), C(probes) (C({host, interface, allow, targets}) per probe host) and C(unprobed)

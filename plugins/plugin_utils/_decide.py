@@ -109,20 +109,21 @@ def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title
     """What this cycle launches: ``{title, targets: [{mac, ip, overdue_since}], held, held_back,
     held_back_count, resumed, intended_at}``.
 
-    An unresolved intent (a run stopped between recording the intent and recording the scan) is
-    resumed first with its own title and the time its intent was first recorded (``intended_at``,
-    what the launch module's ``resume.since`` needs to find that scan in any state); otherwise the
-    first present, due devices of the queue (one IP each), capped, unless ``max_active_scans``
-    roamscan scans are still pending. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices
-    that wait, each with its place in the queue and why.
+    Unresolved intents (a run stopped between recording an intent and recording its scan) are
+    resumed first, every one of them (one per route group), each target with its intent's
+    ``title``, and the time the first intent was recorded (``intended_at``, what the launch
+    module's ``resume.since`` needs to find those scans in any state); otherwise the first present,
+    due devices of the queue (one IP each), capped, unless ``max_active_scans`` roamscan scans are
+    still pending. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices that wait, each
+    with its place in the queue and why.
     """
     intents = unresolved_intents(records)
     if intents:
-        title = sorted(intents)[0]
-        targets = [{'mac': mac, 'ip': records[mac]['pending']['ip'], 'overdue_since': overdue_since(records[mac], rescan_days) or ''}
-                   for mac in sorted(intents[title])]
-        intended_at = min(records[mac]['pending']['launched_at'] for mac in intents[title])
-        return _plan(title, targets, None, [], resumed=True, intended_at=intended_at)
+        targets = [{'mac': mac, 'ip': records[mac]['pending']['ip'], 'title': title,
+                    'overdue_since': overdue_since(records[mac], rescan_days) or ''}
+                   for title in sorted(intents) for mac in sorted(intents[title])]
+        intended_at = min(records[item['mac']]['pending']['launched_at'] for item in targets)
+        return _plan(sorted(intents)[0], targets, None, [], resumed=True, intended_at=intended_at)
     due = candidates(records, now, rescan_days, devices)
     running = active_scans(records)
     if len(running) >= max_active_scans:

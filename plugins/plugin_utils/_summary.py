@@ -46,6 +46,14 @@ def _ok(result):
     return isinstance(result, dict) and not result.get('failed') and not result.get('skipped')
 
 
+def launched_refs(launched):
+    """The scan references of the launch stage: one qualys_scan_launch result, or a loop of them (one per route group)."""
+    if not _ok(launched):
+        return []
+    results = launched['results'] if isinstance(launched.get('results'), list) else [launched]
+    return [ref for result in results if _ok(result) for ref in _get(result, 'scan_refs', default=[])]
+
+
 def _get(result, *path, default=None):
     for key in path:
         if not isinstance(result, dict) or key not in result:
@@ -68,7 +76,7 @@ def cycle_summary(results, final_counts, fault=None, acknowledged=(), not_report
         'not_credited': _get(confirmed, 'confirmed', 'not_credited', default=[]),
         'abandoned': _get(confirmed, 'confirmed', 'abandoned', default=[]),
         'merged_from_host_list': _get(decided, 'merged', default=[]),
-        'launched': list(_get(launched, 'scan_refs', default=[])) if _ok(launched) else [],
+        'launched': launched_refs(launched),
         'launched_targets': [item['ip'] for item in _get(recorded, 'launch', 'recorded', default=[])],
         'dropped_at_launch': _get(verified, 'launch', 'dropped', default=[]),
         'not_probed': _get(verified, 'launch', 'not_probed', default=[]),
