@@ -7,7 +7,9 @@ own client. roamscan's cycle for N present, overdue laptops:
   -> qualys_scan_status once per 15-minute cycle until done (one call per poll) + one result fetch.
 The baseline launches one scan per laptop (one call per host) and is not even charged for polling.
 It then prints the calls of the launch step alone: a normal launch vs resuming an intent (the scan
-exists and has finished / Qualys has none), which must never cost more than a normal launch.
+exists and has finished / Qualys has none), which must never cost more than a normal launch; and
+the whole cycle with 2 and 4 scanner route groups against one group (each group costs its reuse
+lookup and its launch; the status polls stay one call for all scans).
 
     python bench/api_calls.py [--sizes 1,10,100,500,1000,2000]
 """
@@ -49,6 +51,7 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_scans impo
 )
 
 LAUNCH_OPTIONS = {'option_title': 'Laptop Light Scan', 'iscanner_name': 'laptop_scanner_1'}
+SCANNERS = ('laptop_scanner_1', 'laptop_scanner_2')
 
 
 def laptops(count):
@@ -61,8 +64,10 @@ def fresh_sim():
     return sim.start()
 
 
-def roamscan_cycle(count):
-    """Calls spent and laptops credited as scanned by one batched cycle."""
+def roamscan_cycle(count, groups=1):
+    """Calls spent and laptops credited as scanned by one batched cycle. With ``groups`` scanner route
+    groups (roamscan_scanner_routes) the laptops are split between them and each group is one
+    launch with its own title and appliance, as cycle_verify plans it; the status polls cover all."""
     import datetime
     sim = fresh_sim()
     try:
@@ -72,7 +77,11 @@ def roamscan_cycle(count):
         records = client.list_hosts(host_list_params(ips))['hosts']
         now = datetime.datetime.now(datetime.timezone.utc)
         overdue = [h['ip'] for h in assess(hosts, records, now, 30) if h['overdue']]
-        scans = launch_plan(client, plan_launches(overdue, 'roamscan bench'), LAUNCH_OPTIONS, sim.username)
+        scans = []
+        for group in range(groups):
+            title = 'roamscan bench' if group == 0 else 'roamscan bench via scanner %d' % group
+            options = dict(LAUNCH_OPTIONS, iscanner_name=SCANNERS[group % len(SCANNERS)])
+            scans += launch_plan(client, plan_launches(overdue[group::groups], title), options, sim.username)
         refs = [scan['ref'] for scan in scans]
         cache = {}
         while True:
@@ -134,6 +143,18 @@ def main():
     for count in sizes:
         normal, found, missing = launch_step_calls(count)
         print('%8d %13d %22d %20d %6.2fx' % (count, normal, found, missing, max(found, missing) / normal))
+    print()
+    print('scanner routes: the whole cycle with G route groups vs one group, same laptops')
+    print('%8s %7s %11s %17s %7s' % ('laptops', 'groups', 'calls', 'calls, one group', 'ratio'))
+    for count in sizes:
+        single = roamscan_cycle(count)[0]
+        for groups in (2, 4):
+            if groups > count:
+                continue
+            calls, scanned = roamscan_cycle(count, groups)
+            if scanned != count:
+                raise SystemExit('only %d of %d laptops were credited with %d groups' % (scanned, count, groups))
+            print('%8d %7d %11d %17d %6.2fx' % (count, groups, calls, single, calls / single))
 
 
 if __name__ == '__main__':
