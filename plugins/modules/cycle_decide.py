@@ -62,7 +62,7 @@ merged:
 plan:
   description:
     - C(title) of the launch (null when nothing is due), C(targets) (C({mac, ip, overdue_since})), C(held) (why
-      nothing is launched while scans are pending, else null), C(resumed) (an earlier run's launches are completed:
+      nothing is launched while scans are pending, else null), C(resumed) (an earlier run's launches are completed,
       every unresolved intent, each target with its intent's C(title)) and C(intended_at) (when the first of those
       intents was recorded, else null).
     - C(held_back) - the due laptops that wait, in queue order (deadline, then arrival), each with its C(position) in

@@ -19,8 +19,8 @@ description:
     resumed with the same title and M(roamscan.qualys.qualys_scan_launch)'s C(reuse_active) returns the scan that
     already exists.
   - Checks the scan settings first, so no intent is recorded for a launch that would be refused.
-  - Splits the targets by C(roamscan_scanner_routes) (CIDR to scanner selector, the most specific CIDR wins): one
-    launch per route group, each with its own intent title and the route's scanner; targets outside every route go
+  - Splits the targets by C(roamscan_scanner_routes) (CIDR to scanner selector, the most specific CIDR wins) into
+    one launch per route group, each with its own intent title and the route's scanner; targets outside every route go
     to the cycle's own scanner settings (C(roamscan_scanner) and the like) with the plain title. A resumed plan keeps
     each intent's title.
 author:
