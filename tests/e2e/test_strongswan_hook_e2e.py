@@ -10,16 +10,13 @@ Run: .venv/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e/test_strongs
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from netns import wait_until
-from test_vpn_hook_e2e import Servers, deploy, presence_events
+from test_vpn_hook_e2e import Servers, deploy, presence_events, server_tree
 from vpn_fixtures import HOSTILE_CNS, LAPTOP_CN
 from vpn_lab import VpnLab
 
@@ -27,36 +24,22 @@ pytestmark = [pytest.mark.root, pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists('/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so'),
                                  reason='needs charon with kernel-libipsec (libcharon-extra-plugins)')]
 
-SPOOL = '/var/spool/roamscan'
 SWANCTL = 'etc/swanctl/swanctl.conf'
 HOOK = '/usr/local/lib/roamscan/roamscan-strongswan-hook'
 
 
 @pytest.fixture(scope='module')
 def gateway(vpn_certificates, run_ansible, collections_dir):
-    sys.path.insert(0, str(collections_dir))
-    from ansible_collections.roamscan.qualys.plugins.module_utils import _session_tables, _source_tables
-    workdir = Path(tempfile.mkdtemp(prefix='roamscan-strongswan-hook-'))
-    os.chmod(workdir, 0o755)
-    root = workdir / 'root'
-    spool = root / SPOOL.lstrip('/')
-    mounted = False
-    try:
-        with VpnLab(workdir / 'lab', vpn_certificates) as lab:
-            (root / 'etc/swanctl/conf.d').mkdir(parents=True)
-            lab.write_strongswan_server_config(root / 'etc/swanctl')
-            deploy(run_ansible, workdir, root, {'strongswan': {
-                'vpn_hook_server': 'strongswan', 'vpn_hook_strongswan_children': [{'connection': 'rw', 'child': 'net'}]}})
-            # a tiny tmpfs, so a full spool can be tested on the running server (charon runs the hook as root)
-            subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'roamscan-strongswan-spool', str(spool)], check=True)
-            mounted = True
-            lab.start_strongswan(server_swanctl=root / SWANCTL)
-            yield Servers(lab, root, _source_tables, _session_tables)
-    finally:
-        if mounted:
-            subprocess.run(['umount', str(spool)], check=False)
-        shutil.rmtree(workdir, ignore_errors=True)
-        sys.path.remove(str(collections_dir))
+    with server_tree('roamscan-strongswan-hook-', collections_dir) as tree, \
+            VpnLab(tree.workdir / 'lab', vpn_certificates) as lab:
+        (tree.root / 'etc/swanctl/conf.d').mkdir(parents=True)
+        lab.write_strongswan_server_config(tree.root / 'etc/swanctl')
+        deploy(run_ansible, tree.workdir, tree.root, {'strongswan': {
+            'vpn_hook_server': 'strongswan', 'vpn_hook_strongswan_children': [{'connection': 'rw', 'child': 'net'}]}})
+        # a tiny tmpfs, so a full spool can be tested on the running server (charon runs the hook as root)
+        tree.mount_spool('size=64k,mode=0700')
+        lab.start_strongswan(server_swanctl=tree.root / SWANCTL)
+        yield Servers(lab, tree.root, tree.source_tables, tree.session_tables)
 
 
 def connect(gateway, cert_name):
