@@ -448,8 +448,8 @@ class VpnLab(NamespaceLab):
                 'env', 'STRONGSWAN_CONF=%s' % (directory / 'strongswan.conf'), '/usr/lib/ipsec/charon'])
             wait_until(lambda d=directory: (d / 'charon.vici').exists(), 15, what='the vici socket of charon-' + side)
             assert charon.alive(), charon.output()
-            self.swanctl(side, '--load-all', '--file', str(server_swanctl if side == 'server' and server_swanctl
-                                                          else directory / 'swanctl.conf'))
+            loaded = server_swanctl if side == 'server' and server_swanctl else directory / 'swanctl.conf'
+            self.swanctl(side, '--load-all', '--file', str(loaded))
 
     @property
     def strongswan_vici(self):

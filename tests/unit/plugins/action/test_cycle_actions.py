@@ -258,8 +258,8 @@ def test_verify_gives_one_launch_per_scanner_route_group_with_its_scanner(store)
     resumed = {'title': 'roamscan T', 'resumed': True, 'intended_at': NOW,
                'targets': [{'mac': A, 'ip': X, 'title': 'roamscan T'}, {'mac': B, 'ip': vpn_ip, 'title': 'roamscan T via scanner vpn_scanner'}]}
     result = run_action('cycle_verify', {'plan': resumed, 'leases': fresh}, task_vars=variables)
-    assert [item['resume'] for item in result['launches']] == [{'title': 'roamscan T', 'since': NOW},
-                                                                {'title': 'roamscan T via scanner vpn_scanner', 'since': NOW}]
+    assert [item['resume'] for item in result['launches']] == [
+        {'title': 'roamscan T', 'since': NOW}, {'title': 'roamscan T via scanner vpn_scanner', 'since': NOW}]
     assert [item['options']['scanner'] for item in result['launches']] == [['laptop_scanner_1'], ['vpn_scanner']]
 
 

@@ -43,8 +43,8 @@ def test_a_resumed_target_keeps_its_intent_title():
     resumed = [dict(targets('10.91.0.9')[0], title='roamscan OLD via scanner vpn_scanner'),
                dict(targets('10.77.0.5', '10.77.0.6')[1], title='roamscan OLD')]
     groups = route_groups(resumed, parse_scanner_routes(ROUTES), 'ignored')
-    assert [(g['title'], g['selector']) for g in groups] == [('roamscan OLD', None),
-                                                            ('roamscan OLD via scanner vpn_scanner', {'scanner': ['vpn_scanner']})]
+    assert [(g['title'], g['selector']) for g in groups] == [
+        ('roamscan OLD', None), ('roamscan OLD via scanner vpn_scanner', {'scanner': ['vpn_scanner']})]
     assert groups[0]['targets'] == [{'mac': '02:77:00:00:00:01', 'ip': '10.77.0.6'}]
 
 
