@@ -107,15 +107,7 @@ def test_full_or_read_only_spool_never_keeps_a_client_out(gateway):
     filler = spool / 'filler'
     identity = 'CN=' + LAPTOP_CN
     try:
-        for path, chunk in ((filler, b'\0' * 4096), (spool / 'current', b'\n')):
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                while os.write(descriptor, chunk):
-                    pass
-            except OSError:  # ENOSPC: full
-                pass
-            finally:
-                os.close(descriptor)
+        gateway.fill_spool(filler)
         connection, ip = connect(gateway, LAPTOP_CN)
         assert holds(gateway, identity, ip)
         disconnect(gateway, connection)

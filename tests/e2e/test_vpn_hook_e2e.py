@@ -79,6 +79,19 @@ class Servers:
     def holds(self, source, where, identity_kind, identity_value, ip):
         return self.session_tables.holds(self.sessions(source, where), identity_kind, identity_value, ip)
 
+    def fill_spool(self, filler):
+        """Fill the spool's tmpfs: every free page into ``filler``, then the slack in the last page of
+        the spool file (empty lines, which readers skip): now an append fails with ENOSPC."""
+        for path, chunk in ((filler, b'\0' * 4096), (self.spool / 'current', b'\n')):
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                while os.write(descriptor, chunk):
+                    pass
+            except OSError:  # ENOSPC: full
+                pass
+            finally:
+                os.close(descriptor)
+
     def disconnect(self, source, clients):
         """Stop ``clients`` and wait for their end records (OpenVPN closes a session 5 s after the
         client's exit notification), so the next test starts from a quiet spool."""
@@ -307,17 +320,7 @@ def test_full_or_unwritable_spool_never_keeps_a_client_out(servers):
     servers.wait_record('connect', source='openvpn', kind='connect', ip=witness.assigned_ip)
     before = len(servers.records())
     try:
-        # every free page, then the slack in the last page of the spool file (empty lines, which
-        # readers skip): now an append fails with ENOSPC
-        for path, chunk in ((filler, b'\0' * 4096), (servers.spool / 'current', b'\n')):
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                while os.write(descriptor, chunk):
-                    pass
-            except OSError:  # ENOSPC: full
-                pass
-            finally:
-                os.close(descriptor)
+        servers.fill_spool(filler)
         openvpn = lab.openvpn_client(LAPTOP_CN, configure_tunnel=False, name='full-openvpn').wait_connected()
         ocserv = lab.openconnect('alice', 'alice-pw', name='full-openconnect').wait_connected()
         # both sessions are live although their hooks could not write
