@@ -185,7 +185,6 @@ def servers(vpn_certificates, run_ansible, collections_dir):
         yield Servers(lab, root, tree.source_tables, tree.session_tables)
 
 
-
 def test_role_wired_the_hooks_into_both_servers(servers):
     root = servers.root
     assert (root / 'etc/openvpn/server/server.conf').read_text().endswith(
