@@ -3,13 +3,14 @@
 
 Both run in the same process against the Qualys simulator on 127.0.0.1, through the collection's
 own client. roamscan's cycle for N present, overdue laptops:
-  host_last_scanned (host list, paginated by 1000) -> qualys_scan_launch (reuse lookup + ONE launch)
+  host_last_scanned (host list, paginated by 1000) -> qualys_scan_launch (ONE launch, as the playbook calls it:
+  no reuse lookup, recover_lost)
   -> qualys_scan_status once per 15-minute cycle until done (one call per poll) + one result fetch.
 The baseline launches one scan per laptop (one call per host) and is not even charged for polling.
 It then prints the calls of the launch step alone: a normal launch vs resuming an intent (the scan
-exists and has finished / Qualys has none), which must never cost more than a normal launch; and
-the whole cycle with 2 and 4 scanner route groups against one group (each group costs its reuse
-lookup and its launch; the status polls stay one call for all scans).
+exists and has finished / Qualys has none), which costs at most its one scan-list lookup more; and
+the whole cycle with 2 and 4 scanner route groups against one group (each group costs its
+launch; the status polls stay one call for all scans).
 
     python bench/api_calls.py [--sizes 1,10,100,500,1000,2000]
 """
@@ -52,6 +53,8 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_scans impo
 
 LAUNCH_OPTIONS = {'option_title': 'Laptop Light Scan', 'iscanner_name': 'laptop_scanner_1'}
 SCANNERS = ('laptop_scanner_1', 'laptop_scanner_2')
+# how playbooks/scan_overdue.yml launches: no scan-list lookup before the launch, one only after a lost answer
+CYCLE_LAUNCH = {'reuse_active': False, 'recover_lost': True}
 
 
 def laptops(count):
@@ -81,7 +84,7 @@ def roamscan_cycle(count, groups=1):
         for group in range(groups):
             title = 'roamscan bench' if group == 0 else 'roamscan bench via scanner %d' % group
             options = dict(LAUNCH_OPTIONS, iscanner_name=SCANNERS[group % len(SCANNERS)])
-            scans += launch_plan(client, plan_launches(overdue[group::groups], title), options, sim.username)
+            scans += launch_plan(client, plan_launches(overdue[group::groups], title), options, sim.username, **CYCLE_LAUNCH)
         refs = [scan['ref'] for scan in scans]
         cache = {}
         while True:
@@ -116,7 +119,8 @@ def launch_step_calls(count):
         spent = []
         for title, resume in (('roamscan bench', None), ('roamscan bench', since), ('roamscan other', since)):
             client = QualysClient(sim.url, sim.username, sim.password)
-            launch_plan(client, plan_launches(laptops(count), title), LAUNCH_OPTIONS, sim.username, resume_since=resume)
+            launch_plan(client, plan_launches(laptops(count), title), LAUNCH_OPTIONS, sim.username, resume_since=resume,
+                        **CYCLE_LAUNCH)
             spent.append(client.api_calls)
             sim.state.scan_action('*', 'process')
         return spent

@@ -39,12 +39,15 @@ class ActionModule(CycleActionBase):
 
     def run_stage(self, stage):
         launches = launched_scans(stage.args['launched'], stage.args['title'])
+        result = {'title': stage.args['title'] or (launches[0][0] if launches else None),
+                  'titles': [title for title, dummy in launches], 'recorded': [], 'missing': []}
+        if self._task.check_mode:
+            # nothing was launched: the intents stay, as pending laptops, for the summary to count
+            return {'launch': result}
         records = stage.load(stage.store.working_set())
-        recorded, missing = [], []
         for title, scans in launches:
-            changed, title_recorded, title_missing = record_launch(records, title, scans)
+            changed, recorded, missing = record_launch(records, title, scans)
             stage.mark_changed(changed)
-            recorded += title_recorded
-            missing += title_missing
-        return {'launch': {'title': stage.args['title'] or (launches[0][0] if launches else None),
-                           'titles': [title for title, dummy in launches], 'recorded': recorded, 'missing': missing}}
+            result['recorded'] += recorded
+            result['missing'] += missing
+        return {'launch': result}

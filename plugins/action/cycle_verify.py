@@ -13,11 +13,14 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._scanner_routes im
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import launch_options
 
 
-def fresh_reports(leases):
-    """``{server: lease_events result}`` of a registered loop (``item`` = server) over the DHCP servers."""
-    if not isinstance(leases, dict) or not isinstance(leases.get('results'), list):
-        raise CycleError('leases must be the registered result of lease_events looped over the DHCP servers')
-    return {item['item']: item for item in leases['results'] if registered_ok(item) and isinstance(item.get('item'), str)}
+def fresh_reports(tables):
+    """``[(host, presence_events result)]`` of a registered loop over cycle_remember's ``live_tables``
+    (``item`` = ``{host, source, table_path}``)."""
+    if not isinstance(tables, dict) or not isinstance(tables.get('results'), list):
+        raise CycleError('leases must be the registered result of presence_events looped over the live tables '
+                         '(cycle_remember\'s live_tables)')
+    return [(item['item']['host'], item) for item in tables['results']
+            if registered_ok(item) and isinstance(item.get('item'), dict) and isinstance(item['item'].get('host'), str)]
 
 
 class ActionModule(CycleActionBase):
@@ -42,9 +45,9 @@ class ActionModule(CycleActionBase):
     def run_stage(self, stage):
         title, targets = stage.args['plan']['title'], stage.args['plan']['targets']
         named = _remember.named_reports(fresh_reports(stage.args['leases']))
-        macs, ips = _remember.macs_observed(named)
-        macs |= {target['mac'] for target in targets if isinstance(target.get('mac'), str)}
-        stage.load(stage.store.get(macs | set(stage.store.holders(ips).values())))
+        keys, ips = _remember.identities_observed(named)
+        keys |= {target['identity'] for target in targets if isinstance(target.get('identity'), str)}
+        stage.load(stage.store.get(keys | stage.store.holder_keys(ips)))
         changed, dummy = _remember.fold(stage.records, named)
         stage.mark_changed(changed)
         holders = _remember.lease_holders(named)
@@ -54,14 +57,15 @@ class ActionModule(CycleActionBase):
             results, unprobed = probe_reports(stage.args['probes'])
             probed, probe_dropped, not_probed = apply_probe(targets, results, dict(plan.get('unprobed') or {}, **unprobed))
             # a target no longer leased is dropped as such, whatever the probe saw
-            probed += [item for item in probe_dropped if holders.get(item['ip']) != item['mac']]
-            probe_dropped = [item for item in probe_dropped if holders.get(item['ip']) == item['mac']]
+            probed += [item for item in probe_dropped if item['identity'] not in holders.get(item['ip'], ())]
+            probe_dropped = [item for item in probe_dropped if item['identity'] in holders.get(item['ip'], ())]
             costs = probe_costs(stage.args['probes'])
         # one launch per scanner route group, each with its own intent title
         options = launch_options(stage.settings)
         launches, launch, dropped = [], [], []
         for group in route_groups(probed, parse_scanner_routes(stage.settings['scanner_routes']), title):
-            changed, group_launch, group_dropped = record_intent(stage.records, group['title'], group['targets'], holders, stage.now)
+            changed, group_launch, group_dropped = record_intent(stage.records, group['title'], group['targets'], holders,
+                                                                 stage.now, stage.settings['credit_log_presence'])
             stage.mark_changed(changed)
             launch += group_launch
             dropped += group_dropped

@@ -9,12 +9,15 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: cycle_verify
-short_description: Keep the launch targets still leased to the same laptop and record the launch intent
+short_description: Keep the launch targets still held by the same identity and record the launch intent
 version_added: 0.2.0
 description:
   - Stage C(verify) of the C(roamscan.qualys.scan_overdue) cycle, right before the launch.
-  - Folds the lease tables read just now (O(leases)) into the records; each target must still be leased to the same
-    MAC in them; the others are dropped.
+  - Folds the live tables read just now (O(leases); DHCP lease tables, OpenVPN status files, occtl JSON, wg dumps)
+    into the records; each target must still be held by the same identity in them (the same MAC for a lease, the same
+    certificate, user or key for a tunnel IP); the others are dropped.
+  - A target whose holding is known only from a log (no live table) is kept only when C(roamscan_credit_log_presence)
+    allows it.
   - Records the intent (the launch's title, no scan reference yet), so a run stopped before the launch was recorded is
     resumed with the same title and M(roamscan.qualys.qualys_scan_launch)'s C(reuse_active) returns the scan that
     already exists.
@@ -69,8 +72,8 @@ options:
         type: dict
   leases:
     description:
-      - The registered result of M(roamscan.qualys.lease_events) looped over the DHCP servers (C(item) is the server's
-        inventory name); lease tables are enough.
+      - The registered result of M(roamscan.qualys.presence_events) (tables only) looped over
+        RV(roamscan.qualys.cycle_remember#module:live_tables) (C(item) is C({host, source, table_path})).
     type: dict
     required: true
   probes:

@@ -88,5 +88,5 @@ def route_groups(targets, routes, title):
         selector = route[1] if route else None
         group_title = target.get('title') or (title if selector is None else '%s via %s' % (title, selector_label(selector)))
         group = groups.setdefault(group_title, {'title': group_title, 'selector': selector, 'targets': []})
-        group['targets'].append({key: target[key] for key in ('mac', 'ip')})
+        group['targets'].append({key: target[key] for key in ('identity', 'mac', 'ip')})
     return sorted(groups.values(), key=lambda group: (group['selector'] is not None, group['title']))

@@ -5,17 +5,17 @@ group twice. Real ansible-playbook against the simulator; checked through the si
 and the laptop records via the inventory plugin."""
 from __future__ import annotations
 
-import os
-import signal
+import re
 
 import pytest
 
-from cycle_lab import CycleLab, launch_call_ips, launch_calls
-from test_scan_cycle_resume import wait_for
+from cycle_interrupt import CYCLE_STAGES
+from cycle_lab import CycleLab, launch_call_ips, launch_calls, summary_of
 
 OFFICE = [('10.77.0.100', '02:77:00:00:0a:01'), ('10.77.0.101', '02:77:00:00:0b:02')]
 VPN = [('10.91.0.10', '02:77:00:00:0c:03')]
 ROUTES = {'roamscan_scanner_routes': {'10.91.0.0/24': 'laptop_scanner_2'}}
+LAUNCH_TASK = dict(CYCLE_STAGES)['launch']
 
 
 @pytest.fixture
@@ -26,10 +26,6 @@ def lab(tmp_path, ansible_env):
 def launches(sim):
     return sorted((call['params']['iscanner_name'], launch_call_ips(call), call['params']['scan_title'])
                   for call in launch_calls(sim))
-
-
-def list_calls(sim):
-    return sum(1 for call in sim.state.calls if call['api'] == 'scan:list')
 
 
 def pending_refs(lab):
@@ -58,22 +54,26 @@ def test_one_route_group_is_still_one_launch(lab, qualys_sim):
     assert [(scanner, ips) for scanner, ips, dummy in launches(qualys_sim)] == [('laptop_scanner_2', ['10.91.0.10', '10.91.0.11'])]
 
 
+def test_check_mode_says_what_each_route_group_would_launch(lab, qualys_sim):
+    lab.write_leases('dhcp1', OFFICE + VPN)
+    checked = lab.run(qualys_sim, extra_vars=ROUTES, options=('--check',))
+    assert checked.returncode == 0, checked.stdout[-4000:]
+    sentence = next(line for line in summary_of(checked)['check_mode'] if line.startswith('would launch'))
+    office, vpn = re.fullmatch(r'would launch 2 scans: of 10\.77\.0\.100-10\.77\.0\.101 \((.+)\); of 10\.91\.0\.10 \((.+)\)',
+                               sentence).groups()
+    assert vpn == office + ' via scanner laptop_scanner_2'
+    assert launch_calls(qualys_sim) == [] and qualys_sim.state.scans == []
+
+
 def test_a_cycle_killed_between_the_two_launches_resumes_without_a_second_scan_of_the_first_group(lab, qualys_sim):
     lab.write_leases('dhcp1', OFFICE + VPN)
-    # each launch first looks for an active scan of its title (scan:list): the first group's lookup and launch
-    # are answered, the second group's lookup hangs until the kill, so its launch is never sent
-    qualys_sim.state.add_fault('slow', api='scan:list', count=1, seconds=0)
-    qualys_sim.state.add_fault('slow', api='scan:list', count=1, seconds=60)
-    proc = lab.spawn(qualys_sim, extra_vars=dict(ROUTES, roamscan_cycle_lock_seconds=15))
-    wait_for(lambda: list_calls(qualys_sim) >= 2 or proc.poll() is not None, 'the second launch')
-    assert proc.poll() is None, 'the cycle ended before its second launch:\n%s' % proc.communicate()[0][-3000:]
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # SIGKILL right after the first group's launch answered, before the second group's launch is sent
+    lab.crash(qualys_sim, 'after-item:' + LAUNCH_TASK, extra_vars=ROUTES)
     assert len(launch_calls(qualys_sim)) == 1
     assert len(qualys_sim.state.scans) == 1
     first = qualys_sim.state.scans[0]
     assert set(pending_refs(lab).values()) == {None}, 'killed before any launch was recorded'
-    lab.wait_until_lease_expires()
+    assert lab.expire_lease()
 
     again = lab.run(qualys_sim, extra_vars=ROUTES)
     assert again.returncode == 0, again.stdout[-4000:]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._decide import target_of
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._scanner_routes import (
     InvalidScannerRoutes,
     launch_options_for,
@@ -16,7 +17,7 @@ OPTIONS = {'option_profile': 'Laptop Light Scan', 'scanner': ['office_scanner'],
 
 
 def targets(*ips):
-    return [{'mac': '02:77:00:00:00:%02x' % index, 'ip': ip} for index, ip in enumerate(ips)]
+    return [target_of('02:77:00:00:00:%02x' % index, ip, overdue_since='') for index, ip in enumerate(ips)]
 
 
 def test_targets_are_grouped_by_the_most_specific_route_and_the_rest_keep_the_cycle_scanner():
@@ -45,7 +46,7 @@ def test_a_resumed_target_keeps_its_intent_title():
     groups = route_groups(resumed, parse_scanner_routes(ROUTES), 'ignored')
     assert [(g['title'], g['selector']) for g in groups] == [
         ('roamscan OLD', None), ('roamscan OLD via scanner vpn_scanner', {'scanner': ['vpn_scanner']})]
-    assert groups[0]['targets'] == [{'mac': '02:77:00:00:00:01', 'ip': '10.77.0.6'}]
+    assert groups[0]['targets'] == [{'identity': '02:77:00:00:00:01', 'mac': '02:77:00:00:00:01', 'ip': '10.77.0.6'}]
 
 
 @pytest.mark.parametrize('routes, message', [
