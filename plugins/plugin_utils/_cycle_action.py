@@ -22,7 +22,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import BUDGET_KEY, InvalidBudget, empty_state, parse_budget
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WOULD_STORE, WouldBeStore, carried_records
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, kind_of, read_alias_settings
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, read_alias_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
 
