@@ -3,11 +3,14 @@
 
 Both run in the same process against the Qualys simulator on 127.0.0.1, through the collection's
 own client. roamscan's cycle for N present, overdue laptops:
-  host_last_scanned (host list, paginated by 1000) -> qualys_scan_launch (reuse lookup + ONE launch)
+  host_last_scanned (host list, paginated by 1000) -> qualys_scan_launch (ONE launch, as the playbook calls it:
+  no reuse lookup, recover_lost)
   -> qualys_scan_status once per 15-minute cycle until done (one call per poll) + one result fetch.
 The baseline launches one scan per laptop (one call per host) and is not even charged for polling.
 It then prints the calls of the launch step alone: a normal launch vs resuming an intent (the scan
-exists and has finished / Qualys has none), which must never cost more than a normal launch.
+exists and has finished / Qualys has none), which costs at most its one scan-list lookup more; and
+the whole cycle with 2 and 4 scanner route groups against one group (each group costs its
+launch; the status polls stay one call for all scans).
 
     python bench/api_calls.py [--sizes 1,10,100,500,1000,2000]
 """
@@ -49,6 +52,9 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_scans impo
 )
 
 LAUNCH_OPTIONS = {'option_title': 'Laptop Light Scan', 'iscanner_name': 'laptop_scanner_1'}
+SCANNERS = ('laptop_scanner_1', 'laptop_scanner_2')
+# how playbooks/scan_overdue.yml launches: no scan-list lookup before the launch, one only after a lost answer
+CYCLE_LAUNCH = {'reuse_active': False, 'recover_lost': True}
 
 
 def laptops(count):
@@ -61,8 +67,10 @@ def fresh_sim():
     return sim.start()
 
 
-def roamscan_cycle(count):
-    """Calls spent and laptops credited as scanned by one batched cycle."""
+def roamscan_cycle(count, groups=1):
+    """Calls spent and laptops credited as scanned by one batched cycle. With ``groups`` scanner route
+    groups (roamscan_scanner_routes) the laptops are split between them and each group is one
+    launch with its own title and appliance, as cycle_verify plans it; the status polls cover all."""
     import datetime
     sim = fresh_sim()
     try:
@@ -72,7 +80,11 @@ def roamscan_cycle(count):
         records = client.list_hosts(host_list_params(ips))['hosts']
         now = datetime.datetime.now(datetime.timezone.utc)
         overdue = [h['ip'] for h in assess(hosts, records, now, 30) if h['overdue']]
-        scans = launch_plan(client, plan_launches(overdue, 'roamscan bench'), LAUNCH_OPTIONS, sim.username)
+        scans = []
+        for group in range(groups):
+            title = 'roamscan bench' if group == 0 else 'roamscan bench via scanner %d' % group
+            options = dict(LAUNCH_OPTIONS, iscanner_name=SCANNERS[group % len(SCANNERS)])
+            scans += launch_plan(client, plan_launches(overdue[group::groups], title), options, sim.username, **CYCLE_LAUNCH)
         refs = [scan['ref'] for scan in scans]
         cache = {}
         while True:
@@ -107,7 +119,8 @@ def launch_step_calls(count):
         spent = []
         for title, resume in (('roamscan bench', None), ('roamscan bench', since), ('roamscan other', since)):
             client = QualysClient(sim.url, sim.username, sim.password)
-            launch_plan(client, plan_launches(laptops(count), title), LAUNCH_OPTIONS, sim.username, resume_since=resume)
+            launch_plan(client, plan_launches(laptops(count), title), LAUNCH_OPTIONS, sim.username, resume_since=resume,
+                        **CYCLE_LAUNCH)
             spent.append(client.api_calls)
             sim.state.scan_action('*', 'process')
         return spent
@@ -134,6 +147,18 @@ def main():
     for count in sizes:
         normal, found, missing = launch_step_calls(count)
         print('%8d %13d %22d %20d %6.2fx' % (count, normal, found, missing, max(found, missing) / normal))
+    print()
+    print('scanner routes: the whole cycle with G route groups vs one group, same laptops')
+    print('%8s %7s %11s %17s %7s' % ('laptops', 'groups', 'calls', 'calls, one group', 'ratio'))
+    for count in sizes:
+        single = roamscan_cycle(count)[0]
+        for groups in (2, 4):
+            if groups > count:
+                continue
+            calls, scanned = roamscan_cycle(count, groups)
+            if scanned != count:
+                raise SystemExit('only %d of %d laptops were credited with %d groups' % (scanned, count, groups))
+            print('%8d %7d %11d %17d %6.2fx' % (count, groups, calls, single, calls / single))
 
 
 if __name__ == '__main__':

@@ -9,21 +9,45 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action impo
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._launch import record_launch
 
 
+def launched_scans(launched, title):
+    """``[(title, scans)]`` of a registered qualys_scan_launch result (its intents' ``title`` given) or of a
+    qualys_scan_launch loop over cycle_verify's ``launches`` (each ``item`` has its title)."""
+    results = launched.get('results')
+    if isinstance(results, list):
+        pairs = []
+        for result in results:
+            group = result.get('item') if isinstance(result, dict) else None
+            if not isinstance(group, dict) or not isinstance(group.get('title'), str) or result.get('skipped'):
+                continue
+            if not isinstance(result.get('scans'), list):
+                raise CycleError('launched: the launch of %s returned no scans list' % group['title'])
+            pairs.append((group['title'], result['scans']))
+        return pairs
+    if not isinstance(launched.get('scans'), list):
+        raise CycleError('launched must be the registered result of qualys_scan_launch (it has no scans list)')
+    if not title:
+        raise CycleError('title is required with a single qualys_scan_launch result')
+    return [(title, launched['scans'])]
+
+
 class ActionModule(CycleActionBase):
 
     ARGUMENT_SPEC = {
-        'title': {'type': 'str', 'required': True},
+        'title': {'type': 'str'},
         'launched': {'type': 'dict', 'required': True},
     }
 
     def run_stage(self, stage):
-        scans = stage.args['launched'].get('scans')
-        if not isinstance(scans, list):
-            raise CycleError('launched must be the registered result of qualys_scan_launch (it has no scans list)')
+        launches = launched_scans(stage.args['launched'], stage.args['title'])
+        result = {'title': stage.args['title'] or (launches[0][0] if launches else None),
+                  'titles': [title for title, dummy in launches], 'recorded': [], 'missing': []}
         if self._task.check_mode:
             # nothing was launched: the intents stay, as pending laptops, for the summary to count
-            return {'launch': {'title': stage.args['title'], 'recorded': [], 'missing': []}}
+            return {'launch': result}
         records = stage.load(stage.store.working_set())
-        changed, recorded, missing = record_launch(records, stage.args['title'], scans)
-        stage.mark_changed(changed)
-        return {'launch': {'title': stage.args['title'], 'recorded': recorded, 'missing': missing}}
+        for title, scans in launches:
+            changed, recorded, missing = record_launch(records, title, scans)
+            stage.mark_changed(changed)
+            result['recorded'] += recorded
+            result['missing'] += missing
+        return {'launch': result}

@@ -9,6 +9,7 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils import _remember
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, CycleError, registered_ok
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._launch import record_intent
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._liveness_check import apply_probe, probe_costs, probe_reports
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._scanner_routes import launch_options_for, parse_scanner_routes, route_groups
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import launch_options
 
 
@@ -59,12 +60,23 @@ class ActionModule(CycleActionBase):
             probed += [item for item in probe_dropped if item['identity'] not in holders.get(item['ip'], ())]
             probe_dropped = [item for item in probe_dropped if item['identity'] in holders.get(item['ip'], ())]
             costs = probe_costs(stage.args['probes'])
-        changed, launch, dropped = record_intent(stage.records, title, probed, holders, stage.now,
-                                                 stage.settings['credit_log_presence'])
-        stage.mark_changed(changed)
-        # a resumed intent's scan may exist in any state by now: the launch must look for it, not launch again
-        resume = {'title': title, 'since': plan['intended_at']} if plan['resumed'] and plan['intended_at'] else None
-        return {'launch': {'title': title, 'targets': launch, 'dropped': dropped + probe_dropped, 'resume': resume,
-                           'not_probed': not_probed},
+        # one launch per scanner route group, each with its own intent title
+        options = launch_options(stage.settings)
+        launches, launch, dropped = [], [], []
+        for group in route_groups(probed, parse_scanner_routes(stage.settings['scanner_routes']), title):
+            changed, group_launch, group_dropped = record_intent(stage.records, group['title'], group['targets'], holders,
+                                                                 stage.now, stage.settings['credit_log_presence'])
+            stage.mark_changed(changed)
+            launch += group_launch
+            dropped += group_dropped
+            if group_launch:
+                launches.append({'title': group['title'], 'targets': group_launch,
+                                 'options': launch_options_for(options, group['selector']),
+                                 # a resumed intent's scan may exist in any state by now: the launch must look for it
+                                 'resume': {'title': group['title'], 'since': plan['intended_at']}
+                                 if plan['resumed'] and plan['intended_at'] else None})
+        return {'launch': {'title': title, 'targets': launch, 'dropped': dropped + probe_dropped,
+                           'resume': launches[0]['resume'] if launches else None, 'not_probed': not_probed},
+                'launches': launches,
                 'liveness_probe': costs,
-                'launch_options': launch_options(stage.settings)}
+                'launch_options': options}

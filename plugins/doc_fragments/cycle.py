@@ -83,7 +83,10 @@ notes:
     C(roamscan_option_profile_id), and exactly one scanner selector - C(roamscan_scanner) (appliance names),
     C(roamscan_scanner_ids), C(roamscan_default_scanner=true), C(roamscan_scanners_in_ag=true), or
     C(roamscan_external_scanners=true) only if the laptops are reachable from the internet. Optional
-    C(roamscan_scan_priority) (0-9) and C(roamscan_max_targets_per_scan)."
+    C(roamscan_scan_priority) (0-9) and C(roamscan_max_targets_per_scan).
+    C(roamscan_scanner_routes) (default V({})) - CIDR to the scanner selector that reaches it (an appliance name, a
+    list of names, or one of C({scanner_ids: [..]}), C({default_scanner: true}), C({scanners_in_ag: true})); the
+    most specific CIDR wins; one launch per route group, targets outside every route use the selector above."
   - "The laptop records live in Ansible's configured fact cache (C(fact_caching), C(fact_caching_connection),
     C(fact_caching_timeout=0)), or in the store C(roamscan_fact_cache) names
     (C({plugin, connection, timeout: 0, prefix})), which ansible-runner and AWX need because they point Ansible's

@@ -21,15 +21,22 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_ope
     StaleStatusFile,
     read_openvpn_status,
 )
+from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_strongswan import (
+    DEFAULT_VICI_SOCKET,
+    ViciError,
+    list_sas,
+    strongswan_sessions_rows,
+)
 from ansible_collections.roamscan.qualys.plugins.module_utils._session_table_wireguard import WireGuardError, read_wg_dump
 from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import _encoded as encode_value
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import iso_time
 
 # WireGuard: a handshake this recent means the peer is there (REJECT_AFTER_TIME); older says nothing
 MAX_HANDSHAKE_AGE = 180
-# where each table lives: the status file, ocserv's occtl socket (None: occtl's default), the interface
-DEFAULT_SESSION_TABLES = {'openvpn': DEFAULT_STATUS_FILE, 'ocserv': None, 'wireguard': 'wg0'}
-SESSION_TABLE_ERRORS = (OpenVpnStatusError, OcctlError, WireGuardError)
+# where each table lives: the status file, ocserv's occtl socket (None: occtl's default), charon's vici
+# socket, the interface
+DEFAULT_SESSION_TABLES = {'openvpn': DEFAULT_STATUS_FILE, 'ocserv': None, 'strongswan': DEFAULT_VICI_SOCKET, 'wireguard': 'wg0'}
+SESSION_TABLE_ERRORS = (OpenVpnStatusError, OcctlError, ViciError, WireGuardError)
 
 
 def _seen(source, host, why, kind, raw_value, ip, time, until=None):
@@ -62,6 +69,17 @@ def ocserv_sessions(socket_file, now, host, run_command):
             for row in read_occtl_users(socket_file, run_command)]
 
 
+def strongswan_sessions(vici_socket, now, host, run_command=None):  # pylint: disable=unused-argument
+    """Established strongSwan IKE_SAs (charon's vici ``list-sas``): one observation per peer identity
+    (kind vpn_cert) and one per EAP / XAuth identity (vpn_user) at each virtual IP."""
+    sessions = []
+    for row in strongswan_sessions_rows(list_sas(vici_socket)):
+        sessions.append(_seen('strongswan', host, 'connected', 'vpn_cert', row['peer_id'], row['ip'], now))
+        if row['xauth_id']:
+            sessions.append(_seen('strongswan', host, 'connected', 'vpn_user', row['xauth_id'], row['ip'], now))
+    return sessions
+
+
 def recent_handshake(peer, now, max_handshake_age=MAX_HANDSHAKE_AGE):
     """Whether a parsed WireGuard peer shook hands in the last ``max_handshake_age`` seconds."""
     return peer['latest_handshake'] is not None and now - peer['latest_handshake'] < max_handshake_age
@@ -82,7 +100,8 @@ def wireguard_sessions(interface, now, host, run_command):
     return wireguard_observations(read_wg_dump(interface, run_command), now, host)
 
 
-SESSION_TABLE_READERS = {'openvpn': openvpn_sessions, 'ocserv': ocserv_sessions, 'wireguard': wireguard_sessions}
+SESSION_TABLE_READERS = {'openvpn': openvpn_sessions, 'ocserv': ocserv_sessions, 'strongswan': strongswan_sessions,
+                         'wireguard': wireguard_sessions}
 
 
 def holds(sessions, identity_kind, identity_value, ip):

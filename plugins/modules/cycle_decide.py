@@ -67,10 +67,11 @@ merged:
   elements: dict
 plan:
   description:
-    - C(title) of the launch (null when nothing is due), C(targets) (C({mac, ip, overdue_since})), C(held) (why
+    - C(title) of the launch (null when nothing is due), C(targets) (C({identity, mac, ip, overdue_since})), C(held) (why
       nothing is launched while scans are pending or the API budget governor defers the launch - no budget, launches
-      spaced to last the Qualys window, a batch still filling - else null), C(resumed) (an earlier run's launch is completed) and
-      C(intended_at) (when that launch's intent was first recorded, else null).
+      spaced to last the Qualys window, a batch still filling - else null), C(resumed) (an earlier run's launches are
+      completed, every unresolved intent, each target with its intent's C(title)) and C(intended_at) (when the first
+      of those intents was recorded, else null).
     - C(held_back) - the due laptops that wait, in queue order (the day of the deadline, then the estimated chance to
       leave before a scan launched now could be done, C(leave_risk), highest first, then the deadline and arrival), each
       with its C(position) in the queue and C(reason); at most 100 are listed, C(held_back_count) counts them all.

@@ -13,8 +13,10 @@ short_description: Record the scans the launch returned in the laptop records
 version_added: 0.2.0
 description:
   - Stage C(record) of the C(roamscan.qualys.scan_overdue) cycle.
-  - Each intent of O(title) gets the reference of the scan whose targets carry its IP. Intents no scan carries are
+  - Each intent gets the reference of the scan of its title whose targets carry its IP. Intents no scan carries are
     cleared.
+  - O(launched) is the registered M(roamscan.qualys.qualys_scan_launch) loop over M(roamscan.qualys.cycle_verify)'s
+    C(launches) (one per scanner route group; each C(item) names its title), or one launch result with O(title).
 author:
   - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
@@ -23,11 +25,10 @@ extends_documentation_fragment:
   - roamscan.qualys.cycle
 options:
   title:
-    description: The title the intents were recorded with.
+    description: The title the intents were recorded with; only for a single launch result (a loop's items carry theirs).
     type: str
-    required: true
   launched:
-    description: The registered result of M(roamscan.qualys.qualys_scan_launch).
+    description: The registered result of M(roamscan.qualys.qualys_scan_launch), or of its loop over C(launches).
     type: dict
     required: true
 seealso:
@@ -35,10 +36,9 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Record | Record the launched scan for each laptop
+- name: Record | Record the launched scans for each laptop
   roamscan.qualys.cycle_record:
-    title: "{{ roamscan_intent.launch.title }}"
-    launched: "{{ roamscan_launch }}"
+    launched: "{{ roamscan_launch }}"     # the qualys_scan_launch loop over roamscan_intent.launches
   register: roamscan_recorded
 """
 
@@ -57,7 +57,7 @@ stored:
   returned: success
   type: int
 launch:
-  description: C(title), C(recorded) (mac, ip, scan_ref) and C(missing) (intents no scan carried).
+  description: C(title) (the first), C(titles) (every launch's), C(recorded) (mac, ip, scan_ref) and C(missing) (intents no scan carried).
   returned: success
   type: dict
 """

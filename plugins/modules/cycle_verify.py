@@ -22,6 +22,10 @@ description:
     resumed with the same title and M(roamscan.qualys.qualys_scan_launch)'s C(reuse_active) returns the scan that
     already exists.
   - Checks the scan settings first, so no intent is recorded for a launch that would be refused.
+  - Splits the targets by C(roamscan_scanner_routes) (CIDR to scanner selector, the most specific CIDR wins) into
+    one launch per route group, each with its own intent title and the route's scanner; targets outside every route go
+    to the cycle's own scanner settings (C(roamscan_scanner) and the like) with the plain title. A resumed plan keeps
+    each intent's title.
 author:
   - roamscan maintainers (@roamscan)
 extends_documentation_fragment:
@@ -39,7 +43,7 @@ options:
         type: str
         required: true
       targets:
-        description: Targets, C({mac, ip}) each.
+        description: Targets, C({mac, ip}) each; a resumed plan's carry their intent's C(title).
         type: list
         elements: dict
         required: true
@@ -119,6 +123,15 @@ liveness_probe:
   description: C({hosts, elapsed, packets_sent}) of the liveness probes that ran; null when the probe is off.
   returned: success
   type: dict
+launches:
+  description:
+    - One entry per scanner route group (C(roamscan_scanner_routes)) with targets left, for a
+      M(roamscan.qualys.qualys_scan_launch) loop - C(title) (the cycle's title, plus C(via <selector>) for a routed
+      group), C(targets), C(options) (the launch options with the route's scanner) and C(resume) (as in RV(launch)).
+    - Without routes, or with every target outside them, one entry with the cycle's title and scanner.
+  returned: success
+  type: list
+  elements: dict
 launch_options:
   description: M(roamscan.qualys.qualys_scan_launch)'s option profile, scanner, priority and split options from the settings.
   returned: success

@@ -40,7 +40,7 @@ options:
         (RV(table) is empty) and its observations have C(authority) C(log).
     type: str
     required: true
-    choices: [dhcpd, dnsmasq, kea, ocserv, openvpn, receiver, wireguard]
+    choices: [dhcpd, dnsmasq, kea, ocserv, openvpn, receiver, strongswan, wireguard]
   source_host:
     description:
       - The name given as the C(host) of each observation's RV(observations[].source).
@@ -53,7 +53,8 @@ options:
         C(/var/lib/dhcp/dhcpd.leases) for dhcpd and C(/var/lib/misc/dnsmasq.leases) for dnsmasq.
       - "VPN servers (role M(roamscan.qualys.vpn_hook)): OpenVPN's status file (version 3, default
         C(/run/openvpn-server/status-roamscan.log); confirms nobody when OpenVPN has not rewritten it for 30 s), ocserv's
-        C(occtl-socket-file) (default: occtl's own), or the WireGuard interface name (default C(wg0); peers with a
+        C(occtl-socket-file) (default: occtl's own), charon's vici socket for strongSwan (default
+        C(/var/run/charon.vici); established IKE_SAs with a virtual IP), or the WireGuard interface name (default C(wg0); peers with a
         handshake in the last 180 s). Each connected identity holding a tunnel IP is one C(seen) observation."
     type: path
     aliases: [lease_file]

@@ -33,6 +33,7 @@ import math
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import iso_time, parse_time
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._decide import HELD_BACK_SHOWN
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._queue import take
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._registered import task_results
 
 BUDGET_KEY = 'roamscan-api-budget'
 SCHEMA = 1
@@ -120,8 +121,7 @@ def fold_cycle(state, results, now, settings):
     """Fold one cycle into ``state``: ``results`` are its registered results by variable - the Qualys modules'
     ``api_usage``, the status poll (what it teaches about scan times) and the host-list lookup (dates now cached)."""
     for variable in QUALYS_RESULTS:
-        result = results.get(variable)
-        if isinstance(result, dict):
+        for result in task_results(results.get(variable)):
             fold_usage(state, result.get('api_usage'), now)
             if not (result.get('failed') or result.get('skipped')):
                 state['login_proven_at'] = now

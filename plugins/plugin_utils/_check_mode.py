@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._registered import task_results
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import LaptopStore, _in_working_set
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index import digest, digest_as_record
 
@@ -86,9 +87,11 @@ def would_do(summary, results):
     credited = summary['credited']
     if credited:
         sentences.append('would credit %d laptop(s) with a finished scan: %s' % (len(credited), ', '.join(credited)))
-    scans = launched.get('scans') if _ok(launched) else None
+    # one launch per scanner route group: with more than one, each scan is named by its group's title
+    groups = [result for result in task_results(launched) if _ok(result)]
+    scans = [(scan, len(groups) > 1) for result in groups for scan in result.get('scans') or []]
     if scans:
-        targets = [','.join(scan['targets']) for scan in scans]
+        targets = [','.join(scan['targets']) + (' (%s)' % scan['title'] if named else '') for scan, named in scans]
         sentences.append('would launch one scan of %s' % targets[0] if len(targets) == 1
                          else 'would launch %d scans: of %s' % (len(targets), '; of '.join(targets)))
     elif summary['held']:

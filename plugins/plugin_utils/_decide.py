@@ -119,21 +119,22 @@ def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title
     """What this cycle launches: ``{title, targets: [{identity, mac, ip, overdue_since}], held, held_back,
     held_back_count, resumed, intended_at}``.
 
-    An unresolved intent (a run stopped between recording the intent and recording the scan) is
-    resumed first with its own title and the time its intent was first recorded (``intended_at``,
-    what the launch module's ``resume.since`` needs to find that scan in any state); otherwise the
-    first present, due devices of the queue (one IP each), capped, unless ``max_active_scans``
-    roamscan scans are still pending; ``rank`` (due -> due, e.g. _departure.rank) may annotate the queue's
-    order first. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices
-    that wait, each with its place in the queue and why.
+    Unresolved intents (a run stopped between recording an intent and recording its scan) are
+    resumed first, every one of them (one per scanner route group), each target with its intent's
+    ``title``, and the time the first intent was recorded (``intended_at``, what the launch
+    module's ``resume.since`` needs to find those scans in any state); otherwise the first present,
+    due devices of the queue (one IP each), capped, unless ``max_active_scans`` roamscan scans are
+    still pending; ``rank`` (due -> due, e.g. _departure.rank) may annotate the queue's order first.
+    ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices that wait, each with its place in
+    the queue and why.
     """
     intents = unresolved_intents(records)
     if intents:
-        title = sorted(intents)[0]
-        targets = [target_of(key, records[key]['pending']['ip'], overdue_since=overdue_since(records[key], rescan_days) or '')
-                   for key in sorted(intents[title])]
-        intended_at = min(records[key]['pending']['launched_at'] for key in intents[title])
-        return _plan(title, targets, None, [], resumed=True, intended_at=intended_at)
+        targets = [target_of(key, records[key]['pending']['ip'], title=title,
+                             overdue_since=overdue_since(records[key], rescan_days) or '')
+                   for title in sorted(intents) for key in sorted(intents[title])]
+        intended_at = min(records[item['identity']]['pending']['launched_at'] for item in targets)
+        return _plan(sorted(intents)[0], targets, None, [], resumed=True, intended_at=intended_at)
     due = candidates(records, now, rescan_days, devices, credit_log)
     due = rank(due) if rank else due
     running = active_scans(records)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import shift
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._registered import task_results
 
 HISTORY_KEY = 'roamscan-history'
 SCHEMA = 1
@@ -115,7 +116,7 @@ def cycle_api_calls(results):
     """``{api: calls}`` from the registered results of the cycle's Qualys modules (``{variable: result}``)."""
     calls = {}
     for variable, api in API_OF_MODULE.items():
-        result = results.get(variable)
-        if isinstance(result, dict) and isinstance(result.get('api_calls'), int):
-            calls[api] = result['api_calls']
+        counted = [result['api_calls'] for result in task_results(results.get(variable)) if isinstance(result.get('api_calls'), int)]
+        if counted:
+            calls[api] = sum(counted)
     return calls

@@ -15,7 +15,7 @@ was re-verified just before) and reported, so a broken probe never stops the sca
 
 from __future__ import annotations
 
-import ipaddress
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cidr_routes import parse_cidr_map, route_of
 
 PROBE_REASONS = ('no_reply', 'mac_mismatch')
 
@@ -23,24 +23,18 @@ PROBE_REASONS = ('no_reply', 'mac_mismatch')
 class InvalidProbeRoutes(ValueError):
     """``roamscan_probe_routes`` is not a mapping of IPv4 CIDRs to inventory host names."""
 
+    WHAT = 'inventory hosts'
+
+
+def _probe_host(network, host):
+    if not isinstance(host, str) or not host:
+        raise InvalidProbeRoutes('roamscan_probe_routes[%s]: not an inventory host name' % network)
+    return host
+
 
 def parse_routes(routes):
     """``[(network, host)]`` most specific first, from ``{cidr: host}``."""
-    if routes is None:
-        return []
-    if not isinstance(routes, dict):
-        raise InvalidProbeRoutes('roamscan_probe_routes must map CIDRs to inventory hosts, got %s' % type(routes).__name__)
-    parsed = []
-    for cidr, host in routes.items():
-        try:
-            network = ipaddress.IPv4Network(str(cidr), strict=False)
-        except ValueError:
-            raise InvalidProbeRoutes('roamscan_probe_routes: not an IPv4 network: %r' % str(cidr)[:64]) from None
-        if not isinstance(host, str) or not host:
-            raise InvalidProbeRoutes('roamscan_probe_routes[%s]: not an inventory host name' % network)
-        parsed.append((network, host))
-    parsed.sort(key=lambda item: -item[0].prefixlen)
-    return parsed
+    return parse_cidr_map(routes, 'roamscan_probe_routes', InvalidProbeRoutes, _probe_host)
 
 
 def probe_plan(targets, routes, records, interface_of):
@@ -50,12 +44,11 @@ def probe_plan(targets, routes, records, interface_of):
     ``interface_of(host)``, its ``roamscan_probe_interface``)."""
     plan, unprobed = {}, {}
     for target in targets:
-        address = ipaddress.IPv4Address(target['ip'])
-        route = next(((network, host) for network, host in routes if address in network), None)
+        route = route_of(target['ip'], routes)
         if route is not None:
             host, allow = route[1], str(route[0])
         else:
-            host, allow = (records.get(target['identity']) or {}).get('dhcp_server'), '%s/32' % address
+            host, allow = (records.get(target['identity']) or {}).get('dhcp_server'), '%s/32' % target['ip']
         if not host:
             unprobed[target['ip']] = 'no probe host: no roamscan_probe_routes entry and no leasing DHCP server'
             continue

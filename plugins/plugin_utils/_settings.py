@@ -15,6 +15,11 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._scan_choice import InvalidScanChoice, check_scan_choice
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._liveness_check import InvalidProbeRoutes, parse_routes
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._scanner_routes import (
+    InvalidScannerRoutes,
+    launch_options_for,
+    parse_scanner_routes,
+)
 
 FACT_CACHE_OPTIONS = {
     'plugin': {'type': 'str', 'required': True},
@@ -51,6 +56,8 @@ SETTINGS = {
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
     'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),
     'probe_routes': ('roamscan_probe_routes', {'type': 'dict', 'default': {}}),
+    # CIDR -> scanner selector: one launch per route group (_scanner_routes.py)
+    'scanner_routes': ('roamscan_scanner_routes', {'type': 'dict', 'default': {}}),
     'history_days': ('roamscan_history_days', {'type': 'int', 'default': 400}),
     'report_site': ('roamscan_report_site', {'type': 'str'}),
     'report_source': ('roamscan_report_source', {'type': 'str'}),
@@ -118,11 +125,15 @@ def read_settings(variables, launch=False):
         raise InvalidSettings('invalid roamscan settings: %s' % '; '.join(low))
     try:
         parse_routes(values['probe_routes'])
-    except InvalidProbeRoutes as exc:
+        scanner_routes = parse_scanner_routes(values['scanner_routes'])
+    except (InvalidProbeRoutes, InvalidScannerRoutes) as exc:
         raise InvalidSettings('invalid roamscan settings: %s' % exc) from None
     if launch:
         try:
             check_scan_choice(values, VARIABLES)
+            for network, selector in scanner_routes:
+                check_scan_choice(launch_options_for(values, selector), dict(VARIABLES, **{
+                    option: '%s[%s].%s' % (VARIABLES['scanner_routes'], network, option) for option in selector}))
         except InvalidScanChoice as exc:
             raise InvalidSettings('invalid roamscan scan settings: %s' % exc) from None
     return values

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import iso_time
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import Devices, scan_state
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._registered import task_results
 
 STAGES = ('collect', 'remember', 'confirm', 'decide', 'verify', 'launch', 'record', 'acknowledge', 'summary')
 
@@ -59,6 +60,12 @@ def _ok(result):
     return isinstance(result, dict) and not result.get('failed') and not result.get('skipped')
 
 
+def launched_refs(launched):
+    """The scan references of the launch stage: one qualys_scan_launch result, or a loop of them (one per route group;
+    the groups launched before a failed one count)."""
+    return [ref for result in task_results(launched) if _ok(result) for ref in _get(result, 'scan_refs', default=[])]
+
+
 def _get(result, *path, default=None):
     for key in path:
         if not isinstance(result, dict) or key not in result:
@@ -85,7 +92,7 @@ def cycle_summary(results, final_counts, fault=None, acknowledged=(), not_report
         'not_credited': _get(confirmed, 'confirmed', 'not_credited', default=[]),
         'abandoned': _get(confirmed, 'confirmed', 'abandoned', default=[]),
         'merged_from_host_list': _get(decided, 'merged', default=[]),
-        'launched': list(_get(launched, 'scan_refs', default=[])) if _ok(launched) else [],
+        'launched': launched_refs(launched),
         'launched_targets': [item['ip'] for item in _get(recorded, 'launch', 'recorded', default=[])],
         'dropped_at_launch': _get(verified, 'launch', 'dropped', default=[]),
         'not_probed': _get(verified, 'launch', 'not_probed', default=[]),

@@ -11,6 +11,7 @@ Run: .venv/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e/test_vpn_hoo
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,19 @@ class Servers:
     def holds(self, source, where, identity_kind, identity_value, ip):
         return self.session_tables.holds(self.sessions(source, where), identity_kind, identity_value, ip)
 
+    def fill_spool(self, filler):
+        """Fill the spool's tmpfs: every free page into ``filler``, then the slack in the last page of
+        the spool file (empty lines, which readers skip): now an append fails with ENOSPC."""
+        for path, chunk in ((filler, b'\0' * 4096), (self.spool / 'current', b'\n')):
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                while os.write(descriptor, chunk):
+                    pass
+            except OSError:  # ENOSPC: full
+                pass
+            finally:
+                os.close(descriptor)
+
     def disconnect(self, source, clients):
         """Stop ``clients`` and wait for their end records (OpenVPN closes a session 5 s after the
         client's exit notification), so the next test starts from a quiet spool."""
@@ -100,49 +115,59 @@ def presence_events(run_ansible, servers, **options):
     return json.loads(result_file.read_text())
 
 
-@pytest.fixture(scope='module')
-def servers(vpn_certificates, run_ansible, collections_dir):
+@contextlib.contextmanager
+def server_tree(prefix, collections_dir):
+    """A work directory with the path prefix ``root`` the role installs into and the collection's
+    table readers; ``mount_spool(options)`` puts a tiny tmpfs on the spool (unmounted on exit)."""
     sys.path.insert(0, str(collections_dir))
     from ansible_collections.roamscan.qualys.plugins.module_utils import _session_tables, _source_tables
-    workdir = Path(tempfile.mkdtemp(prefix='roamscan-vpn-e2e-'))
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(workdir, 0o755)
-    root = workdir / 'root'
-    spool = root / SPOOL.lstrip('/')
-    mounted = False
+    tree = types.SimpleNamespace(workdir=workdir, root=workdir / 'root', spool=workdir / 'root' / SPOOL.lstrip('/'),
+                                 source_tables=_source_tables, session_tables=_session_tables, mounted=False)
+
+    def mount_spool(options):
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'roamscan-vpn-spool', str(tree.spool)], check=True)
+        tree.mounted = True
+    tree.mount_spool = mount_spool
     try:
-        with VpnLab(workdir / 'lab', vpn_certificates) as lab:
-            for directory in ('etc/openvpn/server', 'etc/ocserv', 'run/openvpn-server'):
-                (root / directory).mkdir(parents=True)
-            # both OpenVPN servers drop privileges: their hook runs as nobody
-            drop = ('user nobody', 'group nogroup')
-            (root / 'etc/openvpn/server/server.conf').write_text(lab.openvpn_config(extra=drop))
-            (root / 'etc/openvpn/server/users.conf').write_text(
-                lab.openvpn_config(port=1195, network='10.88.1', extra=drop))
-            (root / 'etc/ocserv/ocserv.conf').write_text(lab.ocserv_config(OCSERV_USERS))
-            deploy(run_ansible, workdir, root, {
-                'openvpn-cert': {'vpn_hook_server': 'openvpn', 'vpn_hook_openvpn_status_interval': 1},
-                'openvpn-users': {
-                    'vpn_hook_server': 'openvpn', 'vpn_hook_identity': 'user', 'vpn_hook_script_dir': '/usr/local/lib/roamscan-users',
-                    'vpn_hook_openvpn_config_file': '/etc/openvpn/server/users.conf',
-                    'vpn_hook_openvpn_snippet_file': '/etc/openvpn/server/roamscan-users.conf',
-                    'vpn_hook_openvpn_status_file': USERS_STATUS, 'vpn_hook_openvpn_status_interval': 1},
-                # ocserv runs its hook as root, which writes any spool: share the OpenVPN hooks' owner
-                'ocserv': {'vpn_hook_server': 'ocserv', 'vpn_hook_spool_owner': 'nobody'},
-            })
-            assert spool.stat().st_uid == 65534  # the OpenVPN configurations' "user nobody"
-            # a tiny tmpfs, mounted before the servers start so they see it
-            subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k,mode=0700,uid=65534,gid=65534', 'roamscan-vpn-spool',
-                            str(spool)], check=True)
-            mounted = True
-            lab.start_openvpn(root / 'etc/openvpn/server/server.conf')
-            lab.start_openvpn(root / 'etc/openvpn/server/users.conf', name='openvpn-users')
-            lab.start_ocserv(root / 'etc/ocserv/ocserv.conf')
-            yield Servers(lab, root, _source_tables, _session_tables)
+        yield tree
     finally:
-        if mounted:
-            subprocess.run(['umount', str(spool)], check=False)
+        if tree.mounted:
+            subprocess.run(['umount', str(tree.spool)], check=False)
         shutil.rmtree(workdir, ignore_errors=True)
         sys.path.remove(str(collections_dir))
+
+
+@pytest.fixture(scope='module')
+def servers(vpn_certificates, run_ansible, collections_dir):
+    with server_tree('roamscan-vpn-e2e-', collections_dir) as tree, VpnLab(tree.workdir / 'lab', vpn_certificates) as lab:
+        root, spool = tree.root, tree.spool
+        for directory in ('etc/openvpn/server', 'etc/ocserv', 'run/openvpn-server'):
+            (root / directory).mkdir(parents=True)
+        # both OpenVPN servers drop privileges: their hook runs as nobody
+        drop = ('user nobody', 'group nogroup')
+        (root / 'etc/openvpn/server/server.conf').write_text(lab.openvpn_config(extra=drop))
+        (root / 'etc/openvpn/server/users.conf').write_text(
+            lab.openvpn_config(port=1195, network='10.88.1', extra=drop))
+        (root / 'etc/ocserv/ocserv.conf').write_text(lab.ocserv_config(OCSERV_USERS))
+        deploy(run_ansible, tree.workdir, root, {
+            'openvpn-cert': {'vpn_hook_server': 'openvpn', 'vpn_hook_openvpn_status_interval': 1},
+            'openvpn-users': {
+                'vpn_hook_server': 'openvpn', 'vpn_hook_identity': 'user', 'vpn_hook_script_dir': '/usr/local/lib/roamscan-users',
+                'vpn_hook_openvpn_config_file': '/etc/openvpn/server/users.conf',
+                'vpn_hook_openvpn_snippet_file': '/etc/openvpn/server/roamscan-users.conf',
+                'vpn_hook_openvpn_status_file': USERS_STATUS, 'vpn_hook_openvpn_status_interval': 1},
+            # ocserv runs its hook as root, which writes any spool: share the OpenVPN hooks' owner
+            'ocserv': {'vpn_hook_server': 'ocserv', 'vpn_hook_spool_owner': 'nobody'},
+        })
+        assert spool.stat().st_uid == 65534  # the OpenVPN configurations' "user nobody"
+        # a tiny tmpfs, mounted before the servers start so they see it
+        tree.mount_spool('size=64k,mode=0700,uid=65534,gid=65534')
+        lab.start_openvpn(root / 'etc/openvpn/server/server.conf')
+        lab.start_openvpn(root / 'etc/openvpn/server/users.conf', name='openvpn-users')
+        lab.start_ocserv(root / 'etc/ocserv/ocserv.conf')
+        yield Servers(lab, root, tree.source_tables, tree.session_tables)
 
 
 def test_role_wired_the_hooks_into_both_servers(servers):
@@ -279,17 +304,7 @@ def test_full_or_unwritable_spool_never_keeps_a_client_out(servers):
     servers.wait_record('connect', source='openvpn', kind='connect', ip=witness.assigned_ip)
     before = len(servers.records())
     try:
-        # every free page, then the slack in the last page of the spool file (empty lines, which
-        # readers skip): now an append fails with ENOSPC
-        for path, chunk in ((filler, b'\0' * 4096), (servers.spool / 'current', b'\n')):
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                while os.write(descriptor, chunk):
-                    pass
-            except OSError:  # ENOSPC: full
-                pass
-            finally:
-                os.close(descriptor)
+        servers.fill_spool(filler)
         openvpn = lab.openvpn_client(LAPTOP_CN, configure_tunnel=False, name='full-openvpn').wait_connected()
         ocserv = lab.openconnect('alice', 'alice-pw', name='full-openconnect').wait_connected()
         # both sessions are live although their hooks could not write

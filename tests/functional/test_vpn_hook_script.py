@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The VPN hooks as OpenVPN 2.6 and ocserv call them (the environment each server really sets,
+"""The VPN hooks as OpenVPN 2.6, ocserv and strongSwan's charon call them (the environment each server really sets,
 seen in tests/e2e/test_vpn_hook_e2e.py), parsed back with the collection's rs2 reader. No root
 needed: the hooks are plain POSIX sh scripts."""
 from __future__ import annotations
@@ -20,6 +20,11 @@ OPENVPN_CONNECT = {'script_type': 'client-connect', 'common_name': 'laptop-vpn-0
 OCSERV_CONNECT = {'REASON': 'connect', 'USERNAME': 'alice', 'GROUPNAME': '', 'HOSTNAME': 'laptop-7', 'DEVICE': 'vpns0',
                   'IP_REAL': '10.87.0.2', 'IP_REAL_LOCAL': '10.87.0.1', 'IP_REMOTE': '10.89.0.50', 'ID': '2913',
                   'DEVICE_PLATFORM': 'linux', 'DEVICE_TYPE': ''}
+# what charon 5.9's updown plugin passes for a road-warrior child (tests/e2e/test_strongswan_tunnel_e2e.py)
+STRONGSWAN_UP = {'PLUTO_VERSION': '1.1', 'PLUTO_VERB': 'up-client', 'PLUTO_CONNECTION': 'net', 'PLUTO_INTERFACE': 'eth0',
+                 'PLUTO_REQID': '1', 'PLUTO_UNIQUEID': '1', 'PLUTO_ME': '10.87.0.1', 'PLUTO_MY_ID': 'CN=roamscan-test-vpn-server',
+                 'PLUTO_MY_CLIENT': '0.0.0.0/0', 'PLUTO_PEER': '10.87.0.2', 'PLUTO_PEER_ID': 'CN=laptop-ss-01',
+                 'PLUTO_PEER_CLIENT': '10.91.0.10/32', 'PLUTO_PEER_SOURCEIP': '10.91.0.10', 'PLUTO_PEER_SOURCEIP4_1': '10.91.0.10'}
 HOSTILE = ['$(touch {marker})', "a';touch {marker};'", 'b"`touch {marker}`"', 'line\nrs2 forged . ;touch {marker}',
            'x' * 300, 'sp ace', '-n', '%s%n%x', 'ünïcode', '\udcff\udcferaw', 'a,b=c', '\\', '*', '..', '@lead']
 
@@ -101,7 +106,36 @@ def test_ocserv_connect_disconnect_and_client_reported_extras(hooks):
     ]
 
 
-@pytest.mark.parametrize('server', ['openvpn', 'ocserv'])
+def test_strongswan_up_and_down_by_peer_identity_or_eap_identity(hooks):
+    hooks('strongswan', STRONGSWAN_UP)
+    hooks('strongswan', dict(STRONGSWAN_UP, PLUTO_VERB='down-client'))
+    hooks('strongswan', dict(STRONGSWAN_UP, PLUTO_VERB='up-host', PLUTO_XAUTH_ID='alice@corp'), identity='user')
+    hooks('strongswan', STRONGSWAN_UP, identity='user')   # no EAP / XAuth round: no user, no record
+    hooks('strongswan', dict(STRONGSWAN_UP, PLUTO_PEER_ID='C=CH, O=Corp, CN=laptop-ss-02'))
+    assert [fields(r) for r in hooks.records()] == [
+        ('strongswan', 'connect', 'start', 'vpn_cert', 'CN=laptop-ss-01', '10.91.0.10', None, {}),
+        ('strongswan', 'disconnect', 'end', 'vpn_cert', 'CN=laptop-ss-01', '10.91.0.10', None, {}),
+        ('strongswan', 'connect', 'start', 'vpn_user', 'alice@corp', '10.91.0.10', None, {}),
+        # a DN with spaces and commas, as charon prints it: hex, as the session-table reader encodes it
+        ('strongswan', 'connect', 'start', 'vpn_cert', '%' + b'C=CH, O=Corp, CN=laptop-ss-02'.hex(), '10.91.0.10', None, {}),
+    ]
+
+
+@pytest.mark.parametrize('env', [
+    dict(STRONGSWAN_UP, PLUTO_VERB='up-client-v6'),
+    dict(STRONGSWAN_UP, PLUTO_VERB='prepare-host'),
+    {k: v for k, v in STRONGSWAN_UP.items() if k != 'PLUTO_PEER_SOURCEIP'},   # site-to-site: no virtual IP
+    dict(STRONGSWAN_UP, PLUTO_PEER_SOURCEIP='fd00::2'),
+    dict(STRONGSWAN_UP, PLUTO_PEER_SOURCEIP='10.91.0.10;touch {marker}'),
+    dict(STRONGSWAN_UP, PLUTO_PEER_ID=''),
+    {},
+])
+def test_strongswan_calls_without_a_session_to_record_write_nothing(hooks, env):
+    hooks('strongswan', {k: v.format(marker=hooks.marker) for k, v in env.items()})
+    assert hooks.records() == [] and not hooks.marker.exists()
+
+
+@pytest.mark.parametrize('server', ['openvpn', 'ocserv', 'strongswan'])
 def test_hostile_values_are_recorded_exactly_as_the_reader_encodes_them_and_never_run(hooks, server):
     rng = random.Random(20261201)
     values = [v.format(marker=hooks.marker) for v in HOSTILE]
@@ -110,9 +144,11 @@ def test_hostile_values_are_recorded_exactly_as_the_reader_encodes_them_and_neve
     for value in values:
         if server == 'openvpn':
             env = dict(OPENVPN_CONNECT, common_name=value, IV_HWADDR=value, IV_PLAT=value)
+        elif server == 'strongswan':
+            env = dict(STRONGSWAN_UP, PLUTO_PEER_ID=value)
         else:
             env = dict(OCSERV_CONNECT, USERNAME=value, HOSTNAME=value, DEVICE_PLATFORM=value, DEVICE_TYPE=value)
-        hooks(server, env, identity='cert' if server == 'openvpn' else 'user')
+        hooks(server, env, identity='user' if server == 'ocserv' else 'cert')
     records = hooks.records()
     assert len(records) == len(values)
     fmt = hooks.module.format_spool_record
@@ -121,6 +157,8 @@ def test_hostile_values_are_recorded_exactly_as_the_reader_encodes_them_and_neve
         if server == 'openvpn':
             expected = fmt('openvpn', 'connect', value, '10.88.0.2', id_kind='vpn_cert', version='rs2',
                            aliases={'hwaddr': value, 'platform': value})
+        elif server == 'strongswan':
+            expected = fmt('strongswan', 'connect', value, '10.91.0.10', id_kind='vpn_cert', version='rs2')
         else:
             expected = fmt('ocserv', 'connect', value, '10.89.0.50', hostname=value, id_kind='vpn_user', version='rs2',
                            aliases={'platform': value, 'device_type': value})
@@ -130,11 +168,11 @@ def test_hostile_values_are_recorded_exactly_as_the_reader_encodes_them_and_neve
 
 
 @pytest.mark.skipif(not shutil.which('strace'), reason='strace not installed')
-@pytest.mark.parametrize('server, env', [('openvpn', OPENVPN_CONNECT), ('ocserv', OCSERV_CONNECT)])
+@pytest.mark.parametrize('server, env', [('openvpn', OPENVPN_CONNECT), ('ocserv', OCSERV_CONNECT), ('strongswan', STRONGSWAN_UP)])
 def test_hook_forks_nothing_and_writes_once(hooks, server, env):
-    script = render_vpn_hook(server, hooks.tmp / 'traced-hook', hooks.spool, 'cert' if server == 'openvpn' else 'user')
+    script = render_vpn_hook(server, hooks.tmp / 'traced-hook', hooks.spool, 'user' if server == 'ocserv' else 'cert')
     trace = hooks.tmp / 'trace'
-    hostile = dict(env, common_name='x;$(id)`id`', USERNAME='x;$(id)`id`', IV_HWADDR='y' * 200)
+    hostile = dict(env, common_name='x;$(id)`id`', USERNAME='x;$(id)`id`', IV_HWADDR='y' * 200, PLUTO_PEER_ID='CN=x;$(id)`id`')
     subprocess.run(['strace', '-f', '-o', str(trace), '-e', 'trace=process,write', str(script)],
                    env=hostile, check=True, timeout=30)
     syscalls = [m.group(1) for m in (re.match(r'^\d+\s+(\w+)\(', line) for line in trace.read_text().splitlines()) if m]
@@ -144,15 +182,17 @@ def test_hook_forks_nothing_and_writes_once(hooks, server, env):
     assert len(hooks.records()) == 1
 
 
-@pytest.mark.parametrize('server, env', [('openvpn', OPENVPN_CONNECT), ('ocserv', OCSERV_CONNECT)])
+@pytest.mark.parametrize('server, env', [('openvpn', OPENVPN_CONNECT), ('ocserv', OCSERV_CONNECT), ('strongswan', STRONGSWAN_UP)])
 def test_missing_or_unwritable_spool_still_exits_0_silently(hooks, server, env):
-    hooks(server, env, 'cert' if server == 'openvpn' else 'user', spool_dir=hooks.tmp / 'no' / 'such' / 'dir')
+    identity = 'user' if server == 'ocserv' else 'cert'
+    hooks(server, env, identity, spool_dir=hooks.tmp / 'no' / 'such' / 'dir')
     (hooks.tmp / 'not-a-dir').write_text('')
-    hooks(server, env, 'cert' if server == 'openvpn' else 'user', spool_dir=hooks.tmp / 'not-a-dir')
+    hooks(server, env, identity, spool_dir=hooks.tmp / 'not-a-dir')
 
 
 @pytest.mark.skipif(not shutil.which('shellcheck'), reason='shellcheck not installed')
-@pytest.mark.parametrize('server, identity', [('openvpn', 'cert'), ('openvpn', 'user'), ('ocserv', 'user')])
+@pytest.mark.parametrize('server, identity', [('openvpn', 'cert'), ('openvpn', 'user'), ('ocserv', 'user'),
+                                              ('strongswan', 'cert'), ('strongswan', 'user')])
 def test_hook_is_shellcheck_clean(tmp_path, server, identity):
     script = render_vpn_hook(server, tmp_path / 'hook', tmp_path, identity)
     proc = subprocess.run(['shellcheck', '-s', 'sh', str(script)], capture_output=True, text=True, check=False)

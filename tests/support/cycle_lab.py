@@ -209,7 +209,7 @@ class CycleLab:
         time.sleep(max(0.0, left + 0.2))
 
     def at_point(self, sim, point, command=None, extra_vars=None, timeout=600):
-        """Run the cycle and, at ``point`` (``before:<task name>`` or ``after:<task name>``,
+        """Run the cycle and, at ``point`` (``before:``, ``after:`` or ``after-item:<task name>``,
         tests/support/callback_plugins/stage_point.py), run ``command`` (argv) and go on, or without one SIGKILL
         the run's whole process group. Returns (returncode, output); fails unless the run reached the point."""
         mark = self.root / 'tmp' / 'reached-point'

@@ -15,7 +15,8 @@ import jinja2
 
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
 SERVERS = ('kea', 'dhcpd', 'dnsmasq')
-VPN_HOOK_TEMPLATES = {'openvpn': 'roamscan-openvpn-hook.j2', 'ocserv': 'roamscan-ocserv-hook.j2'}
+VPN_HOOK_TEMPLATES = {'openvpn': 'roamscan-openvpn-hook.j2', 'ocserv': 'roamscan-ocserv-hook.j2',
+                      'strongswan': 'roamscan-strongswan-hook.j2'}
 
 
 def role_template_text(role, template, ansible_managed='rendered by tests', **variables):
@@ -45,6 +46,6 @@ def render_hook(dest, spool_dir, server):
 
 
 def render_vpn_hook(server, dest, spool_dir, identity='cert'):
-    """Write the vpn_hook role's hook for ``server`` (openvpn or ocserv) to ``dest``; returns dest."""
+    """Write the vpn_hook role's hook for ``server`` (openvpn, ocserv or strongswan) to ``dest``; returns dest."""
     return _write_script(dest, role_template_text('vpn_hook', VPN_HOOK_TEMPLATES[server], vpn_hook_root='',
                                                   vpn_hook_spool_dir=str(spool_dir), vpn_hook_identity=identity))

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,7 @@ exit 0
 ''' % OCSERV_NET
 STRONGSWAN_POOL = '10.91.0.10-10.91.0.20'
 STRONGSWAN_CONF = '''charon {
-  load = random nonce aes sha1 sha2 hmac kdf pem pkcs1 x509 pubkey gmp socket-default kernel-libipsec kernel-netlink updown vici attr
+  load = random nonce aes sha1 sha2 hmac kdf pem pkcs1 pkcs8 x509 pubkey gmp openssl constraints socket-default kernel-libipsec kernel-netlink updown vici attr
   plugins {
     vici { socket = unix://%(vici)s }
     # the IKE socket marks its packets so kernel-libipsec's routes never catch them
@@ -118,6 +119,60 @@ SWANCTL_CLIENT = '''connections {
   }
 }
 ''' + _SWANCTL_PSK
+# certificate authentication (the session's VpnCertificates, EC P-256: charon's openssl plugin): the
+# server as an admin writes it for the vpn_hook role (no updown: the role's snippet adds it). swanctl
+# loads private keys from the private/ folder next to the file it loads.
+SWANCTL_SERVER_CERTS = '''connections {
+  rw {
+    local_addrs = %(server)s
+    pools = pool
+    proposals = aes128-sha256-ecp256
+    # one road warrior per identity, several per client address
+    unique = never
+    local {
+      auth = pubkey
+      certs = %(server_cert)s
+    }
+    remote {
+      auth = pubkey
+      cacerts = %(ca)s
+    }
+    children {
+      net {
+        local_ts = 0.0.0.0/0
+        esp_proposals = aes128-sha256
+      }
+    }
+  }
+}
+pools {
+  pool {
+    addrs = ''' + STRONGSWAN_POOL + '''
+  }
+}
+'''
+SWANCTL_CLIENT_CERT = '''connections {
+  %(name)s {
+    remote_addrs = %(server)s
+    vips = 0.0.0.0
+    proposals = aes128-sha256-ecp256
+    local {
+      auth = pubkey
+      certs = %(cert)s
+    }
+    remote {
+      auth = pubkey
+      cacerts = %(ca)s
+    }
+    children {
+      %(name)s {
+        remote_ts = %(server)s/32
+        esp_proposals = aes128-sha256
+      }
+    }
+  }
+}
+'''
 # the lab server's auth-user-pass-verify: accept every user name (the hook, not auth, is under test)
 ACCEPT_ANY_USER = '#!/bin/sh\nexit 0\n'
 
@@ -379,24 +434,59 @@ class VpnLab(NamespaceLab):
                           client_ns=self.client_ns, marker='Configured as ', address_pattern=r'Configured as ([0-9.]+),')
 
     # -- strongSwan (charon with kernel-libipsec: ESP in userspace over TUN, no kernel ESP needed)
-    def start_strongswan(self, updown):
-        """A real charon on each side (IKEv2, PSK): the server hands out virtual IPs from
-        STRONGSWAN_POOL and runs ``updown`` for each CHILD_SA; the client (identity
-        ``laptop-ss-01``) is loaded, not started: ``strongswan_connect()`` initiates. Each charon
-        gets a private /run (its PID file and sockets are not per namespace)."""
+    def write_strongswan_server_config(self, directory):
+        """``directory``/swanctl.conf for the server with certificate authentication (SWANCTL_SERVER_CERTS)
+        and its key in ``directory``/private; returns the file."""
+        (directory / 'private').mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.certs.server_key, directory / 'private' / 'server.key')
+        path = directory / 'swanctl.conf'
+        path.write_text(SWANCTL_SERVER_CERTS % {'server': self.SERVER_IP, 'server_cert': self.certs.server_cert,
+                                                'ca': self.certs.ca})
+        return path
+
+    def start_strongswan(self, updown=None, server_swanctl=None):
+        """A real charon on each side (IKEv2): the server hands out virtual IPs from STRONGSWAN_POOL.
+        By default both use a PSK, the server runs ``updown`` for each CHILD_SA and the client
+        (identity ``laptop-ss-01``) is loaded, not started: ``strongswan_connect()`` initiates.
+        With ``server_swanctl`` the server loads that file instead (``strongswan_server_config()``;
+        ``strongswan_cert_connect()`` then connects with a client certificate). Each charon gets a
+        private /run (its PID file and sockets are not per namespace)."""
         for side, namespace in (('server', self.server_ns), ('client', self.client_ns)):
             directory = self.workdir / ('strongswan-' + side)
             directory.mkdir(exist_ok=True)
             (directory / 'strongswan.conf').write_text(STRONGSWAN_CONF % {'vici': directory / 'charon.vici'})
-            (directory / 'swanctl.conf').write_text(
-                SWANCTL_SERVER % {'server': self.SERVER_IP, 'updown': updown} if side == 'server'
-                else SWANCTL_CLIENT % {'server': self.SERVER_IP})
+            if side == 'client' or server_swanctl is None:
+                (directory / 'swanctl.conf').write_text(
+                    SWANCTL_SERVER % {'server': self.SERVER_IP, 'updown': updown} if side == 'server'
+                    else SWANCTL_CLIENT % {'server': self.SERVER_IP})
             charon = self.spawn('charon-' + side, namespace, [
                 'unshare', '--mount', 'sh', '-c', 'mount -t tmpfs roamscan-charon-run /run && exec "$@"', 'charon',
                 'env', 'STRONGSWAN_CONF=%s' % (directory / 'strongswan.conf'), '/usr/lib/ipsec/charon'])
             wait_until(lambda d=directory: (d / 'charon.vici').exists(), 15, what='the vici socket of charon-' + side)
             assert charon.alive(), charon.output()
-            self.swanctl(side, '--load-all', '--file', str(directory / 'swanctl.conf'))
+            loaded = server_swanctl if side == 'server' and server_swanctl else directory / 'swanctl.conf'
+            self.swanctl(side, '--load-all', '--file', str(loaded))
+
+    @property
+    def strongswan_vici(self):
+        """The server charon's vici socket (what the session-table reader reads)."""
+        return str(self.workdir / 'strongswan-server' / 'charon.vici')
+
+    def strongswan_cert_connect(self, cert_name, timeout=20):
+        """Load a client connection authenticating with ``cert_name``'s certificate and initiate it;
+        returns ``(connection, virtual IP)``. ``swanctl('client', '--terminate', '--ike', connection)`` ends it."""
+        self._clients += 1
+        name = 'cert%d' % self._clients
+        cert, key = self.certs.client(cert_name)
+        directory = self.workdir / 'strongswan-client'
+        (directory / 'private').mkdir(exist_ok=True)
+        shutil.copy(key, directory / 'private' / ('%s.key' % name))
+        path = directory / ('%s.conf' % name)
+        path.write_text(SWANCTL_CLIENT_CERT % {'name': name, 'server': self.SERVER_IP, 'cert': cert, 'ca': self.certs.ca})
+        self.swanctl('client', '--load-all', '--file', str(path))
+        output = self.swanctl('client', '--initiate', '--child', name, '--timeout', str(timeout)).stdout
+        assert 'initiate completed successfully' in output, output
+        return name, re.search(r'installing new virtual IP ([0-9.]+)', output).group(1)
 
     def swanctl(self, side, *argv):
         return run('swanctl', *argv, '--uri', 'unix://%s' % (self.workdir / ('strongswan-' + side) / 'charon.vici'))

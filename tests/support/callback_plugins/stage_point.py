@@ -2,7 +2,8 @@
 """Test-only callback: at one point of the playbook, SIGKILL the whole ansible-playbook run, or run a command.
 
     ROAMSCAN_AT=before:<task name>   when the task whose name starts so starts, before any host runs it
-    ROAMSCAN_AT=after:<task name>    when its first result (ok, changed or skipped) comes back
+    ROAMSCAN_AT=after:<task name>    when its first result (ok, changed or skipped) comes back (a loop's: all items)
+    ROAMSCAN_AT=after-item:<task name>  when the first item of its loop succeeded (e.g. between two launches)
     ROAMSCAN_AT_RUN=<JSON argv>      run this (e.g. remount the store read-only) and go on; unset: SIGKILL
     ROAMSCAN_AT_MARK=<file>          written (the point) when the point is reached, before the kill or the command
 
@@ -64,3 +65,6 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_skipped(self, result):
         self._at('after', result._task)
+
+    def v2_runner_item_on_ok(self, result):
+        self._at('after-item', result._task)

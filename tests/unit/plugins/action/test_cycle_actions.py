@@ -397,6 +397,28 @@ def test_verify_keeps_targets_still_held_by_the_same_mac_and_records_the_intent(
                                         'default_scanner': False, 'scanners_in_ag': False, 'external_scanners': False}
 
 
+def test_verify_gives_one_launch_per_scanner_route_group_with_its_scanner(store):
+    vpn_ip = '10.91.0.12'
+    store['store'] = FakeStore({A: present(A, X), B: present(B, vpn_ip)})
+    plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': vpn_ip}], 'resumed': False}
+    fresh = {'results': [dict(lease_report((A, X), (B, vpn_ip)), item=DHCP1_TABLE)]}
+    variables = dict(SCAN, roamscan_scanner_routes={'10.91.0.0/16': 'vpn_scanner'})
+    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=variables)
+    assert [(item['title'], item['targets'], item['options'].get('scanner'), item['resume']) for item in result['launches']] == [
+        ('roamscan T', [{'identity': A, 'mac': A, 'ip': X}], ['laptop_scanner_1'], None),
+        ('roamscan T via scanner vpn_scanner', [{'identity': B, 'mac': B, 'ip': vpn_ip}], ['vpn_scanner'], None)]
+    assert store['store'].records[B]['pending']['title'] == 'roamscan T via scanner vpn_scanner'
+    assert store['store'].records[A]['pending']['title'] == 'roamscan T'
+    # resumed: each intent's own title, each launch looks for its scan since the first intent
+    resumed = {'title': 'roamscan T', 'resumed': True, 'intended_at': NOW,
+               'targets': [{'identity': A, 'mac': A, 'ip': X, 'title': 'roamscan T'},
+                           {'identity': B, 'mac': B, 'ip': vpn_ip, 'title': 'roamscan T via scanner vpn_scanner'}]}
+    result = run_action('cycle_verify', {'plan': resumed, 'leases': fresh}, task_vars=variables)
+    assert [item['resume'] for item in result['launches']] == [
+        {'title': 'roamscan T', 'since': NOW}, {'title': 'roamscan T via scanner vpn_scanner', 'since': NOW}]
+    assert [item['options']['scanner'] for item in result['launches']] == [['laptop_scanner_1'], ['vpn_scanner']]
+
+
 def test_verify_refuses_to_record_an_intent_the_launch_would_refuse(store):
     store['store'] = FakeStore({A: present(A, X)})
     plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}]}
@@ -467,6 +489,24 @@ def test_record_turns_intents_into_pending_scans(store):
     assert store['store'].records[A]['pending']['scan_ref'] == 'scan/9.1'
     result = run_action('cycle_record', {'title': 'roamscan T', 'launched': {'skipped': True}}, task_vars=SCAN)
     assert result['failed'] and 'no scans list' in result['msg']
+
+
+def test_record_takes_the_launch_loop_one_result_per_route_group(store):
+    first, second = present(A, X), present(B, Y)
+    first['pending'] = {'scan_ref': None, 'ip': X, 'launched_at': NOW, 'title': 'roamscan T'}
+    second['pending'] = {'scan_ref': None, 'ip': Y, 'launched_at': NOW, 'title': 'roamscan T via scanner vpn'}
+    store['store'] = FakeStore({A: first, B: second})
+    # the same IP in the other group's scan never records it: each intent takes a scan of its own title
+    loop = {'results': [{'item': {'title': 'roamscan T'}, 'scans': [{'ref': 'scan/1.1', 'targets': [X, Y]}]},
+                        {'item': {'title': 'roamscan T via scanner vpn'}, 'scans': [{'ref': 'scan/1.2', 'targets': [Y]}]}]}
+    result = run_action('cycle_record', {'launched': loop}, task_vars=SCAN)
+    assert result['launch']['titles'] == ['roamscan T', 'roamscan T via scanner vpn']
+    assert [(r['mac'], r['scan_ref']) for r in result['launch']['recorded']] == [(A, 'scan/1.1'), (B, 'scan/1.2')]
+    broken = {'results': [{'item': {'title': 'roamscan T'}, 'msg': 'oops'}]}
+    result = run_action('cycle_record', {'launched': broken}, task_vars=SCAN)
+    assert result['failed'] and 'the launch of roamscan T returned no scans list' in result['msg']
+    result = run_action('cycle_record', {'launched': {'scans': []}}, task_vars=SCAN)
+    assert result['failed'] and 'title is required' in result['msg']
 
 
 def test_summary_reads_the_stage_results_and_the_acknowledgements(monkeypatch, store):

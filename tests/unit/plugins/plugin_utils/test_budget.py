@@ -147,6 +147,14 @@ def test_host_list_dates_are_cached_and_skipped_without_budget():
     assert host_list_wanted(starved, hosts, NOW, SETTINGS) == ([], expected)
 
 
+def test_the_governor_counts_the_launch_call_of_every_scanner_route_group():
+    state = parse_budget(None)
+    launches = {'results': [{'item': {'title': 'T'}, 'api_usage': {'scan_launch': STANDARD}},
+                            {'item': {'title': 'T via x'}, 'api_usage': {'scan_launch': dict(STANDARD, remaining=298)}}]}
+    fold_cycle(state, {'roamscan_launch': launches}, NOW, SETTINGS)
+    assert state['apis']['scan_launch']['calls'] == [NOW, NOW] and state['apis']['scan_launch']['remaining'] == 298
+
+
 def test_a_cycle_folds_every_qualys_result_and_learns_only_from_the_scans_it_polled():
     state = parse_budget(None)
     remembered = {'pending_scans': PENDING + [{'ref': 'scan/9.9', 'launched_at': NOW, 'targets': 1}], 'poll_scan_refs': ['scan/1.1']}

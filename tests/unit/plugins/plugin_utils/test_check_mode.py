@@ -76,6 +76,12 @@ def summary(**values):
     ({'launch': {'scans': [{'targets': ['10.20.0.11-10.20.0.12']}]}}, {}, 'would launch one scan of 10.20.0.11-10.20.0.12'),
     ({'launch': {'scans': [{'targets': ['10.20.0.1']}, {'targets': ['10.20.0.9', '10.20.0.11']}]}}, {},
      'would launch 2 scans: of 10.20.0.1; of 10.20.0.9,10.20.0.11'),
+    # one launch per scanner route group: each scan is named by its group's title
+    ({'launch': {'results': [{'item': {}, 'scans': [{'title': 'T', 'targets': ['10.20.0.1']}]},
+                             {'item': {}, 'scans': [{'title': 'T via scanner s2', 'targets': ['10.91.0.9']}]}]}}, {},
+     'would launch 2 scans: of 10.20.0.1 (T); of 10.91.0.9 (T via scanner s2)'),
+    ({'launch': {'results': [{'item': {}, 'scans': [{'title': 'T via scanner s2', 'targets': ['10.91.0.9']}]}]}}, {},
+     'would launch one scan of 10.91.0.9'),
     ({}, {'held': '1 roamscan scan(s) still pending (max_active_scans=1): scan/1.1'},
      'would launch no scan: 1 roamscan scan(s) still pending (max_active_scans=1): scan/1.1'),
     ({'verify': {'launch': {'dropped': [{'mac': A, 'ip': '10.20.0.11', 'reason': 'not_leased'}]}}}, {},

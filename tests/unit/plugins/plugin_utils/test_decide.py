@@ -68,10 +68,21 @@ def test_run_stopped_after_intent_resumes_with_same_title_instead_of_new_plan():
     again = _decide.plan(records, NOW, 30, max_hosts_per_cycle=10, max_active_scans=1)
     assert again['resumed'] and again['title'] == 'roamscan 2026-11-28T11:45:00Z'
     assert again['intended_at'] == '2026-11-28T11:45:00Z'  # what the launch's resume.since needs
-    assert again['targets'] == [{'identity': A, 'mac': A, 'ip': X, 'overdue_since': '2026-11-28T11:00:00Z'}]
+    assert again['targets'] == [{'identity': A, 'mac': A, 'ip': X, 'title': 'roamscan 2026-11-28T11:45:00Z',
+                                 'overdue_since': '2026-11-28T11:00:00Z'}]
     # the intent keeps its launch time when re-recorded
     _launch.record_intent(records, again['title'], again['targets'], {X: {A}}, NOW)
     assert records[A]['pending']['launched_at'] == '2026-11-28T11:45:00Z'
+
+
+def test_every_unresolved_intent_is_resumed_at_once_each_with_its_title():
+    # two route groups' intents of one cycle, killed between their launches
+    records = {A: present(A, X), B: present(B, Y)}
+    _launch.record_intent(records, 'roamscan T0', [_decide.target_of(A, X)], {X: {A}}, '2026-11-28T11:45:00Z')
+    _launch.record_intent(records, 'roamscan T0 via scanner vpn', [_decide.target_of(B, Y)], {Y: {B}}, '2026-11-28T11:45:00Z')
+    again = _decide.plan(records, NOW, 30, max_hosts_per_cycle=10, max_active_scans=1)
+    assert again['resumed'] and again['intended_at'] == '2026-11-28T11:45:00Z'
+    assert [(t['identity'], t['title']) for t in again['targets']] == [(A, 'roamscan T0'), (B, 'roamscan T0 via scanner vpn')]
 
 
 def test_host_list_scan_counts_only_inside_own_holding():

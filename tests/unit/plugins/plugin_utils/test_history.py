@@ -55,6 +55,13 @@ def test_api_calls_come_from_the_qualys_modules_results():
     assert cycle_api_calls(results) == {'scan_status': 2, 'scan_launch': 1}
 
 
+def test_the_launch_calls_of_every_scanner_route_group_are_counted():
+    # the launch loops once per route group; a group that failed after its call counts too
+    launches = {'results': [{'api_calls': 1, 'item': {'title': 'T'}}, {'api_calls': 2, 'failed': True, 'item': {'title': 'T via x'}}]}
+    assert cycle_api_calls({'roamscan_launch': launches}) == {'scan_launch': 3}
+    assert cycle_api_calls({'roamscan_launch': {'results': [], 'skipped': True}}) == {}
+
+
 @pytest.mark.parametrize('value, found', [
     (history_value([], 14), 14), (history_value([]), None), ({'rescan_days': 0}, None), ({'rescan_days': True}, None),
     ({'rescan_days': '14'}, None), (None, None),

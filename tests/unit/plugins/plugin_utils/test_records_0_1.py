@@ -53,6 +53,8 @@ def test_today_s_stages_decide_as_0_1_did_on_its_records(store):
     intended_at = plan.pop('intended_at')
     # added since 0.1: the due laptops that wait (none while an intent is resumed)
     assert (plan.pop('held_back'), plan.pop('held_back_count')) == ([], 0)
+    # added since 0.1: each resumed target names its intent's title (one per scanner route group)
+    assert [target.pop('title') for target in plan['targets']] == [plan['title']] * len(plan['targets'])
     plan['targets'] = without_identity(plan['targets'])
     assert plan == EXPECTED['plan']
     assert intended_at == min(r['pending']['launched_at'] for r in records.values()

@@ -56,6 +56,16 @@ def test_scan_choice_is_checked_by_qualys_scan_launch_s_rule(variables, message)
         read_settings(variables, launch=True)
 
 
+def test_scanner_routes_are_checked_with_the_settings():
+    with pytest.raises(InvalidSettings, match=r"roamscan_scanner_routes: not an IPv4 network: 'vpn'"):
+        read_settings(dict(SCAN, roamscan_scanner_routes={'vpn': 'vpn_scanner'}))
+    # a route's selector replaces the cycle's: with the cycle's option profile it must make a launch Qualys takes
+    with pytest.raises(InvalidSettings, match='set exactly one of roamscan_option_profile'):
+        read_settings({'roamscan_scanner_routes': {'10.91.0.0/16': 'vpn_scanner'}, 'roamscan_scanner': ['s']}, launch=True)
+    settings = read_settings(dict(SCAN, roamscan_scanner_routes={'10.91.0.0/16': {'scanner_ids': [7]}}), launch=True)
+    assert settings['scanner_routes'] == {'10.91.0.0/16': {'scanner_ids': [7]}}
+
+
 def test_launch_options_carry_only_what_is_set():
     options = launch_options(read_settings(dict(SCAN, roamscan_scan_priority=3), launch=True))
     assert options == {'option_profile': 'Laptop Light Scan', 'scanner': ['laptop_scanner_1'], 'default_scanner': False,

@@ -46,6 +46,18 @@ def test_summary_of_a_completed_cycle():
     assert summary['fault'] is None and summary['not_done'] == [] and summary['resumed'] is None
 
 
+def test_summary_lists_the_scans_of_every_route_group_launch():
+    loop = {'changed': True, 'results': [{'scan_refs': ['scan/1.2'], 'item': {'title': 'a'}},
+                                         {'scan_refs': ['scan/1.3', 'scan/1.4'], 'item': {'title': 'b'}}]}
+    assert _summary.launched_refs(loop) == ['scan/1.2', 'scan/1.3', 'scan/1.4']
+    assert _summary.launched_refs({'skipped': True, 'results': []}) == []
+    assert _summary.launched_refs({'scan_refs': ['scan/1.2']}) == ['scan/1.2']
+    # the second group's launch failed: the first group's scan was launched all the same
+    failed = {'failed': True, 'results': [{'scan_refs': ['scan/1.2'], 'item': {'title': 'a'}},
+                                          {'failed': True, 'msg': 'Qualys answered 503', 'item': {'title': 'b'}}]}
+    assert _summary.launched_refs(failed) == ['scan/1.2']
+
+
 def test_summary_after_a_fault_says_what_was_done_and_what_was_not_and_why():
     results = completed_results()
     results['launch'] = {'failed': True, 'msg': 'Qualys answered 503'}
