@@ -34,6 +34,7 @@ class ActionModule(CycleActionBase):
         if stage.settings_error is None:   # else the store the settings name is unknown
             try:
                 store = open_store(stage.settings['fact_cache'])
+                self._renew(store, stage)   # a store without this cycle's lease writes nothing (not even its index)
                 final = counts(store.digests(), stage.now, stage.settings['rescan_days'])
                 corrupt = store.corrupt
             except StoreError as exc:
@@ -48,7 +49,8 @@ class ActionModule(CycleActionBase):
         elsewhere = checked.get('held_elsewhere') if isinstance(checked, dict) else None
         summary['skipped'] = 'skipped: %s' % elsewhere['msg'] if elsewhere else None
         history_days = None
-        if store is not None and final is not None and not self._task.check_mode:
+        # a skipped cycle writes nothing: the running one adds itself to the history
+        if store is not None and final is not None and not self._task.check_mode and not elsewhere:
             history_days = self._append_history(stage, store, summary)
         if store is not None:
             self._release(store, stage)   # after the history: one writer at a time
@@ -67,6 +69,15 @@ class ActionModule(CycleActionBase):
             stage.warnings.append('Cannot add this cycle to the history (%s): %s' % (HISTORY_KEY, exc))
             return None
         return len(days)
+
+    def _renew(self, store, stage):
+        """Hold this cycle's lease on ``store`` too; a lease lost by now is a warning (the work is stored or refused)."""
+        if self._task.check_mode or not stage.lease():
+            return
+        try:
+            store.renew_lease(stage.lease())
+        except StoreError as exc:
+            stage.warnings.append('This cycle no longer holds its lease on the laptop store: %s' % exc)
 
     def _release(self, store, stage):
         """Give the cycle lease back, so the next cycle need not wait for it to expire."""

@@ -32,7 +32,7 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_backend imp
     Unreadable,
     open_backend,
 )
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import Fence, cycle_lease
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import Fence, NotLeaseHolder, cycle_lease
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index import (
     CATALOG_KEY,
     COMPACT_AFTER,
@@ -289,7 +289,7 @@ class LaptopStore:
     def write_entry(self, key, value):
         """Write the non-laptop entry ``key`` (verified like a record); the index stays sealed when it was."""
         sealed = self._backend.sealable and self._backend.unchanged(INDEX_KEY)
-        self._backend.write_many({key: value})
+        self._backend.write_many({key: value}, fence=self._fence(()))
         if sealed:
             # the entry is no record: the index still describes every record, so spare the next store the scan
             self._backend.seal(INDEX_KEY)
@@ -339,8 +339,10 @@ class LaptopStore:
                 index.update(key, self._entries[key], self._texts.get(key))
         self._index = index
         self.index_state = 'repaired' if stale else 'fresh'
-        if stale or self._backend.sealable:
-            self._save_index(best_effort=True)   # a new seal spares the next store the scan
+        if stale:
+            self._save_index(best_effort=True)
+        elif self._backend.sealable:
+            self._seal_index()   # the index is right as it is: a new seal spares the next store the scan
         return index
 
     def _stored_index(self):
@@ -424,6 +426,17 @@ class LaptopStore:
                 raise
             # reading goes on from the index in memory; the stored one stays detectably stale
             self.index_state += ' (index not saved: %s)' % exc
+
+    def _seal_index(self):
+        """Seal the index as it is, like a write: by the cycle holding the lease, or when no cycle holds it."""
+        fence = self._fence(())
+        try:
+            if fence is None:
+                self._backend.seal(INDEX_KEY)
+            else:
+                self._lease.write({}, fence, lambda values: self._backend.seal(INDEX_KEY))
+        except NotLeaseHolder:
+            pass   # the cycle holding the lease seals its own writes
 
     # -- the cycle lease (_store_lock.py) -----------------------------------------------------
     def take_lease(self, seconds, owner):
