@@ -111,14 +111,17 @@ def _observation(entry, kind, moment, order, server):
 
 
 def lease_holders(reports):
-    """``{ip: mac}`` of leases that are active in the given lease tables at their read time."""
-    holders = {}
+    """``{ip: mac}`` of leases that are active in the given lease tables at their read time.
+
+    The servers' tables are one view (both peers of a DHCP HA pair hold every lease, and either may be down): an IP
+    any table shows active is held, and one that two tables show active for different MACs is held by nobody.
+    """
+    holders, contested = {}, set()
     for report in reports:
         observations, dummy = observations_from_report(report)
-        for observation in observations:
-            if observation['kind'] == 'table' and _table_row_active(observation):
-                holders[observation['ip']] = observation['mac']
-    return holders
+        found = {item['ip']: item['mac'] for item in observations if item['kind'] == 'table' and _table_row_active(item)}
+        contested.update(ip for ip, mac in found.items() if holders.setdefault(ip, mac) != mac)
+    return {ip: mac for ip, mac in holders.items() if ip not in contested}
 
 
 def _table_row_active(observation):
@@ -237,8 +240,23 @@ def observations(reports):
             observation['order'] = (position,) + observation['order']
         found.extend(items)
         skipped.extend(bad)
+    found = _freshest_table_rows(found)
     found.sort(key=lambda item: (item['time'], item['order']))
     return found, skipped
+
+
+def _freshest_table_rows(found):
+    """Of the rows several lease tables give for one IP, only the last extended one (the latest expiry; none is
+    infinite): both peers of a DHCP HA pair hold every lease, so a dead or lagging peer's older copy of a lease the
+    other peer renewed neither ends nor reopens a holding."""
+    newest = {}
+    for item in found:
+        if item['kind'] == 'table':
+            newest[item['ip']] = max(newest.get(item['ip'], ''), item['expires'] or _INFINITE)
+    return [item for item in found if item['kind'] != 'table' or (item['expires'] or _INFINITE) == newest[item['ip']]]
+
+
+_INFINITE = '~'   # sorts after every time of the one time format
 
 
 def macs_observed(reports):

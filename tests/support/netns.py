@@ -223,13 +223,15 @@ class DhcpLab(NamespaceLab):
     def netns_exec(self, namespace, *argv):
         return run('ip', 'netns', 'exec', namespace, *argv)
 
-    def start_kea(self, config_file, name='kea'):
-        """kea-dhcp4 as _kea with the ambient capabilities of Debian's unit; waits for DHCP4_STARTED."""
-        kea = self.spawn(name, self.server_ns, [
+    def start_kea(self, config_file, name='kea', namespace=None, run_dir=None):
+        """kea-dhcp4 as _kea with the ambient capabilities of Debian's unit (in the server namespace unless
+        ``namespace`` is given; lock and pid files in ``run_dir``, default the workdir); waits for DHCP4_STARTED."""
+        run_dir = str(run_dir or self.workdir)
+        kea = self.spawn(name, namespace or self.server_ns, [
             'setpriv', '--reuid=_kea', '--regid=_kea', '--init-groups',
             '--inh-caps=+net_raw,+net_bind_service', '--ambient-caps=+net_raw,+net_bind_service',
             'kea-dhcp4', '-c', str(config_file)],
-            env={'KEA_LOCKFILE_DIR': str(self.workdir), 'KEA_PIDFILE_DIR': str(self.workdir)})
+            env={'KEA_LOCKFILE_DIR': run_dir, 'KEA_PIDFILE_DIR': run_dir})
         kea.wait_for_output('DHCP4_STARTED')
         return kea
 
