@@ -240,6 +240,8 @@ class RedisLease:
         token = self.backend._call('take the cycle lock', db.incr, self.token_key)
         lease = dict(_description(int(token), seconds, time.time(), owner), held=True, seconds=seconds)
         if self.backend._call('take the cycle lock', db.set, self.key, json.dumps(lease), nx=True, px=int(seconds * 1000)):
+            # on a replica before it counts: a failover must neither forget the lease nor hand its token out again
+            self.backend._replicated([self.key])
             return lease
         found = self.backend._call('read the cycle lock', db.get, self.key)
         raise LockHeld(_parsed(found), self.label)
