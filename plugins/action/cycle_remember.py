@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _remember
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._confirm import pending_scan_refs
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import add_links, authenticated_links
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import acknowledgements
 
@@ -17,14 +17,7 @@ class ActionModule(CycleActionBase):
     ARGUMENT_SPEC = {'collected': {'type': 'str', 'default': 'roamscan_collected'}}
 
     def run_stage(self, stage):
-        self._reports, not_reported = {}, {}
-        for server in stage.dhcp_servers():
-            result = stage.host_variable(server, stage.args['collected'])
-            if registered_ok(result):
-                self._reports[server] = result
-            else:
-                reason = result.get('msg') if isinstance(result, dict) else None
-                not_reported[server] = reason or 'no presence_events result (the server was not reached)'
+        self._reports, not_reported = stage.server_results(stage.args['collected'], 'presence_events')
         named = _remember.named_reports(self._reports)
         macs, ips = _remember.macs_observed(named)
         others = _remember.identity_observations(named)

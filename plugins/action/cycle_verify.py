@@ -34,13 +34,21 @@ class ActionModule(CycleActionBase):
             'probes': {'type': 'list', 'elements': 'dict'},
             'unprobed': {'type': 'dict'},
         }},
-        'leases': {'type': 'dict', 'required': True},
+        'leases': {'type': 'dict'},
+        'leases_from': {'type': 'str'},
         'probes': {'type': 'dict'},
     }
 
     def run_stage(self, stage):
         title, targets = stage.args['plan']['title'], stage.args['plan']['targets']
-        named = _remember.named_reports(fresh_reports(stage.args['leases']))
+        if (stage.args['leases'] is None) == (stage.args['leases_from'] is None):
+            raise CycleError('give leases (a registered loop over the DHCP servers) or leases_from (the name the DHCP '
+                             'servers registered their lease_events result in), one of them')
+        if stage.args['leases'] is not None:
+            fresh = fresh_reports(stage.args['leases'])
+        else:
+            fresh, dummy = stage.server_results(stage.args['leases_from'], 'lease_events')
+        named = _remember.named_reports(fresh)
         macs, ips = _remember.macs_observed(named)
         macs |= {target['mac'] for target in targets if isinstance(target.get('mac'), str)}
         stage.load(stage.store.get(macs | set(stage.store.holders(ips).values())))

@@ -67,8 +67,15 @@ options:
     description:
       - The registered result of M(roamscan.qualys.lease_events) looped over the DHCP servers (C(item) is the server's
         inventory name); lease tables are enough.
+      - Give this or O(leases_from).
     type: dict
-    required: true
+  leases_from:
+    description:
+      - The name each DHCP server of the cycle (group C(roamscan_dhcp_group)) registered its
+        M(roamscan.qualys.lease_events) result in, when the lease tables were read by a play on the servers (all
+        at once, not one after the other). A server without a successful result confirms none of its leases.
+      - Give this or O(leases).
+    type: str
   probes:
     description:
       - The registered result of M(roamscan.qualys.liveness_probe) looped over RV(roamscan.qualys.cycle_decide#module:plan)'s
@@ -84,7 +91,7 @@ EXAMPLES = r"""
 - name: Verify | Record the launch intent for the laptops still leased to the same MAC
   roamscan.qualys.cycle_verify:
     plan: "{{ roamscan_plan.plan }}"
-    leases: "{{ roamscan_fresh }}"
+    leases_from: roamscan_fresh     # registered by lease_events in a play on the DHCP servers
   register: roamscan_intent
 """
 

@@ -104,6 +104,19 @@ class Stage:
         """Inventory hosts of the cycle's DHCP group."""
         return list((self._task_vars.get('groups') or {}).get(self.settings['dhcp_group']) or [])
 
+    def server_results(self, name, module):
+        """``(results, not_reported)`` of the ``module`` result each DHCP server registered as ``name``: ``{server:
+        result}`` of those that ran and succeeded, ``{server: why not}`` of the others."""
+        results, not_reported = {}, {}
+        for server in self.dhcp_servers():
+            result = self.host_variable(server, name)
+            if registered_ok(result):
+                results[server] = result
+            else:
+                reason = result.get('msg') if isinstance(result, dict) else None
+                not_reported[server] = reason or 'no %s result (the server was not reached)' % module
+        return results, not_reported
+
     def host_variable(self, host, name):
         """Variable ``name`` of inventory host ``host`` (a DHCP server's registered result), rendered; None if unset."""
         hostvars = self._task_vars.get('hostvars') or {}

@@ -385,3 +385,16 @@ def test_summary_keeps_an_unreadable_history_and_warns(monkeypatch, store):
     assert not result.get('failed') and result['history_days'] is None
     assert any('roamscan-history is not a schema 1 roamscan history' in warning for warning in result['warnings'])
     assert fake.entries['roamscan-history'] == ['not', 'a', 'history']
+
+
+def test_verify_reads_the_lease_tables_each_server_registered_and_a_server_that_failed_confirms_nothing(store):
+    store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
+    plan = {'title': 'roamscan T', 'targets': [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}], 'held': None, 'resumed': False}
+    task_vars = dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']},
+                     hostvars={'dhcp1': {'roamscan_fresh': lease_report((A, X))},
+                               'dhcp2': {'roamscan_fresh': {'failed': True, 'msg': 'The task timed out'}}})
+    result = run_action('cycle_verify', {'plan': plan, 'leases_from': 'roamscan_fresh'}, task_vars=task_vars)
+    assert result['launch']['targets'] == [{'mac': A, 'ip': X}]
+    assert result['launch']['dropped'] == [{'mac': B, 'ip': Y, 'reason': 'not_leased'}]
+    both = run_action('cycle_verify', {'plan': plan, 'leases_from': 'roamscan_fresh', 'leases': {'results': []}}, task_vars=task_vars)
+    assert both['failed'] and 'one of them' in both['msg']
