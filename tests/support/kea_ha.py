@@ -38,12 +38,8 @@ class HaSegment(DhcpLab):
     def __enter__(self):
         super().__enter__()
         try:
-            run('ip', 'netns', 'add', self.second_ns)
-            run('ip', '-n', self.second_ns, 'link', 'set', 'lo', 'up')
-            run('ip', 'link', 'add', 'ps2', 'netns', self.server_ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', self.second_ns)
-            run('ip', '-n', self.server_ns, 'link', 'set', 'ps2', 'master', 'br0', 'up')
+            self.plug(self.second_ns, 'ps2')
             run('ip', '-n', self.second_ns, 'addr', 'add', self.second_ip + '/24', 'dev', 'eth0')
-            run('ip', '-n', self.second_ns, 'link', 'set', 'eth0', 'up')
             wait_until(lambda: 'state UP' in run('ip', '-n', self.second_ns, '-o', 'link', 'show', 'eth0').stdout, 10,
                        what='server2 eth0 up')
         except BaseException:

@@ -199,13 +199,7 @@ class DhcpLab(NamespaceLab):
             run('ip', '-n', self.server_ns, 'link', 'set', 'lo', 'up')
             run('ip', '-n', self.server_ns, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0')
             for index, namespace in enumerate(self.client_ns):
-                run('ip', 'netns', 'add', namespace)
-                run('ip', '-n', namespace, 'link', 'set', 'lo', 'up')
-                port = 'p%d' % index
-                run('ip', 'link', 'add', port, 'netns', self.server_ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace)
-                run('ip', '-n', namespace, 'link', 'set', 'eth0', 'address', self.client_mac(index))
-                run('ip', '-n', self.server_ns, 'link', 'set', port, 'master', 'br0', 'up')
-                run('ip', '-n', namespace, 'link', 'set', 'eth0', 'up')
+                self.plug(namespace, 'p%d' % index, self.client_mac(index))
             run('ip', '-n', self.server_ns, 'addr', 'add', self.server_ip + '/24', 'dev', 'br0')
             run('ip', '-n', self.server_ns, 'link', 'set', 'br0', 'up')
             # servers that start before the bridge has carrier open no socket (Kea: "br0 is not running")
@@ -218,6 +212,16 @@ class DhcpLab(NamespaceLab):
 
     def namespaces(self):
         return self.client_ns + [self.server_ns]
+
+    def plug(self, namespace, port, mac=None):
+        """A new namespace whose eth0 (MAC ``mac``, if given) is plugged into the bridge through veth ``port``."""
+        run('ip', 'netns', 'add', namespace)
+        run('ip', '-n', namespace, 'link', 'set', 'lo', 'up')
+        run('ip', 'link', 'add', port, 'netns', self.server_ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace)
+        if mac:
+            run('ip', '-n', namespace, 'link', 'set', 'eth0', 'address', mac)
+        run('ip', '-n', self.server_ns, 'link', 'set', port, 'master', 'br0', 'up')
+        run('ip', '-n', namespace, 'link', 'set', 'eth0', 'up')
 
     # -- processes
     def netns_exec(self, namespace, *argv):
