@@ -177,6 +177,8 @@ class LaptopStore:
         self._absent = set()  # macs without a cache entry
         self._index = None
         self._catalog = None
+        self._catalog_id = None           # the id of the catalog stored for the index (None: not stored by this store)
+        self._entries_of_catalog = None
         self._all_read = False
         self._upgraded = False
         self._legacy_blocked = set()   # macs whose 0.1 entry could not be read (never shadowed by a new record)
