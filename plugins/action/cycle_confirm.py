@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import host_list_wanted, launch_decision, lead_seconds
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._confirm import confirm
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, registered_ok
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._decide import host_list_hosts
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._decide import candidates, host_list_entry
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._departure import rank
 
 
 class ActionModule(CycleActionBase):
@@ -21,7 +23,16 @@ class ActionModule(CycleActionBase):
         devices = stage.devices()
         changed, outcome = confirm(records, scans, stage.now, stage.settings['abandon_after_hours'], devices)
         stage.mark_changed(changed)
-        stage.warnings += ['Abandoned pending scan %s for %s (%s): %s' % (item['scan_ref'], item['mac'], item['ip'], item['reason'])
+        stage.warnings += ['Abandoned pending scan %s for %s (%s): %s' % (item['scan_ref'], item['identity'], item['ip'], item['reason'])
                            for item in outcome['abandoned']]
-        lookup = host_list_hosts(records, stage.now, stage.settings['rescan_days'], devices) if stage.settings['use_qualys_host_list'] else []
-        return {'confirmed': outcome, 'host_list_lookup': lookup, 'rescan_days': stage.settings['rescan_days']}
+        settings, state = stage.settings, stage.budget()
+        due = candidates(records, stage.now, settings['rescan_days'], devices, settings['credit_log_presence'])
+        due = rank(due, records, stage.now, lead_seconds(state, settings, len(due)))
+        # the host list is read only for a cycle that will launch, and only for dates not cached
+        gate = launch_decision(state, due, stage.now, settings)
+        lookup, deferred = [], [gate] if gate else []
+        if settings['use_qualys_host_list'] and due and not gate:
+            lookup, why = host_list_wanted(state, [host_list_entry(item) for item in due], stage.now, settings)
+            deferred += [why] if why else []
+        return {'confirmed': outcome, 'host_list_lookup': lookup, 'rescan_days': settings['rescan_days'],
+                'launch_gate': gate, 'deferred': deferred}

@@ -20,6 +20,9 @@ class ActionModule(CycleActionBase):
         scans = stage.args['launched'].get('scans')
         if not isinstance(scans, list):
             raise CycleError('launched must be the registered result of qualys_scan_launch (it has no scans list)')
+        if self._task.check_mode:
+            # nothing was launched: the intents stay, as pending laptops, for the summary to count
+            return {'launch': {'title': stage.args['title'], 'recorded': [], 'missing': []}}
         records = stage.load(stage.store.working_set())
         changed, recorded, missing = record_launch(records, stage.args['title'], scans)
         stage.mark_changed(changed)

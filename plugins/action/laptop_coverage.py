@@ -22,7 +22,8 @@ class ActionModule(CycleActionBase):
     }
 
     def run_stage(self, stage):
-        records = stage.store.all()
+        # through the store's report snapshot: only records written since the last report are read (none in check mode)
+        records = stage.store.all(snapshot=True, refresh=not self._task.check_mode)
         try:
             history = parse_history(stage.store.read_entry(HISTORY_KEY))
         except InvalidHistory as exc:
@@ -32,7 +33,7 @@ class ActionModule(CycleActionBase):
         sites = {server: stage.host_variable(server, 'roamscan_site') for server in servers}
         group = stage.settings['report_group']
         group_servers = None if group is None else set((stage.variable('groups') or {}).get(group) or [])
-        model = report(records, history, stage.now, stage.settings, sites, group_servers)
+        model = report(records, history, stage.now, stage.settings, sites, group_servers, stage.alias_groups())
         files = {}
         path = stage.args['path']
         if path:

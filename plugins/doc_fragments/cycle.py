@@ -18,7 +18,8 @@ attributes:
     support: none
   check_mode:
     support: full
-    details: Computes and returns everything, writes no laptop record.
+    details: Computes and returns everything, writes nothing to the store (opened read-only), and returns the records
+      it and the earlier stages would have written (C(would_store)), which the next stage reads over the stored ones.
   diff_mode:
     support: none
   platform:
@@ -33,7 +34,13 @@ notes:
     C(roamscan_abandon_after_hours) (default V(24)) - give up on a pending scan not finished and processed by then.
     C(roamscan_scan_title_prefix) (default V(roamscan)) - start of the launch title, followed by the cycle time.
     C(roamscan_dhcp_group) (default V(dhcp_servers)) - the inventory group of the DHCP servers.
+    C(roamscan_vpn_group) (default V(vpn_servers)) - the inventory group of the VPN servers (host variable
+    C(roamscan_vpn_server) V(openvpn), V(ocserv) or V(wireguard)).
+    C(roamscan_credit_log_presence) (default V(false)) - also scan and credit holdings known only from a log (a source
+    with no live table to re-read before the launch); such credits are flagged C(last_scan_authority: log).
     C(roamscan_use_qualys_host_list) (default V(true)) - credit scans of other schedules from the Qualys host list.
+    C(roamscan_credential_check) (default V(true)) - a cycle that made no other Qualys call proves the login with
+    M(roamscan.qualys.qualys_login_check).
     C(roamscan_report_days) (default V(30)) - the coverage report's window.
     C(roamscan_liveness_probe) (default V(false)) - right before the launch, M(roamscan.qualys.liveness_probe)
     checks that each target still answers, with its MAC; those that do not are dropped (C(docs/probe.md)).
@@ -51,7 +58,15 @@ notes:
     C(roamscan_cycle_lock_seconds) (default V(1800)) - the cycle lease on the store lasts this long unless renewed
     (every stage renews it); a dead cycle's lease is taken over after it.
     C(roamscan_when_locked) (default V(skip)) - V(skip) (a green run that does nothing) or V(fail), when another cycle
-    holds the lease."
+    holds the lease.
+    The API budget governor (store entry C(roamscan-api-budget)): C(roamscan_api_reserve_percent) (default V(10)) - the
+    share of each Qualys API's limit left to other tools of the subscription; C(roamscan_api_budgets) (default V({}))
+    - roamscan's own cap per API and Qualys window, C({scan_launch: 20, scan_list: 30, scan_fetch: 20, host_list: 10});
+    C(roamscan_batch_min_targets) (default V(1)) - a launch waits until this many devices are due, unless
+    C(roamscan_batch_max_wait_minutes) (default V(60)) passed since the first arrived or one device's departure risk
+    reaches C(roamscan_batch_leave_risk) (default V(0.2)); C(roamscan_scan_pickup_seconds) (default V(190)) - the
+    appliance's pickup, part of how long a device must stay for a scan launched now;
+    C(roamscan_host_list_cache_hours) (default V(24)) - a device's host-list date is looked up again only after this."
   - "The scan settings, checked before anything is recorded by the same rule
     M(roamscan.qualys.qualys_scan_launch) applies: exactly one of C(roamscan_option_profile) /
     C(roamscan_option_profile_id), and exactly one scanner selector - C(roamscan_scanner) (appliance names),

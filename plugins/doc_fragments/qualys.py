@@ -29,15 +29,13 @@ options:
   username:
     description:
       - Qualys API user (a non-SSO user with API access).
-      - If not set, the value of the E(QUALYS_USERNAME) environment variable is used.
+      - If not set, the value of the E(QUALYS_USERNAME) environment variable is used; one of them is required.
     type: str
-    required: true
   password:
     description:
       - Password of O(username). Sent only in the HTTP Basic C(Authorization) header, never in a URL.
-      - If not set, the value of the E(QUALYS_PASSWORD) environment variable is used.
+      - If not set, the value of the E(QUALYS_PASSWORD) environment variable is used; one of them is required.
     type: str
-    required: true
   validate_certs:
     description:
       - Verify the TLS certificate of the API server.

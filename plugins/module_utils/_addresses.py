@@ -10,7 +10,6 @@ without pulling in spool or lease-file code.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 
@@ -28,6 +27,8 @@ class InvalidIp(InvalidAddress):
 
 _MAC_PART = re.compile(r'^[0-9a-fA-F]{1,2}$')
 _MAC_BARE = re.compile(r'^[0-9a-fA-F]{12}$')
+# already normalised (every stored record's): nothing to do
+_MAC_NORMAL = re.compile(r'^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$')
 _DOTTED_QUAD = re.compile(r'^[0-9]{1,3}(\.[0-9]{1,3}){3}$')
 MAC_HOST_PATTERN = re.compile(r'^mac-([0-9a-f]{12})$')
 
@@ -40,6 +41,8 @@ def normalize_mac(value):
     """
     if not isinstance(value, str):
         raise InvalidMac('MAC address must be a string, got %s' % type(value).__name__)
+    if _MAC_NORMAL.fullmatch(value):
+        return value
     text = value.strip()
     if _MAC_BARE.match(text.replace('.', '')) and text.count('.') in (0, 2):
         bare = text.replace('.', '')
@@ -58,13 +61,14 @@ def normalize_ip(value):
     text = value.strip()
     if not _DOTTED_QUAD.match(text):
         raise InvalidIp('not an IPv4 address: %r' % value[:64])
-    try:
-        address = ipaddress.IPv4Address(text)
-    except ValueError:
-        raise InvalidIp('not an IPv4 address: %r' % value[:64]) from None
-    if address.is_multicast or address.is_unspecified or text == '255.255.255.255':
+    # ipaddress.IPv4Address's rules, without its cost (a store read checks every record's addresses)
+    octets = text.split('.')
+    for octet in octets:
+        if (len(octet) > 1 and octet[0] == '0') or int(octet) > 255:
+            raise InvalidIp('not an IPv4 address: %r' % value[:64])
+    if 224 <= int(octets[0]) <= 239 or text in ('0.0.0.0', '255.255.255.255'):
         raise InvalidIp('not a unicast host address: %s' % text)
-    return str(address)
+    return text
 
 
 def mac_host_name(mac):
@@ -78,4 +82,4 @@ def mac_from_host(host):
     if not match:
         return None
     bare = match.group(1)
-    return ':'.join(bare[i:i + 2] for i in range(0, 12, 2))
+    return '%s:%s:%s:%s:%s:%s' % (bare[0:2], bare[2:4], bare[4:6], bare[6:8], bare[8:10], bare[10:12])

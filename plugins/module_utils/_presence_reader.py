@@ -54,6 +54,9 @@ def read_presence(spool_dir, ack, check_mode, read_records, read_table, shape, s
             table = read_table(now)
     except (SpoolError, OSError) + TABLE_ERRORS as exc:
         message = 'spool %s: %s' % (spool_dir, exc) if isinstance(exc, OSError) else str(exc)
+        if isinstance(exc, PermissionError) or isinstance(exc.__context__, PermissionError):
+            message += ('. The spool and lease files belong to root or the DHCP server\'s user: run the tasks on the DHCP '
+                        'servers with become (e.g. ansible_become: true for the dhcp_servers group)')
         # what an ack did stays reported; no cursor for records that are not returned
         raise PresenceReadError(message, _finished(dict(result, cursor=None), [], [], {}, shape)) from None
     return _finished(result, records, table, skipped, shape)

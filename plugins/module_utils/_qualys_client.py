@@ -186,6 +186,7 @@ class QualysClient:
         if not username or not password:
             raise QualysConfigError('username and password are required')
         self.base_url = base_url.rstrip('/')
+        self.username = username
         self._password = password
         self.timeout = (min(float(timeout), CONNECT_TIMEOUT_CAP_SEC), float(timeout))
         self.max_wait = float(max_wait)
@@ -202,6 +203,7 @@ class QualysClient:
         self.api_calls = 0
         self.calls_by_operation = {}
         self.rate_limits = {}
+        self.blocked = {}
         self.waited_seconds = 0.0
         self._path_index = {}
 
@@ -246,6 +248,22 @@ class QualysClient:
         seen = self.rate_limits.get(operation, {})
         return {key: seen.get(key) for key in ('limit', 'remaining', 'window_sec')}
 
+    def api_usage(self):
+        """Per API used: ``{operation: {calls, limit, window_sec, remaining, to_wait_sec, concurrency_limit,
+        concurrency_running, blocked_code}}`` - what the cycle's budget governor keeps (plugin_utils/_budget.py).
+        ``blocked_code`` is the last 409 code (1965 rate, 1960 concurrency) of a call that was not answered since."""
+        usage = {}
+        for operation, calls in self.calls_by_operation.items():
+            entry = dict.fromkeys(('limit', 'window_sec', 'remaining', 'to_wait_sec', 'concurrency_limit',
+                                   'concurrency_running'))
+            entry.update(self.rate_limits.get(operation, {}))
+            code, wait = self.blocked.get(operation, (None, None))
+            entry.update(calls=calls, blocked_code=code)
+            if code and wait:
+                entry['to_wait_sec'] = wait
+            usage[operation] = entry
+        return usage
+
     # -- transport ---------------------------------------------------------------------------
 
     def call_xml(self, operation, params):
@@ -263,6 +281,10 @@ class QualysClient:
             exc.args = tuple(self._scrub(arg) if isinstance(arg, str) else arg for arg in exc.args)
             if getattr(exc, 'text', None):
                 exc.text = self._scrub(exc.text)
+            if isinstance(exc, QualysAuthError) and exc.args:
+                # after scrubbing: the account and URL must read as given, whatever the password is
+                exc.args = ('%s; account %r at %s: check that account\'s password and the API URL or platform'
+                            % (exc.args[0], self.username, self.base_url),) + exc.args[1:]
             raise
 
     def _call_with_fallback(self, operation, params):
@@ -340,6 +362,7 @@ class QualysClient:
                         raise _PathUnavailable(exc) from None
                     raise
                 raise QualysApiError('Qualys answered HTTP %d without an error code' % status, status=status)
+            self.blocked.pop(operation, None)
             if _looks_like_html(body):
                 raise QualysUnavailableError('Qualys answered HTTP 200 with an HTML page (%s) instead of XML'
                                              % (_html_title(body) or 'untitled'), status=status,
@@ -379,11 +402,13 @@ class QualysClient:
             code = RATE_CODE if to_wait else CONCURRENCY_CODE if response.headers.get(
                 'X-Concurrency-Limit-Running') else None
         budget_left = self.max_wait - self.waited_seconds
+        self.blocked[operation] = (code, to_wait)
         if code == RATE_CODE:
             wait = to_wait or None
             if not wait:
                 item = result['items'].get('SECONDS_TO_WAIT')
                 wait = int(item) if item and item.isdigit() else _wait_from_text(result['text'])
+            self.blocked[operation] = (code, wait)
             if not wait:
                 raise QualysRateLimitError('Qualys API rate limit reached for %s and Qualys named no wait time'
                                            % operation, code=code, text=result['text'])

@@ -28,12 +28,29 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_xml import
 QUALYS_CONNECTION_ARGSPEC = dict(
     api_url=dict(type='str', fallback=(env_fallback, ['QUALYS_API_URL'])),
     platform=dict(type='str', choices=list(PLATFORMS), fallback=(env_fallback, ['QUALYS_PLATFORM'])),
-    username=dict(type='str', required=True, fallback=(env_fallback, ['QUALYS_USERNAME'])),
-    password=dict(type='str', required=True, no_log=True, fallback=(env_fallback, ['QUALYS_PASSWORD'])),
+    username=dict(type='str', fallback=(env_fallback, ['QUALYS_USERNAME'])),
+    password=dict(type='str', no_log=True, fallback=(env_fallback, ['QUALYS_PASSWORD'])),
     validate_certs=dict(type='bool', default=True),
     timeout=dict(type='int', default=120),
     max_wait=dict(type='int', default=300),
 )
+
+
+def missing_connection_settings(connection):
+    """Why ``connection`` (the options, environment fallbacks applied) cannot reach Qualys, naming what to set; None if it can."""
+    missing = [variable for option, variable in (('username', 'QUALYS_USERNAME'), ('password', 'QUALYS_PASSWORD'))
+               if not connection.get(option)]
+    if not (connection.get('api_url') or connection.get('platform')):
+        missing.insert(0, 'QUALYS_API_URL (or QUALYS_PLATFORM)')
+    if not missing:
+        return None
+    return ('Qualys connection settings missing: set %s in the controller\'s environment (an AWX job: the roamscan Qualys '
+            'credential), or the options api_url/platform, username and password (in the cycle: the roamscan_qualys_connection '
+            'variable)' % ', '.join(missing))
+
+
+# what Ansible shows for a no_log option's value
+MASKED = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 
 
 class QualysModule(AnsibleModule):
@@ -43,8 +60,10 @@ class QualysModule(AnsibleModule):
         spec = dict(QUALYS_CONNECTION_ARGSPEC)
         spec.update(argument_spec)
         kwargs['mutually_exclusive'] = [('api_url', 'platform')] + list(kwargs.get('mutually_exclusive', []))
-        kwargs['required_one_of'] = [('api_url', 'platform')] + list(kwargs.get('required_one_of', []))
         super().__init__(argument_spec=spec, **kwargs)
+        missing = missing_connection_settings(self.params)
+        if missing:
+            self.fail_json(msg=missing)
         if self.params['timeout'] < 1:
             self.fail_json(msg='timeout must be at least 1 second, got %d' % self.params['timeout'])
         if self.params['max_wait'] < 0:
@@ -67,6 +86,29 @@ class QualysModule(AnsibleModule):
             except QualysError as exc:
                 self.fail_qualys(exc)
         return self._client
+
+    def _return_formatted(self, kwargs):
+        # Ansible masks every occurrence of a no_log value in the result: a password that is a common word
+        # ("scan") would turn "scanner" into "********ner". No result ever carries the password (the client
+        # scrubs Qualys' texts of it), so only the invocation needs it masked, and gets it.
+        password = self.params.get('password')
+        if password:
+            self.no_log_values.discard(password)
+            self.params = dict(self.params, password=MASKED)
+        super()._return_formatted(kwargs)
+
+    def exit_json(self, **kwargs):
+        kwargs.setdefault('api_usage', self.api_usage())
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        kwargs.setdefault('api_usage', self.api_usage())
+        super().fail_json(msg=msg, **kwargs)
+
+    def api_usage(self):
+        """Calls and Qualys' rate-limit answers per API of this run, for the cycle's budget governor."""
+        client = getattr(self, '_client', None)   # argument checks fail before the client exists
+        return client.api_usage() if client else {}
 
     @property
     def api_calls(self):

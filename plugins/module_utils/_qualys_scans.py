@@ -56,6 +56,13 @@ def plan_launches(targets, title, max_targets_per_scan=None):
     return plan
 
 
+def last_scan_of(client, username):
+    """One scan-list call, answered with at most one scan: ``{ref, launched, state}`` of the last scan ``username``
+    launched (the list's default window, 30 days), None when there is none. Proves the login works."""
+    scans = client.list_scans({'user_login': username, 'show_last': '1'})
+    return {key: scans[0][key] for key in ('ref', 'launched', 'state')} if scans else None
+
+
 def _active_scans(client, username):
     """One scan-list call: this user's scans that are still Queued/Loading/Running."""
     return client.list_scans({'state': ','.join(ACTIVE_STATES), 'user_login': username})
@@ -89,10 +96,11 @@ class _ScanLookup:
     tell (error, several candidates) nothing is launched.
     """
 
-    def __init__(self, client, username, reuse_active, resume_since):
+    def __init__(self, client, username, reuse_active, resume_since, recover_lost=False):
         self.client = client
         self.username = username
         self.reuse_active = reuse_active
+        self.recover_lost = recover_lost
         self.resume_since = resume_since
         self.scans = self._list() if resume_since or reuse_active else []
 
@@ -119,8 +127,8 @@ class _ScanLookup:
         return same_title[0] if same_title else None
 
     def look_again(self, item):
-        """After a lost launch answer: one more listing (None without reuse_active or resume_since)."""
-        if not (self.resume_since or self.reuse_active):
+        """After a lost launch answer: one more listing (None without reuse_active, resume_since or recover_lost)."""
+        if not (self.resume_since or self.reuse_active or self.recover_lost):
             return None
         self.scans = self._list()
         return self.find(item)
@@ -139,14 +147,15 @@ def _reused(item, scan, warn):
     return _result(item, scan['ref'], None, True, scan['state'])
 
 
-def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=None, resume_since=None):
+def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=None, resume_since=None, recover_lost=False):
     """Launch every plan item (reusing the scans Qualys already has for it); returns the scans.
 
     Every item is matched against Qualys' scans before the first launch, so an undecidable resume
     launches nothing. A launch whose answer is lost is never re-sent: one more scan-list call looks for
-    the scan Qualys may have started (with reuse_active or resume_since); otherwise the error says so.
+    the scan Qualys may have started (with reuse_active, resume_since or recover_lost: the lookup only after a
+    loss); otherwise the error says so.
     """
-    lookup = _ScanLookup(client, username, reuse_active, resume_since)
+    lookup = _ScanLookup(client, username, reuse_active, resume_since, recover_lost)
     existing = [lookup.find(item) for item in plan]
     done = []
     for item, found in zip(plan, existing):
@@ -163,7 +172,7 @@ def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=
                 raise LaunchIncomplete('%s. Looking for the scan afterwards failed too (%s); a re-run with reuse_active '
                                        'or resume finds it if Qualys started it.' % (exc, again), done, exc) from None
             if recovered is None:
-                if reuse_active or resume_since:
+                if reuse_active or resume_since or recover_lost:
                     hint = ('No scan titled "%s" was found afterwards, so it was most likely not launched; '
                             're-running is safe.' % item['title'])
                 else:
@@ -175,9 +184,29 @@ def launch_plan(client, plan, launch_options, username, reuse_active=True, warn=
             done.append(_reused(item, recovered, None))
             continue
         except QualysError as exc:
-            raise LaunchIncomplete(str(exc), done, exc) from None
+            raise LaunchIncomplete('%s%s' % (exc, _invalid_choice_hint(exc)), done, exc) from None
         done.append(_result(item, launched['ref'], launched['id'], False))
     return done
+
+
+# launch parameter: (what it names, this module's option, the scan cycle's variable)
+LAUNCH_CHOICES = {
+    'option_title': ('option profile', 'option_profile', 'roamscan_option_profile'),
+    'option_id': ('option profile', 'option_profile_id', 'roamscan_option_profile_id'),
+    'iscanner_name': ('scanner appliance', 'scanner', 'roamscan_scanner'),
+    'iscanner_id': ('scanner appliance', 'scanner_ids', 'roamscan_scanner_ids'),
+}
+_INVALID_PARAMETER = re.compile(r'parameter (\w+) has invalid value')
+
+
+def _invalid_choice_hint(exc):
+    """What to fix when Qualys refused the option profile or scanner (1905 names the API parameter)."""
+    match = _INVALID_PARAMETER.search(getattr(exc, 'text', None) or '')
+    if getattr(exc, 'code', None) != '1905' or not match or match.group(1) not in LAUNCH_CHOICES:
+        return ''
+    what, option, variable = LAUNCH_CHOICES[match.group(1)]
+    return ('. Qualys has no %s by that name or ID for this account: fix option %s (in the scan cycle: the variable %s)'
+            % (what, option, variable))
 
 
 def _ref_epoch(ref):

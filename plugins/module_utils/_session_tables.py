@@ -32,9 +32,10 @@ DEFAULT_SESSION_TABLES = {'openvpn': DEFAULT_STATUS_FILE, 'ocserv': None, 'wireg
 SESSION_TABLE_ERRORS = (OpenVpnStatusError, OcctlError, WireGuardError)
 
 
-def _seen(source, host, why, kind, raw_value, ip, time):
+def _seen(source, host, why, kind, raw_value, ip, time, until=None):
     value = raw_value.decode('utf-8', 'surrogateescape') if isinstance(raw_value, bytes) else raw_value
-    return observation(source, host, 'seen', why, kind, encode_value(value, 128), ip, iso_time(time))
+    return observation(source, host, 'seen', why, kind, encode_value(value, 128), ip, iso_time(time),
+                       until=iso_time(until) if until is not None else None)
 
 
 def openvpn_sessions(path, now, host, run_command=None):
@@ -68,9 +69,11 @@ def recent_handshake(peer, now, max_handshake_age=MAX_HANDSHAKE_AGE):
 
 def wireguard_observations(peers, now, host, max_handshake_age=MAX_HANDSHAKE_AGE):
     """One observation per /32 allowed IP of each peer with a recent handshake, at the handshake's
-    time. An older handshake gives nothing: WireGuard has no disconnect, so silence never means
-    "gone"."""
-    return [_seen('wireguard', host, 'handshake', 'wg_key', peer['public_key'], ip, peer['latest_handshake'])
+    time, ``until`` the moment its session keys expire (handshake + REJECT_AFTER_TIME): only that
+    peer can answer at its allowed IP, and only while it holds keys. An older handshake gives
+    nothing: WireGuard has no disconnect, so silence never means "gone"."""
+    return [_seen('wireguard', host, 'handshake', 'wg_key', peer['public_key'], ip, peer['latest_handshake'],
+                  until=peer['latest_handshake'] + MAX_HANDSHAKE_AGE)
             for peer in peers if recent_handshake(peer, now, max_handshake_age) for ip in peer['allowed_ips']]
 
 

@@ -59,10 +59,20 @@ confirmed:
 host_list_lookup:
   description:
     - Laptops present, overdue and not pending, shaped for M(roamscan.qualys.host_last_scanned)'s O(roamscan.qualys.host_last_scanned#module:hosts);
-      empty when C(roamscan_use_qualys_host_list) is false.
+      empty when C(roamscan_use_qualys_host_list) is false, when this cycle will not launch (RV(launch_gate)), for
+      devices whose date was looked up within C(roamscan_host_list_cache_hours), and when the host-list API has no budget.
   returned: success
   type: list
   elements: dict
+launch_gate:
+  description: Why this cycle will not launch (the API budget governor's reason), or null; the host list is read only when null.
+  returned: success
+  type: str
+deferred:
+  description: What this stage put off and why (a launch waiting, host-list dates cached or without budget).
+  returned: success
+  type: list
+  elements: str
 rescan_days:
   description: The C(roamscan_rescan_days) setting, for M(roamscan.qualys.host_last_scanned).
   returned: success

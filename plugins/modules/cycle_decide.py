@@ -54,6 +54,11 @@ stored:
   description: Number of laptop records written to the store.
   returned: success
   type: int
+credential_check:
+  description: The value of C(roamscan_credential_check); the playbook proves the Qualys login with
+    M(roamscan.qualys.qualys_login_check) when it is true and the cycle made no other Qualys call.
+  returned: success
+  type: bool
 merged:
   description: Laptops whose last scan date was taken from the Qualys host list.
   returned: success
@@ -62,10 +67,12 @@ merged:
 plan:
   description:
     - C(title) of the launch (null when nothing is due), C(targets) (C({mac, ip, overdue_since})), C(held) (why
-      nothing is launched while scans are pending, else null), C(resumed) (an earlier run's launch is completed) and
+      nothing is launched while scans are pending or the API budget governor defers the launch - no budget, launches
+      spaced to last the Qualys window, a batch still filling - else null), C(resumed) (an earlier run's launch is completed) and
       C(intended_at) (when that launch's intent was first recorded, else null).
-    - C(held_back) - the due laptops that wait, in queue order (deadline, then arrival), each with its C(position) in
-      the queue and C(reason); at most 100 are listed, C(held_back_count) counts them all.
+    - C(held_back) - the due laptops that wait, in queue order (the day of the deadline, then the estimated chance to
+      leave before a scan launched now could be done, C(leave_risk), highest first, then the deadline and arrival), each
+      with its C(position) in the queue and C(reason); at most 100 are listed, C(held_back_count) counts them all.
     - With C(roamscan_liveness_probe), C(probes) (C({host, interface, allow, targets}) per probe host) and C(unprobed)
       (C({ip, why}) of targets no probe host can ask); not set for a resumed launch, which launches what it intended.
   returned: success

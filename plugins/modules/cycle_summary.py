@@ -52,11 +52,23 @@ summary:
       overdue_since, held_since}), at most 100) and C(held_back_count), C(corrupt_cache_entries), C(unusable_dhcp_entries), C(corrupt_spool_lines),
       C(dhcp_servers_reported), C(dhcp_servers_not_reported), C(acknowledged), C(fault) and C(not_done)
       (C({stage, reason}) of the stages a fault kept from running), C(skipped) (null, or why this run did nothing - another
-      cycle held the store's lease - naming that cycle's host and start time).
+      cycle held the store's lease - naming that cycle's host and start time), C(resumed) (null, or what this run took up
+      from a cycle that never ended, C(after) - that cycle's C(host), C(pid), C(since) and a C(msg), when this run took
+      over its expired lease - and C(launch) - C({title, intended_at}) of the launch intent it resumed -, either null).
+    - C(check_mode) - in check mode, sentences saying what the cycle would have done (C(would launch one scan of
+      10.20.0.11-10.20.0.12), who would be credited); the counts are those the cycle would have left. Null otherwise.
+    - C(deferred) - what the API budget governor put off this cycle and why (a status poll no scan can need yet, a
+      launch waiting for its batch or for budget, host-list dates cached), and C(api_budget) - per Qualys API that named
+      its limit, what is left to roamscan after the reserve (null when the budget could not be kept).
   returned: success
   type: dict
 cycle_failed:
   description: True when a fault stopped the cycle or a DHCP server did not report; the playbook then fails after the summary.
   returned: success
   type: bool
+failure:
+  description: Why the cycle failed - the stage's fault and each DHCP server that did not report, with its reason; null when it did not fail.
+  returned: success
+  type: str
+  sample: "DHCP server not read: dhcp2 (spool /var/spool/roamscan: Permission denied)"
 """

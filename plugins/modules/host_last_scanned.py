@@ -143,6 +143,14 @@ api_calls:
   returned: always
   type: int
   sample: 1
+api_usage:
+  description:
+    - Per Qualys API used (V(scan_launch), V(scan_list), V(scan_fetch), V(host_list)) - the calls of this task and
+      what Qualys last answered about that API's limits; the scan cycle's budget governor keeps it in the store.
+  returned: always
+  type: dict
+  sample: {"scan_list": {"calls": 1, "limit": 300, "window_sec": 3600, "remaining": 297, "to_wait_sec": 0,
+           "concurrency_limit": 2, "concurrency_running": 1, "blocked_code": null}}
 '''
 
 import datetime

@@ -231,6 +231,21 @@ now:
   returned: always
   type: str
   sample: '2026-11-28T07:05:00Z'
+source:
+  description: O(source), so that the controller knows which live table to re-read and which spool to acknowledge.
+  returned: always
+  type: str
+  sample: kea
+table_path:
+  description: O(table_path) as given (null for the source's default).
+  returned: always
+  type: str
+  sample: null
+spool_dir:
+  description: O(spool_dir).
+  returned: always
+  type: str
+  sample: /var/spool/roamscan
 '''
 
 import platform
@@ -275,7 +290,7 @@ def main():
                                read_table if params['include_table'] else None, observations)
     except PresenceReadError as exc:
         module.fail_json(msg=str(exc), **exc.result)
-    module.exit_json(**result)
+    module.exit_json(source=params['source'], table_path=params['table_path'], spool_dir=params['spool_dir'], **result)
 
 
 if __name__ == '__main__':

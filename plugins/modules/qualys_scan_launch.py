@@ -99,6 +99,12 @@ options:
         is lost the module also looks once more itself.
     type: bool
     default: true
+  recover_lost:
+    description:
+      - Without O(reuse_active), still look once for the scan (one scan-list call of this user's active scans) after
+        a launch answer was lost, and return it instead of failing. The lookup costs a call only when an answer is lost.
+    type: bool
+    default: false
   resume:
     description:
       - Resume a launch whose intent was recorded before an earlier run stopped, so that it never starts a
@@ -219,6 +225,14 @@ api_calls:
   returned: always
   type: int
   sample: 2
+api_usage:
+  description:
+    - Per Qualys API used (V(scan_launch), V(scan_list), V(scan_fetch), V(host_list)) - the calls of this task and
+      what Qualys last answered about that API's limits; the scan cycle's budget governor keeps it in the store.
+  returned: always
+  type: dict
+  sample: {"scan_list": {"calls": 1, "limit": 300, "window_sec": 3600, "remaining": 297, "to_wait_sec": 0,
+           "concurrency_limit": 2, "concurrency_running": 1, "blocked_code": null}}
 rate_limit:
   description: Rate-limit headers of the launch API from its last answer (null values when none was seen).
   returned: always
@@ -301,6 +315,7 @@ def main():
             priority=dict(type='int'),
             max_targets_per_scan=dict(type='int'),
             reuse_active=dict(type='bool', default=True),
+            recover_lost=dict(type='bool', default=False),
             resume=dict(type='dict', options=dict(
                 title=dict(type='str', required=True),
                 since=dict(type='str', required=True),
@@ -335,7 +350,8 @@ def main():
     client = module.qualys_client()
     try:
         scans = launch_plan(client, plan, launch_options(params), params['username'],
-                            reuse_active=params['reuse_active'], warn=module.warn, resume_since=resume_since)
+                            reuse_active=params['reuse_active'], warn=module.warn, resume_since=resume_since,
+                            recover_lost=params['recover_lost'])
     except LaunchIncomplete as exc:
         module.fail_qualys(exc, scans=exc.scans, scan_refs=[s['ref'] for s in exc.scans],
                            changed=any(not s['reused'] for s in exc.scans))

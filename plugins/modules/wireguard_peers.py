@@ -82,7 +82,7 @@ observations:
       identity: {kind: wg_key, value: '%2b...'}
       ip: 10.90.0.2
       time: '2026-12-01T09:14:23Z'
-      until: null
+      until: '2026-12-01T09:17:23Z'
       aliases: {}
       hostname: null
       authority: table
@@ -101,6 +101,24 @@ observations:
     time:
       description: The latest handshake (ISO-8601 UTC).
       type: str
+    until:
+      description: When the peer's session keys expire (latest handshake + 180 s, WireGuard's REJECT_AFTER_TIME).
+      type: str
+source:
+  description: V(wireguard), the presence source kind, as M(roamscan.qualys.presence_events) names it.
+  returned: always
+  type: str
+  sample: wireguard
+table_path:
+  description: O(interface), which M(roamscan.qualys.presence_events) re-reads as the source's live table.
+  returned: always
+  type: str
+  sample: wg0
+now:
+  description: The host's clock at read time (ISO-8601 UTC).
+  returned: always
+  type: str
+  sample: '2026-12-01T09:15:00Z'
 peers:
   description: How many peers the interface has.
   returned: always
@@ -126,6 +144,7 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._session_tables im
     recent_handshake,
     wireguard_observations,
 )
+from ansible_collections.roamscan.qualys.plugins.module_utils._time import iso_time  # noqa: E402
 
 
 def main():
@@ -147,7 +166,8 @@ def main():
     except WireGuardError as exc:
         module.fail_json(msg=str(exc))
     observations = wireguard_observations(peers, now, host, params['max_handshake_age'])
-    module.exit_json(changed=False, observations=sorted(observations, key=lambda o: tuple(int(p) for p in o['ip'].split('.'))),
+    module.exit_json(changed=False, source='wireguard', table_path=params['interface'], now=iso_time(now),
+                     observations=sorted(observations, key=lambda o: tuple(int(p) for p in o['ip'].split('.'))),
                      peers=len(peers),
                      peers_without_recent_handshake=sum(1 for p in peers if not recent_handshake(p, now, params['max_handshake_age'])))
 

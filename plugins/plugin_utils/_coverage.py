@@ -15,7 +15,7 @@ import datetime
 import functools
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import shift
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import DHCP_SOURCES, device_views
 
 # last-scan age buckets: (label, upper bound in days, exclusive; None: no bound)
 AGE_BUCKETS = (('<7', 7), ('7–14', 14), ('14–30', 30), ('30–60', 60), ('60–90', 90),
@@ -29,8 +29,8 @@ REASONS = {
     'too_short': 'never present %d h in the window' % MIN_PRESENCE_HOURS,
     'not_found': 'present, not found alive by a scan yet',
 }
-DEVICE_FIELDS = ('mac', 'ip', 'hostname', 'dhcp_server', 'site', 'source', 'first_seen', 'last_seen', 'last_scanned', 'pending',
-                 'present', 'presence_hours')
+DEVICE_FIELDS = ('device', 'name', 'identities', 'sources', 'mac', 'ip', 'hostname', 'dhcp_server', 'site', 'source', 'first_seen',
+                 'last_seen', 'last_scanned', 'last_scan_identity', 'pending', 'present', 'presence_hours')
 ROW_FIELDS = DEVICE_FIELDS + ('overdue', 'overdue_reason', 'overdue_days', 'due_in_days', 'scan_age_days')
 
 
@@ -44,27 +44,58 @@ def _hours(start, end):
     return max(0.0, (_epoch(end) - _epoch(start)) / 3600)
 
 
-def _presence_hours(record, since, now):
-    """Hours the laptop held an address within the window (closed holdings and the open one)."""
-    spans = [(item['from'], item['to']) for item in record.get('ip_history') or []]
+def _spans(record, since, now):
+    """The record's holdings within the window, as ``(start, end)`` (closed ones and the open one)."""
+    spans = [(max(item['from'], since), item['to']) for item in record.get('ip_history') or [] if item['to'] > since]
     if record.get('lease_state') == 'active' and record.get('held_since'):
-        spans.append((record['held_since'], min(now, max(record.get('lease_expires') or now, record.get('last_seen') or now))))
-    return round(sum(_hours(max(start, since), end) for start, end in spans if end > since), 2)
+        end = min(now, max(record.get('lease_expires') or now, record.get('last_seen') or now))
+        if end > since:
+            spans.append((max(record['held_since'], since), end))
+    return spans
 
 
-def device_rows(records, now, since, sites):
-    """One row per device: the report's only view of the store (``{mac: record}``; ``sites``: {dhcp_server: site}).
+def _presence_hours(records, since, now):
+    """Hours the device held an address within the window: the union of its identities' holdings (a DC logon at a
+    DHCP address is the same time on the network, not more)."""
+    spans = sorted(span for record in records for span in _spans(record, since, now))
+    if len(spans) == 1:
+        return round(_hours(*spans[0]), 2)
+    total, start, end = 0.0, None, None
+    for one, other in spans:
+        if end is None or one > end:
+            total += _hours(start, end) if end is not None else 0.0
+            start, end = one, other
+        else:
+            end = max(end, other)
+    total += _hours(start, end) if end is not None else 0.0
+    return round(total, 2)
 
-    Today one device is one laptop record, seen by DHCP; the row shape (DEVICE_FIELDS) is what the rest builds on.
+
+def source_family(kind):
+    """The name a source kind is filtered and grouped by: ``dhcp`` for every DHCP server kind, else the kind."""
+    return 'dhcp' if kind in DHCP_SOURCES else kind
+
+
+def device_rows(records, now, since, sites, groups=(), rescan_days=30):
+    """One row per device: the report's only view of the store (``{identity key: record}``; ``sites``: {dhcp_server:
+    site}; ``groups``: the operator's alias groups, _devices.read_alias_settings).
+
+    ``identities`` are ``kind:value`` (the alias list's spelling), ``sources`` ``[{kind, host}]``; ``source`` is the
+    presence source of the holding shown (``dhcp`` for a DHCP server), ``site`` its server's site.
     """
     rows = []
-    for mac, record in records.items():
-        server = record.get('dhcp_server')
+    for view in device_views(records, groups, now, rescan_days):
+        members = [records[item['key']] for item in view['identities'] if item['key'] in records]
+        shown = next((item['source'] for item in view['identities'] if item['key'] == view['holding_identity']), None)
+        server = view['dhcp_server']
         rows.append({
-            'mac': mac, 'ip': record.get('ip'), 'hostname': record.get('hostname'), 'dhcp_server': server,
-            'site': sites.get(server), 'source': 'dhcp', 'first_seen': record.get('first_seen'), 'last_seen': record.get('last_seen'),
-            'last_scanned': record.get('last_scanned'), 'pending': bool(record.get('pending')),
-            'present': is_present(record, now), 'presence_hours': _presence_hours(record, since, now),
+            'device': view['device'], 'name': view['name'],
+            'identities': ['%s:%s' % (item['kind'], item['value']) for item in view['identities']],
+            'sources': [{'kind': item['kind'], 'host': item['host']} for item in view['sources']],
+            'mac': view['mac'], 'ip': view['ip'], 'hostname': view['hostname'], 'dhcp_server': server, 'site': sites.get(server),
+            'source': source_family(shown['kind']) if shown else None, 'first_seen': view['first_seen'],
+            'last_seen': view['last_seen'], 'last_scanned': view['last_scanned'], 'last_scan_identity': view['last_scan_identity'],
+            'pending': bool(view['pending']), 'present': view['present'], 'presence_hours': _presence_hours(members, since, now),
         })
     return rows
 
@@ -99,10 +130,11 @@ def _judge(row, now, since, rescan_days):
 
 
 def matches(row, filters, group_servers):
-    """True when the row passes the report's filters (site, source, the DHCP servers of an inventory group)."""
+    """True when the row passes the report's filters: site, a presence source the device was seen by (``dhcp`` for any
+    DHCP server), a source host in an inventory group."""
     return ((filters.get('site') is None or row['site'] == filters['site'])
-            and (filters.get('source') is None or row['source'] == filters['source'])
-            and (group_servers is None or row['dhcp_server'] in group_servers))
+            and (filters.get('source') is None or filters['source'] in {source_family(item['kind']) for item in row['sources']})
+            and (group_servers is None or any(item['host'] in group_servers for item in row['sources'])))
 
 
 def _age_bucket(row):
@@ -114,16 +146,26 @@ def _age_bucket(row):
     return AGE_BUCKETS[-1][0]
 
 
-def _breakdown(rows, field, since):
+def _breakdown(rows, names_of, since):
+    """Devices, seen, scanned and overdue per group name; ``names_of(row)``: the groups a device is in (a device seen
+    by two sources counts in both)."""
     groups = {}
     for row in rows:
-        group = groups.setdefault(row[field] or '(none)', {'devices': 0, 'seen': 0, 'scanned': 0, 'overdue': 0})
         seen = (row['last_seen'] or '') >= since
-        group['devices'] += 1
-        group['seen'] += seen
-        group['scanned'] += seen and (row['last_scanned'] or '') >= since
-        group['overdue'] += row['overdue']
+        for name in names_of(row) or ['(none)']:
+            group = groups.setdefault(name or '(none)', {'devices': 0, 'seen': 0, 'scanned': 0, 'overdue': 0})
+            group['devices'] += 1
+            group['seen'] += seen
+            group['scanned'] += seen and (row['last_scanned'] or '') >= since
+            group['overdue'] += row['overdue']
     return [dict(name=name, **values) for name, values in sorted(groups.items())]
+
+
+BREAKDOWNS = {
+    'dhcp_server': lambda row: [row['dhcp_server']],
+    'source': lambda row: sorted({source_family(item['kind']) for item in row['sources']}),
+    'site': lambda row: [row['site']],
+}
 
 
 def coverage(rows, since, window_days):
@@ -145,17 +187,22 @@ def history_window(days, since):
     return window
 
 
-def report(records, history, now, settings, sites=None, group_servers=None):
-    """Everything the page and the exports show, for ``records`` (``{mac: record}``) and ``history`` (day entries)."""
+def report(records, history, now, settings, sites=None, group_servers=None, groups=()):
+    """Everything the page and the exports show, for ``records`` (``{identity key: record}``), ``history`` (day entries)
+    and the operator's alias ``groups``.
+
+    ``covered_share`` (devices not overdue) is the headline and the history's figure: each cycle's summary counts
+    devices the same way (_summary.counts).
+    """
     window_days, rescan_days = settings['report_days'], settings['rescan_days']
     since = shift(now, days=-window_days)
     filters = {'site': settings['report_site'], 'source': settings['report_source'], 'group': settings['report_group']}
-    rows = [_judge(row, now, since, rescan_days) for row in device_rows(records, now, since, sites or {})]
+    rows = [_judge(row, now, since, rescan_days) for row in device_rows(records, now, since, sites or {}, groups, rescan_days)]
     rows = [row for row in rows if matches(row, filters, group_servers)]
-    rows.sort(key=lambda row: row['mac'])
-    overdue = sorted((row for row in rows if row['overdue']), key=lambda row: (-(row['overdue_days'] or 0), row['mac']))
+    rows.sort(key=lambda row: (row['name'], row['device']))
+    overdue = sorted((row for row in rows if row['overdue']), key=lambda row: (-(row['overdue_days'] or 0), row['name']))
     due_soon = sorted((row for row in rows if not row['overdue'] and row['due_in_days'] <= settings['due_soon_days']),
-                      key=lambda row: (row['due_in_days'], row['mac']))
+                      key=lambda row: (row['due_in_days'], row['name']))
     ages = {label: 0 for label, dummy in AGE_BUCKETS}
     ages[NEVER] = 0
     reasons = {key: 0 for key in REASONS}
@@ -170,7 +217,7 @@ def report(records, history, now, settings, sites=None, group_servers=None):
                    'pending': sum(row['pending'] for row in rows)},
         'covered_share': round((len(rows) - len(overdue)) / len(rows), 4) if rows else None,
         'overdue_reasons': reasons, 'ages': [{'bucket': label, 'devices': count} for label, count in ages.items()],
-        'breakdown': {field: _breakdown(rows, field, since) for field in ('dhcp_server', 'source', 'site')},
+        'breakdown': {field: _breakdown(rows, names_of, since) for field, names_of in BREAKDOWNS.items()},
         'scans': {name: sum(entry[name] for entry in window)
                   for name in ('launched_scans', 'launched_targets', 'credited', 'not_credited', 'faults')},
         'dropped': _merged(entry['dropped'] for entry in window),

@@ -7,8 +7,9 @@ FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between re
 
 A stage action validates its arguments, reads the cycle settings from the task's variables
 (plugin_utils/_settings.py), opens the laptop store, runs its stage and writes back only the
-records the stage changed (nothing in check mode). Stages raise typed errors; only run() turns
-them into a failed result.
+records the stage changed. In check mode it opens the store read-only, sees the records the
+earlier stages would have written and passes them on with its own (plugin_utils/_check_mode.py).
+Stages raise typed errors; only run() turns them into a failed result.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, kind_of, read_alias_settings
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import BUDGET_KEY, InvalidBudget, empty_state, parse_budget
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WOULD_STORE, WouldBeStore, carried_records
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, read_alias_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store, record_mac
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
 
 
 # cycle_check's registered result: it carries the cycle lease (``lock``) the later stages renew
@@ -50,7 +53,10 @@ class Stage:
         self.warnings = []
         self.settings_error = None
         self.alias_skipped = []
+        # check mode: the records the earlier stages would have written (None: not in check mode)
+        self.would_store = None
         self._groups = None
+        self._budget = None
         self._task_vars = task_vars
         self._templar = templar
 
@@ -65,11 +71,21 @@ class Stage:
             self.warnings += ['Skipped device alias entry %s: %s' % (item['entry'], item['reason']) for item in skipped]
         return self._groups
 
+    def budget(self):
+        """The API budget governor's state (read once per stage); unreadable: a fresh one, with a warning."""
+        if self._budget is None:
+            try:
+                self._budget = parse_budget(self.store.read_entry(BUDGET_KEY))
+            except (StoreError, InvalidBudget) as exc:
+                self.warnings.append('Cannot read the API budget (%s), planning without it: %s' % (BUDGET_KEY, exc))
+                self._budget = empty_state()
+        return self._budget
+
     def devices(self):
-        """The devices of the loaded records, after loading the records of the MACs aliased to them."""
+        """The devices of the loaded records, after loading the records of the identities aliased to them."""
         groups = self.alias_groups()
         wanted = {key for group in groups if any(key in self.records for key in group['identities'])
-                  for key in group['identities'] if kind_of(key) == 'mac'}
+                  for key in group['identities']}
         if wanted - set(self.records):
             self.load(self.store.get(wanted - set(self.records)))
         return Devices(self.records, groups)
@@ -80,14 +96,14 @@ class Stage:
         return self.records
 
     def blocked(self):
-        """MACs whose stored entry could not be read: never overwritten, reported until someone fixes it."""
-        return {record_mac(item['host']) for item in self.store.corrupt} if self.store else set()
+        """Identities whose stored entry could not be read: never overwritten, reported until someone fixes it."""
+        return self.store.unreadable() if self.store else set()
 
-    def mark_changed(self, macs):
+    def mark_changed(self, keys):
         blocked = self.blocked()
-        for mac in blocked & set(macs):
-            self.records.pop(mac, None)
-        self.changed |= set(macs) - blocked
+        for key in blocked & set(keys):
+            self.records.pop(key, None)
+        self.changed |= set(keys) - blocked
 
     def lease(self):
         """The cycle lease cycle_check took for this run (None: none taken, e.g. in check mode)."""
@@ -102,28 +118,64 @@ class Stage:
 
     def dhcp_servers(self):
         """Inventory hosts of the cycle's DHCP group."""
-        return list((self._task_vars.get('groups') or {}).get(self.settings['dhcp_group']) or [])
+        return self._group(self.settings['dhcp_group'])
 
-    def server_results(self, name, module):
-        """``(results, not_reported)`` of the ``module`` result each DHCP server registered as ``name``: ``{server:
-        result}`` of those that ran and succeeded, ``{server: why not}`` of the others."""
-        results, not_reported = {}, {}
-        for server in self.dhcp_servers():
-            result = self.host_variable(server, name)
-            if registered_ok(result):
-                results[server] = result
-            else:
-                reason = result.get('msg') if isinstance(result, dict) else None
-                not_reported[server] = reason or 'no %s result (the server was not reached)' % module
-        return results, not_reported
+    def vpn_servers(self):
+        """Inventory hosts of the cycle's VPN group."""
+        return self._group(self.settings['vpn_group'])
 
-    def host_variable(self, host, name):
-        """Variable ``name`` of inventory host ``host`` (a DHCP server's registered result), rendered; None if unset."""
+    def presence_hosts(self):
+        """Every host the cycle collects presence from (DHCP and VPN servers), each once."""
+        return sorted(set(self.dhcp_servers()) | set(self.vpn_servers()))
+
+    def _group(self, name):
+        return list((self._task_vars.get('groups') or {}).get(name) or [])
+
+    def host_results(self, host, name):
+        """``{variable: value}`` of host ``host``'s variables named ``name`` or ``name_<anything>`` (the results its
+        collect tasks registered, one per source kind), as they are; a skipped task's result is left out."""
+        hostvars = self._task_vars.get('hostvars') or {}
+        if host not in hostvars:
+            return {}
+        # registered results are data, never templates (see host_variable)
+        variables = hostvars.raw_get(host) if hasattr(hostvars, 'raw_get') else hostvars[host]
+        found = {}
+        for variable in sorted(variables):
+            if variable == name or variable.startswith(name + '_'):
+                value = variables[variable]
+                if not (isinstance(value, dict) and value.get('skipped')):
+                    found[variable] = value
+        return found
+
+    def presence_reports(self, name):
+        """``(reports, not_reported)`` of the results the presence hosts registered as ``name`` or ``name_<kind>`` (one
+        task per source kind, see host_results): ``[(host, result)]`` of those that ran and succeeded, ``{host: why
+        not}`` of the hosts with a failed, unreachable or no result."""
+        reports, not_reported = [], {}
+        for host in self.presence_hosts():
+            results = self.host_results(host, name)
+            if not results:
+                not_reported[host] = 'no presence result (the host was not reached)'
+            for result in results.values():
+                if registered_ok(result):
+                    reports.append((host, result))
+                else:
+                    reason = result.get('msg') if isinstance(result, dict) else None
+                    not_reported[host] = reason or 'no presence result (the host was not reached)'
+        return reports, not_reported
+
+    def host_variable(self, host, name, registered=False):
+        """Variable ``name`` of inventory host ``host``, rendered in that host's context (hostvars does it); None if unset.
+
+        A ``registered`` result (a DHCP server's presence_events) is data, never a template: it is taken as it is, since
+        walking a result of a thousand observations through the template engine costs seconds per stage.
+        """
         hostvars = self._task_vars.get('hostvars') or {}
         if host not in hostvars:
             return None
-        value = hostvars[host].get(name)
-        return self._templar.template(value) if value is not None else None
+        if registered and hasattr(hostvars, 'raw_get'):
+            return hostvars.raw_get(host).get(name)
+        return hostvars[host].get(name)
 
 
 class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
@@ -167,18 +219,26 @@ class CycleActionBase(ActionBase, metaclass=abc.ABCMeta):
         del tmp
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        check_mode = self._task.check_mode
         try:
             settings, settings_error = self._settings(task_vars)
-            store = open_store(settings['fact_cache'], require_durable=self.REQUIRE_DURABLE) if self.USES_STORE else None
+            store = None
+            if self.USES_STORE:
+                store = open_store(settings['fact_cache'], require_durable=self.REQUIRE_DURABLE, read_only=check_mode)
             stage = Stage(store, settings, args, time_now(), task_vars, self._templar)
             stage.settings_error = settings_error
-            if store is not None and self.RENEWS_LEASE and not self._task.check_mode:
+            if check_mode:
+                stage.would_store = carried_records(task_vars)
+                stage.store = store and WouldBeStore(store, stage.would_store)
+            elif store is not None and self.RENEWS_LEASE:
                 store.renew_lease(stage.lease())   # a cycle that lost its lease stops here (LockLost)
             result.update(self.run_stage(stage))
             stored = 0
-            if stage.changed and not self._task.check_mode:
+            if check_mode and store is not None:
+                result[WOULD_STORE] = stage.store.carried(stage.records, stage.changed)
+            elif stage.changed:
                 stored = store.save(stage.records, stage.changed)
-            result.update(self.after_save(stage, not self._task.check_mode))
+            result.update(self.after_save(stage, not check_mode))
         except (InvalidSettings, StoreError, CycleError) as exc:
             result.update(failed=True, msg=to_text(exc))
             return result

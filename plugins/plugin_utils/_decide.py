@@ -11,9 +11,10 @@ from __future__ import annotations
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_hosts import host_list_scan_counts
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import Devices
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import Devices, scan_state, scanned_holding
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import kind_of
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._queue import ordered, take
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present, open_holding, overdue_since
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import authority, is_present, open_holding, overdue_since
 
 # The summary lists at most this many held-back laptops (all are counted).
 HELD_BACK_SHOWN = 100
@@ -24,18 +25,22 @@ def active_scans(records):
     return sorted({(p.get('scan_ref') or p.get('title') or '') for p in (r.get('pending') for r in records.values()) if p})
 
 
-AUTHORITY_RANK = {'log': 0, 'table': 1}
+def target_of(key, ip, **more):
+    """A launch target: the identity key whose holding of ``ip`` it scans, its MAC (None for other kinds), and
+    ``more``."""
+    return dict({'identity': key, 'mac': key if kind_of(key) == 'mac' else None, 'ip': ip}, **more)
 
 
-def candidates(records, now, rescan_days, devices=None):
+def candidates(records, now, rescan_days, devices=None, credit_log=False):
     """Present, overdue, not pending devices in queue order (most overdue first, then the
     one that arrived first: _queue.py), one target each:
-    ``[{mac, ip, last_scanned, held_since, overdue_since, device, identities}]``.
+    ``[{identity, mac, ip, last_scanned, held_since, overdue_since, device, identities}]``.
 
     A device's last scan is the newest credited scan of any of its identities; a pending scan of
     one holds the device; of the identities present, the most authoritative holding is scanned
-    (a live table over a log), then the newest. ``devices`` (_devices.Devices) defaults to every
-    record a device of its own.
+    (a live table over a log), then the newest. A holding known only from a log counts as presence
+    only with ``credit_log`` (roamscan_credit_log_presence). ``devices`` (_devices.Devices) defaults
+    to every record a device of its own.
     """
     devices = devices or Devices(records)
     found, done = [], set()
@@ -45,41 +50,45 @@ def candidates(records, now, rescan_days, devices=None):
             continue
         done.add(device['id'])
         members = [records[item] for item in device['identities'] if item in records]
-        present = [(item, records[item]) for item in device['identities'] if item in records and is_present(records[item], now)]
+        present = [(item, records[item]) for item in device['identities'] if item in records and is_present(records[item], now)
+                   and (credit_log or authority(records[item]) == 'table')]
         if not present or any(record.get('pending') for record in members):
             continue
-        scans = [record['last_scanned'] for record in members if record.get('last_scanned')]
-        seen = [record['first_seen'] for record in members if record.get('first_seen')]
-        last = max(scans) if scans else None
-        due = overdue_since({'last_scanned': last, 'first_seen': min(seen) if seen else None}, rescan_days)
+        last, dummy, due = scan_state(members, rescan_days)
         if due is not None and due > now:
             continue
-        chosen, record = max(present, key=lambda item: (AUTHORITY_RANK.get(item[1].get('authority') or 'table', 0),
-                                                        item[1]['held_since'], item[0]))
-        found.append({'mac': chosen, 'ip': record['ip'], 'last_scanned': last, 'held_since': record['held_since'],
-                      'overdue_since': due or '', 'device': device['id'], 'identities': device['identities']})
+        chosen, record = scanned_holding(present)
+        found.append(target_of(chosen, record['ip'], last_scanned=last, held_since=record['held_since'],
+                               overdue_since=due or '', device=device['id'], identities=device['identities']))
     return ordered(found)
 
 
-def host_list_hosts(records, now, rescan_days, devices=None):
-    """The candidates shaped for host_last_scanned's ``hosts`` option."""
-    return [{key: item[key] for key in ('ip', 'mac', 'last_scanned', 'held_since')}
-            for item in candidates(records, now, rescan_days, devices)]
+def host_list_hosts(records, now, rescan_days, devices=None, credit_log=False):
+    """The candidates shaped for host_last_scanned's ``hosts`` option (``mac`` only for a MAC identity)."""
+    return [host_list_entry(item) for item in candidates(records, now, rescan_days, devices, credit_log)]
+
+
+def host_list_entry(candidate):
+    """One candidate as host_last_scanned's ``hosts`` takes it (``mac`` only for a MAC identity)."""
+    return {key: candidate[key] for key in ('ip', 'mac', 'last_scanned', 'held_since') if candidate[key] is not None or key != 'mac'}
 
 
 def credit_host_list(records, hosts, now):
     """Take scans of other schedules from ``host_last_scanned`` results.
 
-    A Qualys host-list date counts only by the rule of host_list_scan_counts, inside this laptop's
-    open holding of that IP; returns ``(changed, merged)``.
+    A Qualys host-list date counts only by the rule of host_list_scan_counts, inside this identity's
+    open holding of that IP (the MAC's when the host names one, else the other identity holding the
+    IP); returns ``(changed, merged)``.
     """
     changed, merged = set(), []
+    without_mac = {record['ip']: key for key, record in records.items()
+                   if kind_of(key) != 'mac' and record.get('lease_state') == 'active' and record.get('ip')}
     for host in hosts or []:
         if not isinstance(host, dict) or host.get('source') != 'qualys' or not host.get('last_scanned'):
             continue
         try:
-            mac = normalize_mac(host.get('mac') or '')
             ip = normalize_ip(host.get('ip') or '')
+            mac = normalize_mac(host['mac']) if host.get('mac') else without_mac.get(ip)
             scanned_at = normalize_time(host['last_scanned'])
         except (InvalidAddress, ValueError):
             continue
@@ -91,46 +100,49 @@ def credit_host_list(records, hosts, now):
             record['last_scanned'] = scanned_at
             record['last_scan_ref'] = None
             changed.add(mac)
-            merged.append({'mac': mac, 'ip': ip, 'last_scanned': scanned_at})
+            merged.append(target_of(mac, ip, last_scanned=scanned_at))
     return changed, merged
 
 
 def unresolved_intents(records):
-    """``{title: [mac, ...]}`` of launches recorded as intended but never recorded as launched."""
+    """``{title: [identity key, ...]}`` of launches recorded as intended but never recorded as launched."""
     intents = {}
-    for mac, record in records.items():
+    for key, record in records.items():
         pending = record.get('pending')
         if pending and not pending.get('scan_ref'):
-            intents.setdefault(pending.get('title') or '', []).append(mac)
+            intents.setdefault(pending.get('title') or '', []).append(key)
     return intents
 
 
-def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title_prefix='roamscan', devices=None):
-    """What this cycle launches: ``{title, targets: [{mac, ip, overdue_since}], held, held_back,
+def plan(records, now, rescan_days, max_hosts_per_cycle, max_active_scans, title_prefix='roamscan', devices=None,
+         credit_log=False, rank=None):
+    """What this cycle launches: ``{title, targets: [{identity, mac, ip, overdue_since}], held, held_back,
     held_back_count, resumed, intended_at}``.
 
     An unresolved intent (a run stopped between recording the intent and recording the scan) is
     resumed first with its own title and the time its intent was first recorded (``intended_at``,
     what the launch module's ``resume.since`` needs to find that scan in any state); otherwise the
     first present, due devices of the queue (one IP each), capped, unless ``max_active_scans``
-    roamscan scans are still pending. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices
+    roamscan scans are still pending; ``rank`` (due -> due, e.g. _departure.rank) may annotate the queue's
+    order first. ``held_back`` lists (up to HELD_BACK_SHOWN of) the due devices
     that wait, each with its place in the queue and why.
     """
     intents = unresolved_intents(records)
     if intents:
         title = sorted(intents)[0]
-        targets = [{'mac': mac, 'ip': records[mac]['pending']['ip'], 'overdue_since': overdue_since(records[mac], rescan_days) or ''}
-                   for mac in sorted(intents[title])]
-        intended_at = min(records[mac]['pending']['launched_at'] for mac in intents[title])
+        targets = [target_of(key, records[key]['pending']['ip'], overdue_since=overdue_since(records[key], rescan_days) or '')
+                   for key in sorted(intents[title])]
+        intended_at = min(records[key]['pending']['launched_at'] for key in intents[title])
         return _plan(title, targets, None, [], resumed=True, intended_at=intended_at)
-    due = candidates(records, now, rescan_days, devices)
+    due = candidates(records, now, rescan_days, devices, credit_log)
+    due = rank(due) if rank else due
     running = active_scans(records)
     if len(running) >= max_active_scans:
         held = '%d roamscan scan(s) still pending (max_active_scans=%d): %s' % (len(running), max_active_scans, ', '.join(running[:5]))
         dummy, waiting = take(due, 0, 'roamscan scans still pending (max_active_scans=%d)' % max_active_scans)
         return _plan(None, [], held, waiting)
     chosen, waiting = take(due, max_hosts_per_cycle, 'this cycle is full (max_hosts_per_cycle=%d)' % max_hosts_per_cycle)
-    targets = [{'mac': item['mac'], 'ip': item['ip'], 'overdue_since': item['overdue_since']} for item in chosen]
+    targets = [target_of(item['identity'], item['ip'], overdue_since=item['overdue_since']) for item in chosen]
     return _plan('%s %s' % (title_prefix, now) if targets else None, targets, None, waiting)
 
 

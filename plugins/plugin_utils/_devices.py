@@ -28,43 +28,30 @@ import io
 import os
 import re
 
-from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
-from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ID_KINDS
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import held_at
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import (  # noqa: F401 pylint: disable=unused-import
+    InvalidIdentity,
+    identity_key,  # part of this module's API: the key of an identity
+    identity_of,
+    kind_of,
+)
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import authority, held_at, is_present, overdue_since
 
 AUTHENTICATED_KINDS = ('vpn_cert', 'ad_machine')
-# an identity value as the rs2 record carries it: safe characters, or % + hex of the raw bytes
-_SAFE_VALUE = re.compile(r'^(?:[A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127}|%(?:[0-9a-f]{2}){1,128})$')
 _SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._@ -]{0,127}$')
 MAX_ALIAS_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEVICES = 100000
 MAX_IDENTITIES_PER_DEVICE = 64
 MAX_LINKS_PER_RECORD = 16
+MAX_UNLINKED_PER_RECORD = 64
+# of the identities present, the holding a device is scanned on: a live table over a log, then the newest
+AUTHORITY_RANK = {'log': 0, 'table': 1}
+# source kinds whose holdings are DHCP leases (records of 0.x name only their dhcp_server)
+DHCP_SOURCES = ('kea', 'dhcpd', 'dnsmasq', 'dhcp')
 
 
 class AliasError(ValueError):
     """The alias list as a whole cannot be used (unreadable file, not a list); the message says why."""
-
-
-class InvalidIdentity(ValueError):
-    """An identity that is not ``{kind, value}`` of a known kind with a safe value."""
-
-
-def identity_key(kind, value):
-    """The identity key of ``{kind, value}`` (validated): the normalised MAC, or ``<kind>:<value>``."""
-    if kind not in ID_KINDS:
-        raise InvalidIdentity('unknown identity kind %r (one of %s)' % (str(kind)[:32], ', '.join(ID_KINDS)))
-    if not isinstance(value, str):
-        raise InvalidIdentity('identity value of kind %s is a %s, not a string' % (kind, type(value).__name__))
-    if kind == 'mac':
-        try:
-            return normalize_mac(value)
-        except InvalidAddress as exc:
-            raise InvalidIdentity(str(exc)) from None
-    if not _SAFE_VALUE.match(value):
-        raise InvalidIdentity('identity value of kind %s is not [A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127} or %%hex: %r'
-                              % (kind, value[:64]))
-    return '%s:%s' % (kind, value)
 
 
 def parse_identity(given):
@@ -77,12 +64,6 @@ def parse_identity(given):
     if not sep:
         raise InvalidIdentity('identity %r has no kind (write kind:value, e.g. mac:02:77:00:00:0a:01)' % given[:64])
     return identity_key(kind.strip(), value.strip())
-
-
-def kind_of(key):
-    """The kind of an identity key."""
-    kind, sep, dummy = key.partition(':')
-    return kind if sep and kind in ID_KINDS else 'mac'
 
 
 # -- the operator's alias list ------------------------------------------------------------------
@@ -202,8 +183,8 @@ def _alias_group(entry, owner):
 def authenticated_links(observations, records):
     """Links proven by an authenticated identity seen at an IP a MAC held at that moment.
 
-    ``observations`` are presence observations (module_utils/_observation.py); ``records`` ``{mac: record}``
-    (holders of the observed IPs loaded). Only identities of ``AUTHENTICATED_KINDS`` seen (``start``/``seen``)
+    ``observations`` are presence observations (module_utils/_observation.py); ``records`` ``{identity key: record}``
+    (holders of the observed IPs loaded; only MAC records are looked at). Only identities of ``AUTHENTICATED_KINDS`` seen (``start``/``seen``)
     count; their aliases and host names are never looked at. Returns ``{mac: [link, ...]}`` with
     ``link = {identity, kind: authenticated, since, evidence: {source, host, ip, time, held_since}}``.
     """
@@ -221,7 +202,7 @@ def authenticated_links(observations, records):
         if not isinstance(moment, str):
             continue
         for mac, record in records.items():
-            since = held_at(record, ip, moment)
+            since = held_at(record, ip, moment) if kind_of(mac) == 'mac' else None
             if since is None:
                 continue
             source = obs.get('source') if isinstance(obs.get('source'), dict) else {}
@@ -233,7 +214,8 @@ def authenticated_links(observations, records):
 
 
 def add_links(records, links):
-    """Store new ``links`` (``{mac: [link]}``) on their MAC records; an existing link keeps its first evidence.
+    """Store new ``links`` (``{mac: [link]}``) on their MAC records; an existing link keeps its first evidence, and an
+    identity the operator unlinked from the record (its ``unlinked``: :func:`unlink`) is never linked to it again.
 
     Returns the MACs changed.
     """
@@ -243,6 +225,7 @@ def add_links(records, links):
         if record is None:
             continue
         known = {link['identity'] for link in record.get('links') or []}
+        known |= {item['identity'] for item in record.get('unlinked') or []}   # the operator removed it: never again
         for link in new:
             if link['identity'] not in known:
                 record.setdefault('links', []).append(link)
@@ -322,3 +305,109 @@ class Devices:
 def device_id(root):
     """A device's stable name: ``roamscan-device-`` and a digest of its smallest identity key."""
     return 'roamscan-device-' + hashlib.sha256(root.encode('utf-8')).hexdigest()[:16]
+
+
+# -- removing links --------------------------------------------------------------------------------
+
+def unlink(records, identity, now, reason=None):
+    """Remove the authenticated links to ``identity`` (a key) from ``records`` (``{key: record}``) and remember it.
+
+    The identity goes to each record's ``unlinked`` (``[{identity, at, reason, evidence}]``, the removed link's
+    evidence kept), so that a later sighting at the same IP does not link it again; only the alias list joins them
+    then. Returns ``[{record, link}]`` of the links removed (the evidence as it was).
+    """
+    removed = []
+    for key in sorted(records):
+        record = records[key]
+        links = record.get('links') or []
+        gone = [link for link in links if link.get('identity') == identity]
+        if not gone:
+            continue
+        record['links'] = [link for link in links if link.get('identity') != identity]
+        unlinked = [item for item in record.get('unlinked') or [] if item.get('identity') != identity]
+        unlinked.append({'identity': identity, 'at': now, 'reason': reason, 'evidence': gone[0].get('evidence')})
+        record['unlinked'] = unlinked[-MAX_UNLINKED_PER_RECORD:]
+        removed.extend({'record': key, 'link': link} for link in gone)
+    return removed
+
+
+# -- what a device is, for the inventory and the report ---------------------------------------------
+
+def record_source(record):
+    """``{kind, host, authority}`` of the source of a record's holdings (``dhcp`` with its server for 0.x records)."""
+    source = record.get('source') if isinstance(record.get('source'), dict) else {}
+    host = source.get('host') or record.get('dhcp_server')
+    kind = source.get('kind') or ('dhcp' if host or record.get('mac') else None)
+    return {'kind': kind, 'host': host, 'authority': authority(record)}
+
+
+def scan_state(members, rescan_days):
+    """``(last_scanned, record scanned last, due)`` of a device's records: the newest credited scan of any, and when
+    the device falls due (that scan plus ``rescan_days``, or its first sighting when never scanned)."""
+    scanned = [record for record in members if record.get('last_scanned')]
+    last = max(scanned, key=lambda record: record['last_scanned']) if scanned else None
+    seen = [record['first_seen'] for record in members if record.get('first_seen')]
+    due = overdue_since({'last_scanned': last['last_scanned'] if last else None, 'first_seen': min(seen) if seen else None},
+                        rescan_days)
+    return (last['last_scanned'] if last else None), last, due
+
+
+def scanned_holding(present):
+    """Of ``[(key, record)]`` present now, the one a device is scanned on: the most authoritative, then the newest."""
+    return max(present, key=lambda item: (AUTHORITY_RANK.get(authority(item[1]), 0), item[1]['held_since'], item[0]))
+
+
+def device_view(device, records, now, rescan_days):
+    """What one device (``Devices.of()``) is, from the records of its identities (``{key: record}``, those loaded).
+
+    ``{device, name, linked, identities, sources, links, holding_identity, ip, mac, hostname, dhcp_server, present, pending, first_seen,
+    last_seen, last_scanned, last_scan_ref, last_scan_identity, overdue, overdue_since}``. ``identities`` lists every
+    identity of the device as ``{key, kind, value, source, present, ip, last_seen, last_scanned}`` (``source`` None
+    for one with no record); ``sources`` is ``[{kind, host, authority}]``. The scan fields are the device's (the
+    newest credited scan of any identity); ``ip`` is the address of ``holding_identity``: the one it is scanned on
+    when present (the cycle's rule), else the one seen last.
+    """
+    keys = [key for key in device['identities'] if key in records]
+    identities, sources = [], []
+    for key in device['identities']:
+        record = records.get(key)
+        if record is None:   # linked, no holding of its own recorded (or not loaded)
+            identities.append(dict(identity_of(key), key=key, source=None, present=False, ip=None, last_seen=None,
+                                   last_scanned=None))
+            continue
+        source = record_source(record)
+        identities.append(dict(identity_of(key), key=key, source=source, present=is_present(record, now),
+                               ip=record.get('ip'), last_seen=record.get('last_seen'), last_scanned=record.get('last_scanned')))
+        if source['kind'] and source not in sources:
+            sources.append(source)
+    members = [records[key] for key in keys]
+    last, scanned_by, due = scan_state(members, rescan_days)
+    present = [(key, records[key]) for key in keys if is_present(records[key], now)]
+    seen = [(records[key].get('last_seen') or '', key) for key in keys]
+    shown_key = scanned_holding(present)[0] if present else (max(seen)[1] if seen else None)
+    shown = records.get(shown_key) or {}
+    pending = [records[key]['pending'] for key in keys if records[key].get('pending')]
+    firsts = [record['first_seen'] for record in members if record.get('first_seen')]
+    lasts = [record['last_seen'] for record in members if record.get('last_seen')]
+    return {
+        'device': device['id'], 'name': device['name'], 'linked': device['linked'], 'identities': identities,
+        'sources': sorted(sources, key=lambda item: (item['kind'] or '', item['host'] or '')), 'links': device['links'],
+        'holding_identity': shown_key, 'ip': shown.get('ip'), 'mac': next((item['value'] for item in identities if item['kind'] == 'mac'), None),
+        'hostname': shown.get('hostname') or next((records[key].get('hostname') for key in keys if records[key].get('hostname')), None),
+        'dhcp_server': next((item['source']['host'] for item in identities
+                             if item['key'] == shown_key and item['source'] and item['source']['kind'] in DHCP_SOURCES),
+                            next((item['host'] for item in sources if item['kind'] in DHCP_SOURCES), None)),
+        'present': bool(present), 'pending': pending[0] if pending else None,
+        'first_seen': min(firsts) if firsts else None, 'last_seen': max(lasts) if lasts else None,
+        'last_scanned': last, 'last_scan_ref': scanned_by.get('last_scan_ref') if scanned_by else None,
+        'last_scan_identity': (next(key for key in keys if records[key] is scanned_by) if scanned_by else None),
+        'overdue': due is None or due <= now, 'overdue_since': due,
+    }
+
+
+def device_views(records, groups, now, rescan_days):
+    """One :func:`device_view` per device of ``records`` under the alias ``groups``, sorted by device name."""
+    devices = Devices(records, groups)
+    views = [device_view(device, records, now, rescan_days) for device in devices.all().values()
+             if any(key in records for key in device['identities'])]
+    return sorted(views, key=lambda view: (view['name'], view['device']))

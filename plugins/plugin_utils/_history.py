@@ -30,7 +30,8 @@ OTHER = 'other'
 # reasons name the IP (``IP 10.1.2.3 no longer leased``): one key per kind of reason, not per address
 ADDRESS = re.compile(r'\b\d{1,3}(?:\.\d{1,3}){3}\b')
 # the Qualys API each module of the cycle calls (its result's api_calls): the allowance is counted per API
-API_OF_MODULE = {'roamscan_status': 'scan_status', 'roamscan_elsewhere': 'host_list', 'roamscan_launch': 'scan_launch'}
+API_OF_MODULE = {'roamscan_status': 'scan_status', 'roamscan_elsewhere': 'host_list', 'roamscan_launch': 'scan_launch',
+                 'roamscan_login': 'login_check'}
 SNAPSHOT = ('known', 'present', 'overdue', 'pending')
 COUNTERS = ('cycles', 'launched_scans', 'launched_targets', 'credited', 'not_credited', 'faults')
 
@@ -96,8 +97,18 @@ def fold_cycle(days, summary, api_calls, now, keep_days):
     return kept + [entry]
 
 
-def history_value(days):
-    return {'schema': SCHEMA, 'days': days}
+def history_value(days, rescan_days=None):
+    """The stored history: the days, and the rescan period of the cycle that wrote it (the inventory's default)."""
+    value = {'schema': SCHEMA, 'days': days}
+    if rescan_days is not None:
+        value['rescan_days'] = rescan_days
+    return value
+
+
+def recorded_rescan_days(value):
+    """The rescan period the last cycle used, from a stored history value; None when it names none."""
+    found = value.get('rescan_days') if isinstance(value, dict) else None
+    return found if isinstance(found, int) and not isinstance(found, bool) and found >= 1 else None
 
 
 def cycle_api_calls(results):

@@ -9,28 +9,32 @@ FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between re
 from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._qualys_targets import includes
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._decide import target_of
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import authority, is_present
 
-# reason of a target dropped because its IP is no longer leased to its MAC
+# reason of a target dropped because its IP is no longer held by its identity in the source's live table
 NOT_LEASED = 'not_leased'
 
 
-def record_intent(records, title, targets, holders, now):
+def record_intent(records, title, targets, holders, now, credit_log=False):
     """Mark the re-verified targets pending (no scan ref yet) before the launch call.
 
-    ``holders`` is ``{ip: mac}`` from a lease-table read made just now (_remember.lease_holders).
-    Returns ``(changed, launch, dropped)``; ``launch`` are the targets still leased to the same
-    MAC. Earlier intents with this title whose laptop is no longer there are cleared.
+    ``holders`` is ``{ip: {identity key, ...}}`` from the live tables read just now
+    (_remember.lease_holders). Returns ``(changed, launch, dropped)``; ``launch`` are the targets
+    still held by the same identity. A holding from a log-only source has no table to re-read: it
+    is kept only with ``credit_log`` (roamscan_credit_log_presence). Earlier intents with this
+    title whose identity is no longer there are cleared.
     """
     changed, launch, dropped = set(), [], []
     for target in targets:
-        mac, ip = target['mac'], target['ip']
+        mac, ip = target['identity'], target['ip']
         record = records.get(mac)
         if record is None:
-            dropped.append({'mac': mac, 'ip': ip, 'reason': 'no record'})
+            dropped.append(target_of(mac, ip, reason='no record'))
             continue
-        if holders.get(ip) != mac or not is_present(record, now) or record['ip'] != ip:
-            dropped.append({'mac': mac, 'ip': ip, 'reason': NOT_LEASED})
+        held = mac in holders.get(ip, ()) or (credit_log and authority(record) == 'log')
+        if not held or not is_present(record, now) or record['ip'] != ip:
+            dropped.append(target_of(mac, ip, reason=NOT_LEASED))
             if record.get('pending') and not record['pending'].get('scan_ref'):
                 record['pending'] = None
                 changed.add(mac)
@@ -39,7 +43,7 @@ def record_intent(records, title, targets, holders, now):
         if not (pending and pending.get('title') == title and not pending.get('scan_ref')):
             record['pending'] = {'scan_ref': None, 'ip': ip, 'launched_at': now, 'title': title}
             changed.add(mac)
-        launch.append({'mac': mac, 'ip': ip})
+        launch.append(target_of(mac, ip))
     return changed, launch, dropped
 
 
@@ -57,9 +61,9 @@ def record_launch(records, title, scans):
                     if scan.get('ref') and includes(scan.get('targets'), pending['ip'])), None)
         if ref:
             pending['scan_ref'] = ref
-            recorded.append({'mac': mac, 'ip': pending['ip'], 'scan_ref': ref})
+            recorded.append(target_of(mac, pending['ip'], scan_ref=ref))
         else:
             record['pending'] = None
-            missing.append({'mac': mac, 'ip': pending['ip']})
+            missing.append(target_of(mac, pending['ip']))
         changed.add(mac)
     return changed, recorded, missing

@@ -55,7 +55,7 @@ def probe_plan(targets, routes, records, interface_of):
         if route is not None:
             host, allow = route[1], str(route[0])
         else:
-            host, allow = (records.get(target['mac']) or {}).get('dhcp_server'), '%s/32' % address
+            host, allow = (records.get(target['identity']) or {}).get('dhcp_server'), '%s/32' % address
         if not host:
             unprobed[target['ip']] = 'no probe host: no roamscan_probe_routes entry and no leasing DHCP server'
             continue
@@ -103,7 +103,7 @@ def probe_costs(registered):
 
 
 def apply_probe(launch, results, unprobed):
-    """Split ``launch`` (``[{mac, ip}]``) by the probe's ``results`` (``[{ip, expected_mac, reason, ...}]``).
+    """Split ``launch`` (``[{identity, mac, ip}]``) by the probe's ``results`` (``[{ip, expected_mac, reason, ...}]``).
 
     ``unprobed`` is ``{ip: why}`` of targets whose probe did not run. Returns ``(kept, dropped, not_probed)``;
     dropped entries carry ``reason`` and what the probe saw.
@@ -113,11 +113,15 @@ def apply_probe(launch, results, unprobed):
     for target in launch:
         verdict = verdicts.get((target['ip'], target['mac']))
         if verdict is None:
-            not_probed.append({'mac': target['mac'], 'ip': target['ip'], 'reason': unprobed.get(target['ip']) or 'no probe result'})
+            not_probed.append(dict(_named(target), reason=unprobed.get(target['ip']) or 'no probe result'))
             kept.append(target)
         elif verdict.get('reason') in PROBE_REASONS:
-            dropped.append({'mac': target['mac'], 'ip': target['ip'], 'reason': verdict['reason'],
-                            'method': verdict.get('method'), 'seen_macs': list(verdict.get('macs') or [])})
+            dropped.append(dict(_named(target), reason=verdict['reason'], method=verdict.get('method'),
+                                seen_macs=list(verdict.get('macs') or [])))
         else:
             kept.append(target)
     return kept, dropped, not_probed
+
+
+def _named(target):
+    return {'identity': target['identity'], 'mac': target['mac'], 'ip': target['ip']}

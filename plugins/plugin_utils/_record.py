@@ -1,31 +1,40 @@
 # -*- coding: utf-8 -*-
 # Copyright: roamscan.qualys contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The laptop record: its schema, validation, and the questions every stage asks of it.
+"""The identity record: its schema, validation, upgrade, and the questions every stage asks of it.
 
 FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
 
-A laptop record (schema 1, stored under the fact key ``roamscan`` of host ``mac-...``)::
+One record per identity (a MAC, a VPN certificate or user name, a WireGuard key, an AD machine or user, an
+imported identity: _identity.py), schema 1, stored under the fact key ``roamscan`` (_store.py keys)::
 
-    {schema: 1, mac, ip, hostname, first_seen, last_seen, lease_state, lease_expires, held_since,
-     dhcp_server, ip_history: [{ip, from, to}], last_scanned, last_scan_ref,
-     pending: {scan_ref, ip, launched_at, title} | null}
+    {schema: 1, identity: {kind, value}, mac, ip, hostname, first_seen, last_seen, lease_state, lease_expires,
+     held_since, source: {kind, host}, authority: table|log, dhcp_server, ip_history: [{ip, from, to}],
+     last_scanned, last_scan_ref, pending: {scan_ref, ip, launched_at, title} | null}
 
-A record is the identity record of one MAC. Optional fields: ``links`` (``[{identity, kind, since,
-evidence}]``, authenticated identities proven to be this MAC's device: _devices.py), ``last_scan_via``
-(the linked identity whose holding proved the last scan) and ``authority`` (``table`` or ``log``, of the
-source of its holdings; ``table`` when absent, as every DHCP lease table is).
+``mac`` is the MAC of a MAC identity and null for the others; ``dhcp_server`` (the inventory name of the DHCP
+server of the holding) is kept on MAC records for the readers of release 0.x. ``source`` is the presence source of
+the current holding (its kind, e.g. ``kea`` or ``openvpn``, and the inventory host that reported it) and
+``authority`` whether that source has a live table the cycle re-reads (``table``, also when absent) or only a log
+(``log``). Records written before identities had records of their own (MAC records without ``identity``) are
+upgraded when read (:func:`upgrade_record`); their source kind is then ``dhcp``.
 
-The *holding* of a record is the MAC's current lease of ``ip``: it is open while ``lease_state``
-is ``active`` and started at ``held_since``. Closed holdings move to ``ip_history`` (newest last,
-bounded). When a holding ends without an exact time (a lost release, the IP seen with another MAC),
-it is closed at ``last_seen``, the last moment there was evidence of it: crediting a scan then
-needs proof, never a guess.
+Optional fields: ``links`` (``[{identity, kind, since, evidence}]``, authenticated identities proven to be this
+MAC's device: _devices.py), ``unlinked`` (``[{identity, at, reason, evidence}]``, links the operator removed, never
+made again), ``last_scan_via`` (the linked identity whose holding proved the last scan) and
+``last_scan_authority`` (``log`` when the holding that proved the last scan came from a log-only source).
+
+The *holding* of a record is the identity's current hold of ``ip`` (a DHCP lease, a VPN session): it is open while
+``lease_state`` is ``active`` and started at ``held_since``; ``lease_expires`` is the lease or session end when the
+source says it. Closed holdings move to ``ip_history`` (newest last, bounded). When a holding ends without an exact
+time (a lost release, the IP seen with another identity), it is closed at ``last_seen``, the last moment there was
+evidence of it: crediting a scan then needs proof, never a guess.
 
 ``pending.scan_ref`` is null between recording a launch intent and recording the launched scan;
 ``pending.title`` is the deterministic title of that cycle's launch, so a run killed in between is
 resumed with the same title and the launch module's ``reuse_active`` returns the scan that already
-exists instead of starting a second one.
+exists instead of starting a second one. ``pending.done_at`` is when the scan was first seen finished while the
+holding's evidence did not yet reach that moment (a VPN session, whose end is only known once it ends).
 
 Every time is the collection's ISO-8601 UTC string (module_utils/_time.py); they compare as strings.
 """
@@ -34,36 +43,73 @@ from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import normalize_ip
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import parse_time, shift
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import InvalidIdentity, identity_key, identity_of
 
 SCHEMA = 1
 IP_HISTORY_LIMIT = 16
-# lease_state of a record whose IP was seen leased to another MAC.
+# lease_state of a record whose IP was seen held by another identity.
 REASSIGNED = 'reassigned'
+AUTHORITIES = ('table', 'log')
+# source kind of the holding of a MAC record written before records named their source
+UPGRADED_SOURCE_KIND = 'dhcp'
 _RECORD_TIMES = ('first_seen', 'last_seen', 'lease_expires', 'held_since', 'last_scanned')
 
 
 class InvalidRecord(ValueError):
-    """A stored laptop record that does not follow the record schema."""
+    """A stored identity record that does not follow the record schema."""
 
 
-def new_record(mac, seen_at):
+def new_record(key, seen_at):
+    """A record of the identity ``key`` (an identity key, _identity.py) first seen at ``seen_at``."""
+    identity = identity_of(key)
     return {
-        'schema': SCHEMA, 'mac': mac, 'ip': None, 'hostname': None, 'first_seen': seen_at,
+        'schema': SCHEMA, 'identity': identity, 'mac': key if identity['kind'] == 'mac' else None,
+        'ip': None, 'hostname': None, 'first_seen': seen_at,
         'last_seen': None, 'lease_state': None, 'lease_expires': None, 'held_since': None,
-        'dhcp_server': None, 'ip_history': [], 'last_scanned': None, 'last_scan_ref': None,
-        'pending': None,
+        'source': None, 'authority': 'table', 'dhcp_server': None, 'ip_history': [], 'last_scanned': None,
+        'last_scan_ref': None, 'pending': None,
     }
 
 
-def validate_record(record, mac):
-    """Return the record if it is usable for laptop ``mac``, else raise InvalidRecord."""
+def record_key(record):
+    """The identity key of a record (raises InvalidRecord when the record names no usable identity)."""
+    identity = record.get('identity')
+    if identity is None and record.get('mac') is not None:
+        identity = {'kind': 'mac', 'value': record['mac']}   # a record not yet upgraded
+    if not isinstance(identity, dict):
+        raise InvalidRecord('record names no identity')
+    try:
+        return identity_key(identity.get('kind'), identity.get('value'))
+    except InvalidIdentity as exc:
+        raise InvalidRecord('record identity: %s' % exc) from None
+
+
+def upgrade_record(record):
+    """Give a MAC record written before identities had records of their own its ``identity``, ``source`` and
+    ``authority`` (in place; returns it). Other records are returned as they are."""
+    if 'identity' not in record and isinstance(record.get('mac'), str):
+        record['identity'] = {'kind': 'mac', 'value': record['mac']}
+        server = record.get('dhcp_server')
+        record.setdefault('source', {'kind': UPGRADED_SOURCE_KIND, 'host': server} if server else None)
+        record.setdefault('authority', 'table')
+    return record
+
+
+def validate_record(record, key):
+    """Return the record (upgraded: :func:`upgrade_record`) if it is usable for identity ``key``, else raise
+    InvalidRecord."""
     if not isinstance(record, dict):
         raise InvalidRecord('record is a %s, not a mapping' % type(record).__name__)
     if record.get('schema') != SCHEMA:
         raise InvalidRecord('unknown record schema %r (this collection writes schema %d)'
                             % (record.get('schema'), SCHEMA))
-    if record.get('mac') != mac:
-        raise InvalidRecord('record is for MAC %r, stored under %s' % (record.get('mac'), mac))
+    upgrade_record(record)
+    found = record_key(record)
+    if found != key:
+        raise InvalidRecord('record is for identity %r, stored under %s' % (found, key))
+    if (record.get('mac') is not None) != (record['identity']['kind'] == 'mac') or (
+            record.get('mac') is not None and record['mac'] != key):
+        raise InvalidRecord('record of identity %s has mac %r' % (key, record.get('mac')))
     try:
         _validate_fields(record)
     except InvalidRecord:
@@ -90,19 +136,34 @@ def _validate_fields(record):
         normalize_ip(entry['ip'])
         parse_time(entry['from'])
         parse_time(entry['to'])
+    if record.get('authority', 'table') not in AUTHORITIES:
+        raise InvalidRecord('authority is %r, not one of %s' % (record.get('authority'), ', '.join(AUTHORITIES)))
+    source = record.get('source')
+    if source is not None and not (isinstance(source, dict) and isinstance(source.get('kind'), str)):
+        raise InvalidRecord('source is not {kind, host}')
     links = record.get('links', [])
     if not isinstance(links, list) or not all(isinstance(link, dict) and isinstance(link.get('identity'), str) for link in links):
         raise InvalidRecord('links is not a list of {identity, kind, since, evidence}')
+    unlinked = record.get('unlinked', [])
+    if not isinstance(unlinked, list) or not all(isinstance(item, dict) and isinstance(item.get('identity'), str) for item in unlinked):
+        raise InvalidRecord('unlinked is not a list of {identity, at, reason, evidence}')
     pending = record.get('pending')
     if pending is not None:
         if not isinstance(pending, dict):
             raise InvalidRecord('pending is not a mapping')
         normalize_ip(pending['ip'])
         parse_time(pending['launched_at'])
+        if pending.get('done_at') is not None:
+            parse_time(pending['done_at'])
+
+
+def authority(record):
+    """``table`` or ``log``: the authority of the source of the record's holdings."""
+    return record.get('authority') or 'table'
 
 
 def is_present(record, now):
-    """Lease active and not run out: the laptop holds ``ip`` now."""
+    """Holding open and not run out: the identity holds ``ip`` now."""
     return (record.get('lease_state') == 'active' and record.get('ip') is not None
             and (record.get('lease_expires') is None or record['lease_expires'] > now))
 
@@ -131,7 +192,7 @@ def open_holding(record, ip):
 
 
 def held_throughout(record, ip, start, end):
-    """True when the record proves this MAC held ``ip`` for the whole of [start, end]."""
+    """True when the record proves this identity held ``ip`` for the whole of [start, end]."""
     holding = open_holding(record, ip)
     if holding is not None and holding[0] <= start and holding[1] >= end:
         return True

@@ -1,92 +1,139 @@
 # -*- coding: utf-8 -*-
 # Copyright: roamscan.qualys contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Stage remember: presence_events (or lease_events) results turned into observations and folded into MAC records.
+"""Stage remember: presence_events (or lease_events) results turned into observations and folded into identity records.
 
 FOR INTERNAL COLLECTION USE ONLY: this file may change without notice between releases.
+
+Every identity kind is folded the same way (_record.py holdings): a DHCP lease, a VPN session, a WireGuard handshake
+or a domain-controller logon opens or refreshes the identity's holding of an IP; an end closes it. An IP has one
+holder: a new holder closes the old holder's holding (``reassigned``) whatever their kinds, except that a
+domain-controller identity seen at an IP a MAC holds leaves the MAC's lease alone (_identity.keeps_holder).
 """
 
 from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import InvalidAddress, normalize_ip, normalize_mac
 from ansible_collections.roamscan.qualys.plugins.module_utils._lease_row import LEASE_STATES
-from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ENDING_KINDS, PRESENCE_KINDS
+from ansible_collections.roamscan.qualys.plugins.module_utils._observation import AUTHORITIES, TABLE_SOURCES, authority_of
+from ansible_collections.roamscan.qualys.plugins.module_utils._spool_record import ENDING_KINDS, PRESENCE_KINDS, SERVERS
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import normalize_time
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import IP_HISTORY_LIMIT, REASSIGNED, new_record
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import InvalidIdentity, identity_key, keeps_holder
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import IP_HISTORY_LIMIT, REASSIGNED, new_record, record_key
+
+# a session that began (a VPN connect): a new holding, even of the IP the identity held before
+CONNECT = 'connect'
+_EVENT_KINDS = {'start': 'lease', 'seen': 'renew', 'end': 'expire'}
+# the internal kind of an observation of another identity than a MAC, by its event
+_SESSION_KINDS = {'start': CONNECT, 'seen': 'renew', 'end': 'release'}
 
 
 class InvalidObservation(ValueError):
     """An event or lease-table row that cannot be used."""
 
 
-def observations_from_report(report, fallback_server=None):
-    """Events and lease-table rows of one ``lease_events`` or ``presence_events`` result, and the entries skipped.
+_UNUSABLE = (InvalidObservation, InvalidIdentity, InvalidAddress, ValueError, KeyError, AttributeError, TypeError)
 
-    Returns ``(observations, skipped)``. An observation is a dict
-    ``{time, order, kind, mac, ip, hostname, expires, server}``; lease-table rows become kind
-    ``table`` (with ``state``) at the server's ``now``, after all events of that read. Of a
-    ``presence_events`` result only MAC identities are folded here (see identity_observations).
+
+def observations_from_report(report, fallback_server=None):
+    """Observations of one ``presence_events`` (or ``lease_events``) result, and the entries skipped.
+
+    Returns ``(observations, skipped)``. An observation is a dict ``{time, order, kind, key, mac, ip, hostname,
+    expires, server, source, authority}`` (``key`` the identity key, ``mac`` the MAC of a MAC identity, else None);
+    table rows become kind ``table`` (with ``state``), ordered after all events of that read.
     """
-    if 'observations' in report or 'table' in report:
-        report = _as_lease_events(report)
     server = report.get('server_name') or fallback_server or report.get('server') or 'unknown'
-    observations, skipped = [], []
     try:
         read_at = normalize_time(report['now'])
     except (KeyError, ValueError) as exc:
         return [], [{'server': server, 'entry': 'report', 'reason': 'no usable "now" in lease_events result: %s' % exc}]
+    if 'observations' in report or 'table' in report:
+        return _presence_observations(report, server, read_at)
+    return _lease_event_observations(report, server, read_at)
 
+
+def _lease_event_observations(report, server, read_at):
+    source = {'kind': report.get('server') if report.get('server') in SERVERS else 'dhcp', 'host': server}
+    observations, skipped = [], []
     for index, event in enumerate(report.get('events') or []):
         try:
             kind = event.get('kind')
             if kind not in PRESENCE_KINDS and kind not in ENDING_KINDS:
                 raise InvalidObservation('unknown event kind %r' % (kind,))
-            observations.append(_observation(event, kind, normalize_time(event['time']), (0, index), server))
-        except (InvalidObservation, InvalidAddress, ValueError, KeyError, AttributeError, TypeError) as exc:
+            observations.append(_lease_observation(event, kind, normalize_time(event['time']), (0, index), source))
+        except _UNUSABLE as exc:
             skipped.append({'server': server, 'entry': 'event', 'id': _safe_id(event), 'reason': str(exc)[:200]})
-
     for index, lease in enumerate(report.get('leases') or []):
         try:
-            state = lease.get('state')
-            if state not in LEASE_STATES:
-                raise InvalidObservation('unknown lease state %r' % (state,))
-            observation = _observation(lease, 'table', read_at, (1, index), server)
-            observation['state'] = state
-            observations.append(observation)
-        except (InvalidObservation, InvalidAddress, ValueError, KeyError, AttributeError, TypeError) as exc:
+            observations.append(_table_observation(lease, read_at, (1, index), source))
+        except _UNUSABLE as exc:
             skipped.append({'server': server, 'entry': 'lease', 'ip': _safe_id(lease, 'ip'), 'reason': str(exc)[:200]})
     return observations, skipped
 
 
-_EVENT_KINDS = {'start': 'lease', 'seen': 'renew', 'end': 'expire'}
+def _table_observation(lease, read_at, order, source):
+    state = lease.get('state')
+    if state not in LEASE_STATES:
+        raise InvalidObservation('unknown lease state %r' % (state,))
+    observation = _lease_observation(lease, 'table', read_at, order, source)
+    observation['state'] = state
+    return observation
 
 
-def _is_mac_observation(item):
-    return isinstance(item, dict) and isinstance(item.get('identity'), dict) and item['identity'].get('kind') == 'mac'
+def _presence_observations(report, server, read_at):
+    """Spool observations and table rows of a presence_events (or wireguard_peers) result."""
+    observations, skipped = [], []
+    for part, items in enumerate((report.get('observations') or [], report.get('table') or [])):
+        for index, item in enumerate(items):
+            try:
+                observations.append(_presence_observation(item, server, read_at, (part, index), table=part == 1))
+            except _UNUSABLE as exc:
+                skipped.append({'server': server, 'entry': 'table' if part else 'event', 'id': _safe_id(item),
+                                'ip': _safe_id(item, 'ip'), 'reason': str(exc)[:200]})
+    return observations, skipped
 
 
-def _as_lease_events(report):
-    """A presence_events result in lease_events' shape (events and lease rows of MAC identities)."""
-    events = []
-    for item in report.get('observations') or []:
-        if not _is_mac_observation(item):
-            continue
-        why = item.get('why')
-        events.append({'id': item.get('id'), 'kind': why if why in PRESENCE_KINDS + ENDING_KINDS else _EVENT_KINDS.get(item.get('event')),
-                       'time': item.get('time'), 'mac': item['identity'].get('value'), 'ip': item.get('ip'),
-                       'hostname': item.get('hostname'), 'lease_expires': item.get('until')})
-    leases = [{'mac': item['identity'].get('value'), 'ip': item.get('ip'), 'hostname': item.get('hostname'),
-               'expires': item.get('until'), 'state': item.get('why')}
-              for item in report.get('table') or [] if _is_mac_observation(item)]
-    return dict(report, events=events, leases=leases)
+def _presence_observation(item, server, read_at, order, table):
+    identity = item['identity']
+    key = identity_key(identity['kind'], identity['value'])
+    given = item.get('source') if isinstance(item.get('source'), dict) else {}
+    source_kind = given.get('kind') if isinstance(given.get('kind'), str) else 'unknown'
+    source = {'kind': source_kind[:32], 'host': server}
+    authority = item.get('authority') if item.get('authority') in AUTHORITIES else authority_of(source_kind)
+    why, event = item.get('why'), item.get('event')
+    if identity['kind'] == 'mac':
+        if table:
+            row = {'mac': key, 'ip': item.get('ip'), 'hostname': item.get('hostname'), 'expires': item.get('until'),
+                   'state': why}
+            observation = _table_observation(row, read_at, order, source)
+        else:
+            kind = why if why in PRESENCE_KINDS + ENDING_KINDS else _EVENT_KINDS.get(event)
+            if kind is None:
+                raise InvalidObservation('unknown event %r' % (event,))
+            row = {'mac': key, 'ip': item.get('ip'), 'hostname': item.get('hostname'), 'lease_expires': item.get('until')}
+            observation = _lease_observation(row, kind, normalize_time(item['time']), order, source)
+    else:
+        if event not in _SESSION_KINDS:
+            raise InvalidObservation('unknown event %r' % (event,))
+        until = item.get('until')
+        observation = {
+            'time': normalize_time(item.get('time') or read_at), 'order': order,
+            'kind': 'table' if table else _SESSION_KINDS[event], 'key': key, 'mac': None,
+            'ip': normalize_ip(item['ip']), 'hostname': None, 'expires': normalize_time(until) if until else None,
+            'source': source}
+        if table:
+            # a session table lists live sessions only
+            observation['state'] = 'active' if event != 'end' else 'expired'
+    observation['authority'] = authority
+    return observation
 
 
 def identity_observations(reports):
     """The observations of ``presence_events`` results that name other identities than a MAC (VPN, domain
-    controller): they prove links (_devices.authenticated_links), they hold no MAC record."""
+    controller), as the sources gave them: they prove links (_devices.authenticated_links)."""
     return [item for report in reports if isinstance(report, dict)
             for item in (report.get('observations') or []) + (report.get('table') or [])
-            if isinstance(item, dict) and isinstance(item.get('identity'), dict) and not _is_mac_observation(item)]
+            if isinstance(item, dict) and isinstance(item.get('identity'), dict) and item['identity'].get('kind') != 'mac']
 
 
 def _safe_id(entry, key='id'):
@@ -94,7 +141,7 @@ def _safe_id(entry, key='id'):
     return value[:80] if isinstance(value, str) else None
 
 
-def _observation(entry, kind, moment, order, server):
+def _lease_observation(entry, kind, moment, order, source):
     expires = entry.get('lease_expires') if kind != 'table' else entry.get('expires')
     hostname = entry.get('hostname')
     if entry.get('mac') is None and kind == 'table' and entry.get('state') != 'active':
@@ -102,26 +149,30 @@ def _observation(entry, kind, moment, order, server):
     else:
         mac = normalize_mac(entry['mac'])
     return {
-        'time': moment, 'order': order, 'kind': kind,
+        'time': moment, 'order': order, 'kind': kind, 'key': mac,
         'mac': mac, 'ip': normalize_ip(entry['ip']),
         'hostname': hostname if isinstance(hostname, str) and hostname else None,
         'expires': normalize_time(expires) if expires else None,
-        'server': server,
+        'source': source, 'authority': 'table',
     }
 
 
 def lease_holders(reports):
-    """``{ip: mac}`` of leases that are active in the given lease tables at their read time.
+    """``{ip: {identity key, ...}}`` of the holdings active in the given live tables at their read time.
 
-    The servers' tables are one view (both peers of a DHCP HA pair hold every lease, and either may be down): an IP
-    any table shows active is held, and one that two tables show active for different MACs is held by nobody.
+    The tables are one view (both peers of a DHCP HA pair hold every lease, and either may be down): an IP any table
+    shows active is held. One table may name one holding by several keys (OpenVPN: certificate and user name), but an
+    IP two tables give to different identities is held by nobody.
     """
     holders, contested = {}, set()
     for report in reports:
         observations, dummy = observations_from_report(report)
-        found = {item['ip']: item['mac'] for item in observations if item['kind'] == 'table' and _table_row_active(item)}
-        contested.update(ip for ip, mac in found.items() if holders.setdefault(ip, mac) != mac)
-    return {ip: mac for ip, mac in holders.items() if ip not in contested}
+        found = {}
+        for observation in observations:
+            if observation['kind'] == 'table' and observation['key'] and _table_row_active(observation):
+                found.setdefault(observation['ip'], set()).add(observation['key'])
+        contested.update(ip for ip, keys in found.items() if holders.setdefault(ip, keys) != keys)
+    return {ip: keys for ip, keys in holders.items() if ip not in contested}
 
 
 def _table_row_active(observation):
@@ -135,59 +186,62 @@ class _Folder:
         self.records = records
         self.changed = set()
         self.holder_of = {}
-        for mac, record in records.items():
+        for key, record in records.items():
             if record.get('lease_state') == 'active' and record.get('ip'):
-                self.holder_of[record['ip']] = mac
+                self.holder_of.setdefault(record['ip'], set()).add(key)
 
     def apply(self, observation):
-        mac = observation['mac']
-        record = self.records.get(mac)
+        record = self.records.get(observation['key'])
         if record is not None and observation['time'] < _watermark(record):
             return  # redelivered or out-of-order: the record already knows something newer
-        if observation['kind'] in PRESENCE_KINDS or (observation['kind'] == 'table' and _table_row_active(observation)):
+        if observation['kind'] in PRESENCE_KINDS + (CONNECT,) or (observation['kind'] == 'table' and _table_row_active(observation)):
             self._present(observation)
         else:
             self._ended(observation)
 
     def _present(self, obs):
-        mac, ip, moment = obs['mac'], obs['ip'], obs['time']
-        record = self.records.get(mac)
+        key, ip, moment = obs['key'], obs['ip'], obs['time']
+        record = self.records.get(key)
         if record is None:
-            record = self.records[mac] = new_record(mac, moment)
+            record = self.records[key] = new_record(key, moment)
         holding = record['lease_state'] == 'active'
-        lapsed = (holding and obs['kind'] in PRESENCE_KINDS and record['lease_expires'] is not None
+        lapsed = (holding and obs['kind'] in PRESENCE_KINDS + (CONNECT,) and record['lease_expires'] is not None
                   and moment > record['lease_expires'])
         if holding and record['ip'] == ip and lapsed:
             # A new lease after the old one ran out: not one continuous holding.
             self._close(record, record['lease_expires'], 'expired')
             holding = False
-        elif holding and record['ip'] != ip:
+        elif holding and (record['ip'] != ip or (obs['kind'] == CONNECT and moment > record['held_since'])):
+            # another IP, or a new session while the last one's end was never seen: it ended at its last sighting
             self._close(record, record['last_seen'], 'released')
             holding = False
         if not holding:
-            self._take_over(ip, mac, moment)
+            self._take_over(obs)
             record['ip'] = ip
             record['held_since'] = moment
             record['lease_state'] = 'active'
-            self.holder_of[ip] = mac
+            self.holder_of.setdefault(ip, set()).add(key)
         record['last_seen'] = max(record['last_seen'] or moment, moment)
         if obs['expires'] is not None:
             record['lease_expires'] = obs['expires']
         if obs['hostname'] is not None:
             record['hostname'] = obs['hostname']
-        record['dhcp_server'] = obs['server']
-        self.changed.add(mac)
+        record['source'] = obs['source']
+        record['authority'] = obs['authority']
+        if obs['source']['kind'] in SERVERS + ('dhcp',):
+            record['dhcp_server'] = obs['source']['host']
+        self.changed.add(key)
 
     def _ended(self, obs):
-        mac, ip, moment = obs['mac'], obs['ip'], obs['time']
-        record = self.records.get(mac)
-        holder = self.holder_of.get(ip)
-        if holder is not None and holder != mac:
-            # A newer lease of this IP by someone else ended: the holder we remember lost it before.
+        key, ip, moment = obs['key'], obs['ip'], obs['time']
+        record = self.records.get(key)
+        for holder in sorted(self.holder_of.get(ip, ())):
+            if holder == key or keeps_holder(key, holder):
+                continue
+            # A newer holding of this IP by someone else ended: the holder we remember lost it before.
             other = self.records[holder]
             if _row_time(obs) >= other['held_since']:
                 self._close(other, other['last_seen'], REASSIGNED)
-            return
         if record is None or record['lease_state'] != 'active' or record['ip'] != ip:
             return
         kind = obs['kind'] if obs['kind'] != 'table' else obs['state']
@@ -202,20 +256,23 @@ class _Folder:
         state = {'release': 'released', 'expire': 'expired', 'decline': 'declined', 'active': 'expired'}.get(kind, kind)
         self._close(record, end, state)
 
-    def _take_over(self, ip, mac, moment):
-        holder = self.holder_of.get(ip)
-        if holder is not None and holder != mac:
+    def _take_over(self, obs):
+        ip, key, moment = obs['ip'], obs['key'], obs['time']
+        for holder in sorted(self.holder_of.get(ip, ())):
             other = self.records[holder]
-            self._close(other, min(other['last_seen'], moment), REASSIGNED)
+            # one session the source names twice in one read (OpenVPN: certificate and user name) is no reuse
+            same_session = other['source'] == obs['source'] and other['last_seen'] == moment
+            if holder != key and not keeps_holder(key, holder) and not same_session:
+                self._close(other, min(other['last_seen'], moment), REASSIGNED)
 
     def _close(self, record, end, state):
         history = record['ip_history']
         history.append({'ip': record['ip'], 'from': record['held_since'], 'to': max(end, record['held_since'])})
         del history[:-IP_HISTORY_LIMIT]
         record['lease_state'] = state
-        if self.holder_of.get(record['ip']) == record['mac']:
-            del self.holder_of[record['ip']]
-        self.changed.add(record['mac'])
+        key = record_key(record)
+        self.holder_of.get(record['ip'], set()).discard(key)
+        self.changed.add(key)
 
 
 def _row_time(obs):
@@ -246,7 +303,7 @@ def observations(reports):
 
 
 def _freshest_table_rows(found):
-    """Of the rows several lease tables give for one IP, only the last extended one (the latest expiry; none is
+    """Of the rows several live tables give for one IP, only the last extended ones (the latest expiry; none is
     infinite): both peers of a DHCP HA pair hold every lease, so a dead or lagging peer's older copy of a lease the
     other peer renewed neither ends nor reopens a holding."""
     newest = {}
@@ -259,16 +316,17 @@ def _freshest_table_rows(found):
 _INFINITE = '~'   # sorts after every time of the one time format
 
 
-def macs_observed(reports):
-    """The MACs ``reports`` speak of, and the IPs whose holders they may end (to load just those records)."""
+def identities_observed(reports):
+    """The identity keys ``reports`` speak of, and the IPs whose holders they may end (to load just those records)."""
     found, dummy = observations(reports)
-    return {item['mac'] for item in found if item['mac']}, {item['ip'] for item in found}
+    return {item['key'] for item in found if item['key']}, {item['ip'] for item in found}
 
 
 def fold(records, reports):
-    """Fold ``lease_events`` results into ``records`` (``{mac: record}``, changed in place).
+    """Fold ``presence_events`` (or ``lease_events``) results into ``records`` (``{identity key: record}``, changed
+    in place).
 
-    Returns ``(changed_macs, skipped)``. Safe to repeat with the same events (at-least-once
+    Returns ``(changed_keys, skipped)``. Safe to repeat with the same events (at-least-once
     delivery): an observation older than what a record already knows is ignored.
     """
     found, skipped = observations(reports)
@@ -279,19 +337,33 @@ def fold(records, reports):
 
 
 def named_reports(reports):
-    """``{server name: lease_events result}`` as fold's list, each result knowing its server."""
-    named = []
-    for name in sorted(reports):
-        report = reports[name]
-        named.append(dict(report, server_name=name) if isinstance(report, dict) else {'server_name': name})
-    return named
+    """``[(host, presence_events result)]`` (a host may report several sources) as fold's list, each result knowing
+    the inventory host that reported it."""
+    return [dict(report, server_name=host) if isinstance(report, dict) else {'server_name': host}
+            for host, report in sorted(reports, key=lambda item: item[0])]
 
 
 def corrupt_spool_lines(reports):
-    """``{server: skipped_lines}`` of the lease_events results that skipped corrupt spool lines."""
+    """``{host: skipped_lines}`` of the ``[(host, presence_events result)]`` that skipped corrupt spool lines."""
     found = {}
-    for name, report in reports.items():
+    for host, report in reports:
         lines = report.get('skipped_lines') if isinstance(report, dict) else None
         if isinstance(lines, dict) and lines.get('count'):
-            found[name] = {'count': lines['count'], 'reasons': dict(lines.get('reasons') or {})}
+            total = found.setdefault(host, {'count': 0, 'reasons': {}})
+            total['count'] += lines['count']
+            for reason, count in (lines.get('reasons') or {}).items():
+                total['reasons'][reason] = total['reasons'].get(reason, 0) + count
+    return found
+
+
+def live_tables(reports):
+    """``[{host, source, table_path}]``: the live table of each source that reported (``[(host, result)]``), which
+    the verify stage re-reads right before the launch; log-only sources have none."""
+    found = []
+    for host, report in sorted(reports, key=lambda item: item[0]):
+        source = report.get('source') if isinstance(report, dict) else None
+        if source in TABLE_SOURCES:
+            entry = {'host': host, 'source': source, 'table_path': report.get('table_path')}
+            if entry not in found:
+                found.append(entry)
     return found

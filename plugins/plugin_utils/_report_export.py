@@ -30,7 +30,7 @@ class ReportWriteError(OSError):
 
 
 def _cell(value):
-    if isinstance(value, dict):
+    if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)
     if isinstance(value, bool):
         return 'true' if value else 'false'

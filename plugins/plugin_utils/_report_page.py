@@ -104,6 +104,21 @@ def _kpi(label, value):
     return '<div class="kpi"><b>%s</b>%s</div>' % (_e(value), _e(label))
 
 
+def _identities(row):
+    return ', '.join(row['identities'])
+
+
+def _sources(row):
+    return ', '.join('%s %s' % (item['kind'], item['host']) if item['host'] else item['kind'] for item in row['sources'])
+
+
+def _last_scan(row):
+    """When, and by which identity when the device has several (the credit went to all of them)."""
+    if not row['last_scanned'] or len(row['identities']) < 2:
+        return _when(row['last_scanned'])
+    return '%s (on %s)' % (_when(row['last_scanned']), row['last_scan_identity'])
+
+
 def _devices_table(table_id, rows, columns):
     """``columns``: (title, pick, keep on one line)."""
     shown = rows[:TABLE_ROWS]
@@ -127,8 +142,13 @@ def render(model, reasons, exports=()):
            '<p class="note">Generated %s · window %s days (since %s) · rescan every %s days · filters: %s</p>'
            % (_e(model['now']), _e(cov['window_days']), _e(cov['since']), _e(model['rescan_days']), _e(active)),
            '<p id="share">%s</p>' % (
-               '<strong>%s</strong> of the %s devices seen in the last %s days were scanned within them (%s devices).'
-               % (_e(_pct(cov['share'])), _e(cov['seen']), _e(cov['window_days']), _e(cov['scanned']))
+               '<strong>%s</strong> of the %s known devices are not overdue (scanned within the last %s days): '
+               'the figure the coverage chart draws for each day.' % (_e(_pct(model['covered_share'])), _e(counts['known']),
+                                                                      _e(model['rescan_days']))
+               if model['covered_share'] is not None else 'No device is known yet.'),
+           '<p id="window-share">%s</p>' % (
+               'Seen and scanned in the window: <strong>%s</strong> of the %s devices seen in the last %s days were scanned '
+               'within them (%s devices).' % (_e(_pct(cov['share'])), _e(cov['seen']), _e(cov['window_days']), _e(cov['scanned']))
                if cov['share'] is not None else 'No device was seen in the last %s days.' % _e(cov['window_days'])),
            '<div class="kpis">', _kpi('known devices', counts['known']), _kpi('present now', counts['present']),
            _kpi('overdue', counts['overdue']), _kpi('scan pending', counts['pending']),
@@ -144,14 +164,16 @@ def render(model, reasons, exports=()):
            _table('overdue-reasons', ['Why overdue', 'Devices'], [[reasons[key], count] for key, count in model['overdue_reasons'].items()],
                   numeric=(1,)),
            _devices_table('overdue', model['overdue'], [
-               ('Host name', lambda row: row['hostname'], False), ('MAC', lambda row: row['mac'], True),
+               ('Device', lambda row: row['name'], False), ('Host name', lambda row: row['hostname'], False),
+               ('Identities', _identities, False), ('Sources', _sources, False),
                ('IP', lambda row: row['ip'], True), ('Why', lambda row: reasons[row['overdue_reason']], False),
                ('Overdue (days)', lambda row: row['overdue_days'], True), ('Last seen', lambda row: _when(row['last_seen']), True),
-               ('Last scanned', lambda row: _when(row['last_scanned']), True), ('DHCP server', lambda row: row['dhcp_server'], False)]),
+               ('Last scanned', _last_scan, False)]),
            '<h2>Due soon (%d)</h2>' % len(model['due_soon']),
            _devices_table('due-soon', model['due_soon'], [
-               ('Host name', lambda row: row['hostname'], False), ('MAC', lambda row: row['mac'], True),
-               ('Due in (days)', lambda row: row['due_in_days'], True), ('Last scanned', lambda row: _when(row['last_scanned']), True),
+               ('Device', lambda row: row['name'], False), ('Host name', lambda row: row['hostname'], False),
+               ('Identities', _identities, False), ('Sources', _sources, False),
+               ('Due in (days)', lambda row: row['due_in_days'], True), ('Last scanned', _last_scan, False),
                ('Present now', lambda row: 'yes' if row['present'] else 'no', False)]),
            '<h2>By DHCP server, presence source and site</h2><div class="grid">']
     for field, title in (('dhcp_server', 'DHCP server'), ('source', 'Source'), ('site', 'Site')):

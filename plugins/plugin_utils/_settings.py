@@ -32,7 +32,12 @@ SETTINGS = {
     'title_prefix': ('roamscan_scan_title_prefix', {'type': 'str', 'default': 'roamscan'}),
     'fact_cache': ('roamscan_fact_cache', {'type': 'dict', 'options': FACT_CACHE_OPTIONS}),
     'dhcp_group': ('roamscan_dhcp_group', {'type': 'str', 'default': 'dhcp_servers'}),
+    'vpn_group': ('roamscan_vpn_group', {'type': 'str', 'default': 'vpn_servers'}),
+    # a holding known only from a log (no live table to re-read before the launch) is scanned and credited only if allowed
+    'credit_log_presence': ('roamscan_credit_log_presence', {'type': 'bool', 'default': False}),
     'use_qualys_host_list': ('roamscan_use_qualys_host_list', {'type': 'bool', 'default': True}),
+    # a cycle that made no other Qualys call proves the login with one (qualys_login_check)
+    'credential_check': ('roamscan_credential_check', {'type': 'bool', 'default': True}),
     'report_days': ('roamscan_report_days', {'type': 'int', 'default': 30}),
     'liveness_probe': ('roamscan_liveness_probe', {'type': 'bool', 'default': False}),
     'probe_routes': ('roamscan_probe_routes', {'type': 'dict', 'default': {}}),
@@ -47,6 +52,15 @@ SETTINGS = {
     # one cycle at a time per store (_store_lock.py): the lease outlives a slow cycle and every stage renews it
     'cycle_lock_seconds': ('roamscan_cycle_lock_seconds', {'type': 'int', 'default': 1800}),
     'when_locked': ('roamscan_when_locked', {'type': 'str', 'default': 'skip', 'choices': ['skip', 'fail']}),
+    # the API budget governor (_budget.py): a share of each API's limit left to other tools, own caps per API and
+    # window, batching of launches, and what it learns from
+    'api_reserve_percent': ('roamscan_api_reserve_percent', {'type': 'int', 'default': 10}),
+    'api_budgets': ('roamscan_api_budgets', {'type': 'dict', 'default': {}}),
+    'batch_min_targets': ('roamscan_batch_min_targets', {'type': 'int', 'default': 1}),
+    'batch_max_wait_minutes': ('roamscan_batch_max_wait_minutes', {'type': 'int', 'default': 60}),
+    'batch_leave_risk': ('roamscan_batch_leave_risk', {'type': 'float', 'default': 0.2}),
+    'scan_pickup_seconds': ('roamscan_scan_pickup_seconds', {'type': 'int', 'default': 190}),
+    'host_list_cache_hours': ('roamscan_host_list_cache_hours', {'type': 'int', 'default': 24}),
     # qualys_scan_launch's options, by their names there
     'option_profile': ('roamscan_option_profile', {'type': 'str'}),
     'option_profile_id': ('roamscan_option_profile_id', {'type': 'int'}),
@@ -59,9 +73,11 @@ SETTINGS = {
     'max_targets_per_scan': ('roamscan_max_targets_per_scan', {'type': 'int'}),
 }
 AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days', 'history_days',
-                'api_allowance', 'due_soon_days')
-AT_LEAST_ONE = ('rescan_days', 'max_hosts_per_cycle', 'max_active_scans', 'abandon_after_hours', 'report_days',
-                'cycle_lock_seconds')
+                'api_allowance', 'due_soon_days', 'cycle_lock_seconds', 'batch_min_targets')
+# settings that may be 0 but never negative, and their upper bound (None: none)
+BOUNDED = {'api_reserve_percent': 90, 'batch_max_wait_minutes': None, 'scan_pickup_seconds': None,
+           'host_list_cache_hours': None, 'batch_leave_risk': 1}
+BUDGET_APIS = ('scan_launch', 'scan_list', 'scan_fetch', 'host_list')
 LAUNCH_OPTIONS = ('option_profile', 'option_profile_id', 'scanner', 'scanner_ids', 'default_scanner', 'scanners_in_ag',
                   'external_scanners', 'priority', 'max_targets_per_scan')
 VARIABLES = {setting: variable for setting, (variable, dummy) in SETTINGS.items()}
@@ -84,6 +100,9 @@ def read_settings(variables, launch=False):
         raise InvalidSettings('invalid roamscan settings: %s' % '; '.join(result.error_messages))
     values = {setting: result.validated_parameters[variable] for setting, variable in VARIABLES.items()}
     low = ['%s must be at least 1, got %d' % (VARIABLES[name], values[name]) for name in AT_LEAST_ONE if values[name] < 1]
+    low += ['%s must be from 0 to %s, got %s' % (VARIABLES[name], top if top is not None else 'any', values[name])
+            for name, top in BOUNDED.items() if values[name] < 0 or (top is not None and values[name] > top)]
+    low += _budget_problems(values['api_budgets'])
     if low:
         raise InvalidSettings('invalid roamscan settings: %s' % '; '.join(low))
     try:
@@ -96,6 +115,15 @@ def read_settings(variables, launch=False):
         except InvalidScanChoice as exc:
             raise InvalidSettings('invalid roamscan scan settings: %s' % exc) from None
     return values
+
+
+def _budget_problems(budgets):
+    problems = ['roamscan_api_budgets: unknown API %r (known: %s)' % (api, ', '.join(BUDGET_APIS))
+                for api in sorted(budgets, key=str) if api not in BUDGET_APIS]
+    problems += ['roamscan_api_budgets.%s must be a number of calls of 0 or more, got %r' % (api, calls)
+                 for api, calls in sorted(budgets.items(), key=str) if api in BUDGET_APIS
+                 and (isinstance(calls, bool) or not isinstance(calls, int) or calls < 0)]
+    return problems
 
 
 def launch_options(settings):

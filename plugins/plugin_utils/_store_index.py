@@ -20,7 +20,11 @@ and whether the host has facts besides the record. The index also keeps a copy o
 JSON text), so that a stage reads its working set from the index alone. The records stay the truth: an entry and
 its copy are trusted only while the cache entry still has that version.
 
-Both are stored as one JSON text inside the cache value, which ansible-core 2.19+'s tag-preserving decoder
+A third entry, the *report snapshot* (``roamscan-report-snapshot``), serves the readers of every record (the
+coverage report, the inventory plugin): a copy of each readable record with the version of its entry, trusted per
+entry while the version matches, so that such a reader reads only the records written since it last ran.
+
+All three are stored as one JSON text inside the cache value, which ansible-core 2.19+'s tag-preserving decoder
 passes through as a plain string.
 """
 
@@ -31,11 +35,13 @@ import uuid
 
 INDEX_KEY = 'roamscan-store-index'
 CATALOG_KEY = 'roamscan-store-catalog'
+# every readable record with its entry's version, for the readers of every record (report, inventory)
+SNAPSHOT_KEY = 'roamscan-report-snapshot'
 FORMAT = 1
 # overlay entries outside the working set before the catalog is rewritten
 COMPACT_AFTER = 2000
-# what a digest keeps of a record: enough for the working set, holders and _summary.counts
-DIGEST_FIELDS = ('ip', 'lease_state', 'lease_expires', 'last_scanned', 'first_seen', 'pending')
+# what a digest keeps of a record: enough for the working set, holders and _summary.counts (links: which device)
+DIGEST_FIELDS = ('ip', 'lease_state', 'lease_expires', 'last_scanned', 'first_seen', 'pending', 'links')
 
 
 class IndexUnusable(ValueError):
@@ -44,14 +50,16 @@ class IndexUnusable(ValueError):
 
 def digest(record):
     values = [record.get(field) for field in DIGEST_FIELDS]
-    values[-1] = 1 if record.get('pending') else 0
+    values[5] = 1 if record.get('pending') else 0
+    values[6] = sorted(link['identity'] for link in record.get('links') or []) or None
     return values
 
 
 def digest_as_record(values):
-    """The digest as a partial record that _record.is_present / is_overdue and _summary.counts accept."""
+    """The digest as a partial record that _record.is_present / is_overdue, _devices.Devices and _summary.counts accept."""
     record = dict(zip(DIGEST_FIELDS, values))
     record['pending'] = {'digest': True} if record['pending'] else None
+    record['links'] = [{'identity': identity} for identity in record['links'] or ()]
     return record
 
 
@@ -90,13 +98,16 @@ def _unpacked(value, what):
 class Index:
     """The overlay, the copies of the working set, and what the overlay needs to know of the catalog."""
 
-    def __init__(self, overlay, copies, catalog_id, catalog_seal, catalog_only, recent):
+    def __init__(self, overlay, copies, catalog_id, catalog_seal, catalog_only, recent, place=None):
         self.overlay = overlay
         self.copies = copies
         self.catalog_id = catalog_id
         self.catalog_seal = catalog_seal
         self.catalog_only = catalog_only
         self.recent = recent
+        # where it was written (the backend's place: a file store's directory identity); a seal found elsewhere, on
+        # a copy that kept the times, proves nothing
+        self.place = place
 
     @classmethod
     def parse(cls, value):
@@ -106,7 +117,7 @@ class Index:
             if not isinstance(copies, dict) or not all(isinstance(text, str) for text in copies.values()):
                 raise IndexUnusable('malformed copies')
             return cls(_entries(data['overlay'], 'index'), copies, str(data['catalog_id']), int(data['catalog_seal']),
-                       int(data['catalog_only']), dict(data['recent']))
+                       int(data['catalog_only']), dict(data['recent']), data.get('place'))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, IndexUnusable):
                 raise
@@ -114,7 +125,7 @@ class Index:
 
     def dump(self):
         return _packed({'catalog_id': self.catalog_id, 'catalog_seal': self.catalog_seal, 'catalog_only': self.catalog_only,
-                        'recent': self.recent, 'overlay': self.overlay, 'copies': self.copies})
+                        'recent': self.recent, 'overlay': self.overlay, 'copies': self.copies, 'place': self.place})
 
     def stale_keys(self, versions, skew_ns):
         """Keys whose version differs from what the index knows, and whether the catalog is needed to tell.
@@ -169,3 +180,21 @@ def compact(entries, copies, skew_ns):
     recent = {key: entry[0] for key, entry in entries.items() if entry[0] and entry[0][0] > seal - skew_ns and key not in overlay}
     index = Index(overlay, {key: copies[key] for key in overlay if key in copies}, catalog_id, seal, len(entries) - len(overlay), recent)
     return index, _packed({'catalog_id': catalog_id, 'entries': entries})
+
+
+def snapshot_value(entries):
+    """The report snapshot of ``{key: [version, record, others]}``."""
+    return _packed({'entries': entries})
+
+
+def parse_snapshot(value):
+    """``{key: [version, record, others]}`` of a stored report snapshot ({} when there is none); IndexUnusable when it
+    is no snapshot."""
+    if value is None:
+        return {}
+    entries = _unpacked(value, 'report snapshot').get('entries')
+    if not isinstance(entries, dict) or not all(
+            isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], list) and isinstance(entry[1], dict)
+            for entry in entries.values()):
+        raise IndexUnusable('malformed report snapshot')
+    return entries

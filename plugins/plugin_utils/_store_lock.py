@@ -180,7 +180,8 @@ class FileLease:
             raise StoreWriteError('Cannot write the cycle lock %s: %s' % (self.path, exc)) from exc
 
     def acquire(self, seconds, owner):
-        """Take the lease for ``seconds``; raises LockHeld when another cycle holds it unexpired."""
+        """Take the lease for ``seconds``; raises LockHeld when another cycle holds it unexpired. A lease that was
+        still held when it expired is returned with ``took_over``: ``{host, pid, since, expires}`` of that holder."""
         with self._guarded():
             found = self._read()
             now = time.time()
@@ -188,6 +189,9 @@ class FileLease:
                 raise LockHeld(found, self.label)
             lease = dict(_description(int(found.get('token') or 0) + 1, seconds, now, owner), held=True, seconds=seconds)
             self._write(lease)
+            if found.get('held'):
+                # its holder died without releasing it: this cycle resumes what that one left undone
+                return dict(lease, took_over={key: found.get(key) for key in ('host', 'pid', 'since', 'expires')})
             return lease
 
     def renew(self, holding):

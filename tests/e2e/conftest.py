@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -35,3 +36,15 @@ def samba_dc(run_ansible):
     finally:
         dc.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 2 MiB tmpfs of this test's own (unmounted afterwards)."""
+    mount_point = tmp_path / 'store-fs'
+    mount_point.mkdir()
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(['umount', '-l', str(mount_point)], check=False)

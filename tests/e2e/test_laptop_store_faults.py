@@ -7,27 +7,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from cycle_lab import CycleLab, summary_of
+from cycle_lab import CycleLab, hook_line, summary_of
 from legacy_records import mac_of, sample_fleet, sample_pending, working_set_of
 
 pytestmark = pytest.mark.root
 A, B, C = '02:77:00:00:0a:01', '02:77:00:00:0b:02', '02:77:00:00:0c:03'
-
-
-@pytest.fixture
-def small_fs(tmp_path):
-    """A 2 MiB tmpfs of this test's own (unmounted afterwards)."""
-    mount_point = tmp_path / 'store-fs'
-    mount_point.mkdir()
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', str(mount_point)], check=True)
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(['umount', '-l', str(mount_point)], check=False)
 
 
 def fill(directory):
@@ -129,13 +116,6 @@ def test_store_killed_mid_save_loses_no_laptop_and_rebuilds_its_index(tmp_path, 
 
 
 # -- the same faults through the cycle (the current playbook) ---------------------------------------------
-
-def hook_line(mac, ip):
-    """A spool record as the DHCP hook writes it now (this machine's boot id and uptime)."""
-    boot_id = Path('/proc/sys/kernel/random/boot_id').read_text().strip()
-    uptime = Path('/proc/uptime').read_text().split()[0]
-    return 'rs1 %s %s 4242 kea lease %s %s - +3600 .\n' % (boot_id, uptime, mac, ip)
-
 
 def acked(lab):
     state = lab.spool_dir('dhcp1') / 'state.json'

@@ -8,12 +8,9 @@ Run: .venv/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e/test_scan_cy
 """
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 
-from cycle_lab import launch_call_ips, launch_calls, real_kea_lab, summary_of
+from cycle_lab import finish_scans, launch_call_ips, launch_calls, real_kea_lab, summary_of
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -29,10 +26,7 @@ def kea_fixture(ansible_env):
 
 def finish_scan(kea, sim, ips):
     alive = kea.answering(ips)
-    for route, body in (('alive', {'ips': alive}), ('scans', {'ref': '*', 'action': 'process'})):
-        request = urllib.request.Request('%s/_sim/%s' % (sim.url, route), data=json.dumps(body).encode(), method='POST')
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            answer.read()
+    finish_scans(sim, alive)
     return alive
 
 

@@ -24,7 +24,7 @@ import pytest
 
 from netns import wait_until
 from vpn_fixtures import HOSTILE_CNS, LAPTOP_CN
-from vpn_lab import VpnLab, run_command
+from vpn_lab import VpnLab, deploy_vpn_hook as deploy, run_command
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -84,21 +84,6 @@ class Servers:
             client.disconnect()
         for client in clients:
             self.wait_record('disconnect', source=source, kind='disconnect', ip=client.assigned_ip)
-
-
-def deploy(run_ansible, workdir, root, hosts):
-    """Apply the role under the prefix, services untouched: one inventory host (all local) per
-    entry of ``hosts`` (name -> role variables), so ansible runs them side by side."""
-    inventory = workdir / 'inventory.json'
-    inventory.write_text(json.dumps({'all': {'hosts': {
-        name: dict(variables, vpn_hook_root=str(root), vpn_hook_manage_service=False, ansible_connection='local',
-                   ansible_python_interpreter=sys.executable)
-        for name, variables in hosts.items()}}}))
-    playbook = workdir / 'deploy.yml'
-    playbook.write_text(json.dumps([{'hosts': 'all', 'gather_facts': False, 'roles': [{'role': 'roamscan.qualys.vpn_hook'}]}]))
-    proc = run_ansible('ansible-playbook', '-i', str(inventory), '--forks', '3', str(playbook))
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return proc
 
 
 def presence_events(run_ansible, servers, **options):

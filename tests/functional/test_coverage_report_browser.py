@@ -2,10 +2,17 @@
 """The coverage report as a user sees it: playbook roamscan.qualys.coverage_report over a realistic store
 (3000 devices, six months of daily history, hostile host names) rendered by headless Debian Chromium, driven
 over its DevTools protocol: charts drawn, nothing wider than a 1280-px window, no script run, no request but
-the page itself, injected markup shown as text, and the page's figures equal to the JSON export's."""
+the page itself, injected markup shown as text, and the page's figures equal to the JSON export's.
+
+After a visible change of the page, refresh the README's screenshot and review it:
+    ROAMSCAN_UPDATE_SCREENSHOT=1 python -m pytest -c tests/pytest.ini tests/functional/test_coverage_report_browser.py
+"""
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +21,7 @@ import pytest
 
 from chromium import Chromium, chromium_path
 from cycle_lab import CycleLab
-from report_fleet import HOSTILE_NAMES
+from report_fleet import HOSTILE_NAMES, TWO_NIC, aliases, fleet
 
 DEVICES, DAYS = 3000, 180
 SUPPORT = Path(__file__).resolve().parents[1] / 'support'
@@ -29,8 +36,10 @@ def report_fixture(tmp_path, ansible_env):
                    env=lab.env, check=True, timeout=600)
     page = tmp_path / 'site' / 'coverage.html'
     page.parent.mkdir()
+    # the same fleet report_fleet.py seeded (its MACs do not depend on the time)
+    two_nic = aliases(fleet(DEVICES, datetime.datetime.now(datetime.timezone.utc)))
     proc = lab.run(playbook='roamscan.qualys.coverage_report',
-                   extra_vars={'roamscan_report_path': str(page), 'roamscan_report_days': DAYS})
+                   extra_vars={'roamscan_report_path': str(page), 'roamscan_report_days': DAYS, 'roamscan_device_aliases': two_nic})
     assert proc.returncode == 0, proc.stdout[-3000:]
     return page
 
@@ -43,6 +52,8 @@ def test_report_in_a_real_browser(report, tmp_path):
         shot = visit.screenshot(tmp_path / 'coverage.png', height=1100)
         evaluate = visit.evaluate
         assert shot.stat().st_size > 10000
+        if os.environ.get('ROAMSCAN_UPDATE_SCREENSHOT'):
+            shutil.copy(shot, Path(__file__).resolve().parents[2] / 'docs' / 'coverage_report.png')
         # the charts are drawn: one point per day of history, one bar per age bucket
         assert evaluate("document.querySelectorAll('#chart-coverage circle.point').length") == DAYS
         assert evaluate("document.querySelector('#chart-coverage polyline').points.numberOfItems") == DAYS
@@ -57,14 +68,27 @@ def test_report_in_a_real_browser(report, tmp_path):
         assert evaluate("document.querySelectorAll('script, img, iframe, object, embed').length") == 0
         assert "script-src" not in evaluate("document.querySelector('meta[http-equiv=Content-Security-Policy]').content")
         assert "default-src 'none'" in evaluate("document.querySelector('meta[http-equiv=Content-Security-Policy]').content")
-        # the hostile host names are text in the device tables
+        # the hostile host names and identity values are text in the device tables
         cells = evaluate("[...document.querySelectorAll('#overdue td, #due-soon td')].map(cell => cell.textContent)")
         shown = [name for name in HOSTILE_NAMES if name in cells]
         assert shown == list(HOSTILE_NAMES)
+        rows = evaluate("[...document.querySelectorAll('#overdue tbody tr')].map(r => [...r.cells].map(c => c.textContent))")
+        header = evaluate("[...document.querySelectorAll('#overdue thead th')].map(c => c.textContent)")
+        by_name = {row[header.index('Host name')]: row for row in rows}
+        for name in HOSTILE_NAMES:
+            assert by_name[name][header.index('Identities')].endswith(', vpn_cert:' + name)
+        # a device of two identities is one row that shows both, with its source
+        two_nic = [row for row in rows if row[header.index('Device')] == TWO_NIC]
+        assert len(two_nic) == 1
+        assert two_nic[0][header.index('Identities')] == ', '.join(aliased for aliased in exported_identities(exported, TWO_NIC))
+        assert two_nic[0][header.index('Identities')].count('mac:') == 2 and 'dhcp ' in two_nic[0][header.index('Sources')]
         # the page's figures are the export's
         figures = evaluate("Object.fromEntries([...document.querySelectorAll('.kpi')]"
                            ".map(k => [k.lastChild.textContent, k.firstChild.textContent]))")
-        assert figures['known devices'] == str(summary['counts']['known']) == str(DEVICES)
+        assert figures['known devices'] == str(summary['counts']['known']) == str(DEVICES - 1)   # two MACs, one device
+        # the headline is the not-overdue share, the figure the history keeps for each day
+        assert evaluate("document.querySelector('#share strong').textContent") == figures['not overdue']
+        assert evaluate("document.querySelector('#window-share').textContent").startswith('Seen and scanned in the window: ')
         assert figures['overdue'] == str(summary['counts']['overdue'])
         assert figures['present now'] == str(summary['counts']['present'])
         assert figures['due within 7 days'] == str(sum(1 for row in exported['devices']
@@ -75,3 +99,7 @@ def test_report_in_a_real_browser(report, tmp_path):
         assert sum(summary['overdue_reasons'].values()) == summary['counts']['overdue']
         shown_rows = evaluate("document.querySelectorAll('#overdue tbody tr').length")
         assert shown_rows == min(summary['counts']['overdue'], 500)
+
+
+def exported_identities(exported, name):
+    return next(row['identities'] for row in exported['devices'] if row['name'] == name)

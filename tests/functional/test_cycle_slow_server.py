@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A DHCP server that hangs delays the others' laptops no longer than roamscan_dhcp_timeout: three local DHCP
+"""A DHCP server that hangs delays the others' laptops no longer than roamscan_presence_timeout: three local DHCP
 servers, one of which starts every module ten minutes late (its Python is a wrapper that sleeps first). The cycle
 launches the other two servers' laptops, reports the slow one as not reported and leaves its spool unacknowledged,
 so its laptop is there for the next cycle. Real ansible-playbook; the Qualys simulator on 127.0.0.1."""
@@ -28,7 +28,7 @@ def test_a_hanging_dhcp_server_delays_the_others_only_up_to_the_timeout(tmp_path
     os.chmod(hanging, 0o755)
     lab.set_server_vars('dhcp2', ansible_python_interpreter=str(hanging))
 
-    proc = lab.run(qualys_sim, extra_vars={'roamscan_dhcp_timeout': 10}, timeout=300)   # without the timeout: > 10 min
+    proc = lab.run(qualys_sim, extra_vars={'roamscan_presence_timeout': 10}, timeout=300)   # without the timeout: > 10 min
     summary = summary_of(proc)
     assert proc.returncode != 0 and 'dhcp2' in summary['dhcp_servers_not_reported']   # said, and the run is marked
     calls = launch_calls(qualys_sim)
@@ -40,7 +40,7 @@ def test_a_hanging_dhcp_server_delays_the_others_only_up_to_the_timeout(tmp_path
     stop_processes(started)
     lab.set_server_vars('dhcp2', ansible_python_interpreter=lab.python)   # it answers again: its laptop comes in
     qualys_sim.state.scan_action('*', 'process')
-    again = lab.run(qualys_sim, extra_vars={'roamscan_dhcp_timeout': 10}, timeout=300)
+    again = lab.run(qualys_sim, extra_vars={'roamscan_presence_timeout': 10}, timeout=300)
     assert again.returncode == 0, again.stdout[-4000:]
     assert sorted(summary_of(again)['credited']) == [LAPTOPS['dhcp1'][1], LAPTOPS['dhcp3'][1]]
     assert launch_call_ips(launch_calls(qualys_sim)[-1]) == ['10.77.1.102']

@@ -224,7 +224,7 @@ def test_password_never_in_output_logs_or_requests(qualys_play, qualys_sim):
 
 def test_ansible_doc_renders_every_module_with_examples_and_return(run_ansible):
     modules = ['roamscan.qualys.qualys_scan_launch', 'roamscan.qualys.qualys_scan_status',
-               'roamscan.qualys.host_last_scanned']
+               'roamscan.qualys.host_last_scanned', 'roamscan.qualys.qualys_login_check']
     docs = json.loads(run_ansible('ansible-doc', '--json', *modules, check=True).stdout)
     for name in modules:
         assert docs[name]['examples'].strip() and docs[name]['return']

@@ -153,6 +153,23 @@ def test_rate_limit_block_has_documented_headers_and_body(qualys_sim, lib):
     assert call(qualys_sim, '/api/3.0/fo/scan/', 'list').status_code == 200
 
 
+def test_express_tier_allows_50_calls_a_day_per_api_on_a_stopped_clock():
+    with QualysSimulator(config={'tier': 'express', 'clock': 'stopped'}) as sim:
+        started = sim.state.now()
+        answers = [call(sim, '/api/3.0/fo/scan/', 'list') for dummy in range(51)]
+        assert sim.state.now() == started   # the clock moves only when told to
+        assert [a.status_code for a in answers] == [200] * 50 + [409]
+        first = answers[0].headers
+        assert (first['X-RateLimit-Limit'], first['X-RateLimit-Window-Sec'], first['X-Concurrency-Limit-Limit']) == ('50', '86400', '1')
+        assert answers[49].headers['X-RateLimit-Remaining'] == '0'
+        assert answers[50].headers['X-RateLimit-ToWait-Sec'] == '86400'
+        assert call(sim, '/api/2.0/fo/asset/host/', 'list').status_code == 200   # another API counts on its own
+        sim.state.advance(86400)
+        assert call(sim, '/api/3.0/fo/scan/', 'list').status_code == 200
+    with pytest.raises(ValueError, match='unknown tier'):
+        QualysSimulator(config={'tier': 'enterprise'})
+
+
 def test_concurrency_block_takes_precedence_and_has_no_rate_headers(qualys_sim, lib):
     qualys_sim.state.set_limits('scan:list', concurrency=1)
     qualys_sim.state.add_fault('slow', api='scan:list', seconds=1.5)

@@ -61,8 +61,9 @@ def test_timeout_at_the_host_list_lookup_launches_nothing_and_exits_non_zero(lab
 
 def test_rate_limit_beyond_max_wait_at_the_launch_keeps_the_intent_and_the_next_run_launches_once(lab, qualys_sim):
     lab.write_leases('dhcp1', [('10.77.0.100', A)])
-    qualys_sim.state.add_fault('rate_409', api='scan:launch', count=1, to_wait=600)
-    proc = lab.run(qualys_sim, extra_vars=QUICK)
+    # a block that ends before the next run (one that does not holds the next run: test_api_budget.py)
+    qualys_sim.state.add_fault('rate_409', api='scan:launch', count=1, to_wait=3)
+    proc = lab.run(qualys_sim, extra_vars={'roamscan_qualys_connection': {'timeout': 2, 'max_wait': 1}})
     summary = summary_of(proc)
     assert proc.returncode != 0
     assert summary['fault']['stage'] == 'launch' and 'max_wait' in summary['fault']['msg']

@@ -14,10 +14,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from netns import DhcpLab, kea_dhcp4_config, run as run_command
@@ -38,21 +40,26 @@ def unwrap_unsafe(value):
 
 
 class CycleLab:
-    """One controller + fake DHCP servers (lease_events runs locally on files this lab writes)."""
+    """One controller + fake DHCP servers (presence_events runs locally on files this lab writes) and, with
+    ``vpn_servers`` (``{name: openvpn|ocserv|wireguard}``), VPN servers in group vpn_servers."""
 
     def __init__(self, root, ansible_env, servers=('dhcp1',), cache='jsonfile', cache_connection=None,
-                 cache_timeout=0, venv_bin=None):
+                 cache_timeout=0, venv_bin=None, vpn_servers=None):
         self.root = Path(root)
         self.env = dict(ansible_env)
         self.venv_bin = Path(venv_bin) if venv_bin else Path(sys.executable).parent
         self.python = str(self.venv_bin / 'python')
         self.servers = list(servers)
-        self.server_vars = {name: {} for name in self.servers}
+        self.vpn_servers = dict(vpn_servers or {})
+        self.server_vars = {name: {} for name in self.servers + list(self.vpn_servers)}
         self.cache_dir = self.root / 'facts'
+        self.store_vars = {}
         (self.root / 'tmp').mkdir(parents=True, exist_ok=True)
         for name in self.servers:
             self.spool_dir(name).mkdir(parents=True, exist_ok=True)
             self.write_leases(name, [])
+        for name in self.vpn_servers:
+            self.spool_dir(name).mkdir(parents=True, exist_ok=True)
         self.write_config(cache, cache_connection or str(self.cache_dir), cache_timeout)
         self.write_inventory()
 
@@ -62,6 +69,10 @@ class CycleLab:
 
     def lease_file(self, server):
         return self.root / server / 'kea-leases4.csv'
+
+    def status_file(self, server):
+        """Where VPN server ``server`` (OpenVPN) keeps its status file."""
+        return self.root / server / 'status-roamscan.log'
 
     def write_config(self, cache, connection, timeout):
         lines = ['[defaults]', 'fact_caching = %s' % cache]
@@ -80,8 +91,12 @@ class CycleLab:
                              'roamscan_dhcp_server': 'kea', 'roamscan_spool_dir': str(self.spool_dir(name)),
                              'roamscan_lease_file': str(self.lease_file(name))}, **self.server_vars[name])
                  for name in self.servers}
+        vpn_hosts = {name: dict({'ansible_connection': 'local', 'ansible_python_interpreter': self.python,
+                                 'roamscan_vpn_server': kind, 'roamscan_spool_dir': str(self.spool_dir(name)),
+                                 'roamscan_vpn_table': str(self.status_file(name))}, **self.server_vars[name])
+                     for name, kind in self.vpn_servers.items()}
         inventory = {'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}},
-                             'children': {'dhcp_servers': {'hosts': hosts}}}}
+                             'children': {'dhcp_servers': {'hosts': hosts}, 'vpn_servers': {'hosts': vpn_hosts}}}}
         (self.root / 'inventory.yml').write_text(json.dumps(inventory, indent=1))
         (self.root / 'roamscan.laptops.yml').write_text('plugin: roamscan.qualys.laptops\n')
 
@@ -97,10 +112,40 @@ class CycleLab:
         path = self.lease_file(server)
         path.write_text('\n'.join(rows) + '\n')
 
+    def write_openvpn_status(self, server, sessions):
+        """An OpenVPN status file (version 3, rewritten now) listing ``sessions``: ``(common name, tunnel ip)``."""
+        now = int(time.time())
+        lines = ['TITLE\tOpenVPN 2.6 lab', 'TIME\t%s\t%d' % (time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(now)), now),
+                 'HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received'
+                 '\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher']
+        lines += ['CLIENT_LIST\t%s\t10.87.0.2:5000%d\t%s\t\t1\t1\tx\t%d\tUNDEF\t%d\t%d\tAES-256-GCM' % (name, index, ip, now, index, index)
+                  for index, (name, ip) in enumerate(sessions)]
+        self.status_file(server).write_text('\n'.join(lines + ['END', '']))
+
+    def records(self):
+        """Every identity record in the jsonfile store, by identity key (``identity`` kind:value; the MAC for a MAC)."""
+        found = {}
+        for path in self.cache_dir.glob('*roamscan-id-*'):
+            data = json.loads(path.read_text())
+            if '__payload__' in data:
+                data = json.loads(data['__payload__'])
+            record = data['roamscan']
+            identity = record['identity']
+            found[identity['value'] if identity['kind'] == 'mac' else '%s:%s' % (identity['kind'], identity['value'])] = record
+        return found
+
     def set_server_vars(self, server, **hostvars):
-        """Override inventory variables of DHCP server ``server`` (e.g. where a real server keeps its files)."""
+        """Override inventory variables of DHCP or VPN server ``server`` (e.g. where a real server keeps its files)."""
         self.server_vars[server].update(hostvars)
         self.write_inventory()
+
+    def use_store(self, directory):
+        """Keep roamscan's laptop store (roamscan_fact_cache, jsonfile) in ``directory``, apart from Ansible's own
+        fact cache; every run and the inventory source use it."""
+        self.cache_dir = Path(directory)
+        store = {'plugin': 'ansible.builtin.jsonfile', 'connection': str(self.cache_dir), 'timeout': 0}
+        self.store_vars = {'roamscan_fact_cache': store}
+        (self.root / 'roamscan.laptops.yml').write_text(json.dumps({'plugin': 'roamscan.qualys.laptops', 'fact_cache': store}))
 
     def append_spool(self, server, line):
         with open(self.spool_dir(server) / 'current', 'a', encoding='utf-8') as handle:
@@ -111,7 +156,7 @@ class CycleLab:
         return {'QUALYS_API_URL': sim.url, 'QUALYS_USERNAME': sim.username, 'QUALYS_PASSWORD': sim.password}
 
     def playbook_command(self, extra_vars=None, playbook='roamscan.qualys.scan_overdue', options=()):
-        variables = dict(SCAN_SETTINGS)
+        variables = dict(SCAN_SETTINGS, **self.store_vars)
         variables.update(extra_vars or {})
         vars_file = self.root / 'tmp' / 'extra-vars.json'
         vars_file.write_text(json.dumps(variables))
@@ -127,11 +172,12 @@ class CycleLab:
         return subprocess.run(self.playbook_command(extra_vars, playbook, options), env=full_env, cwd=str(self.root),
                               capture_output=True, text=True, timeout=timeout, check=False)
 
-    def spawn(self, sim, extra_vars=None):
+    def spawn(self, sim, extra_vars=None, env=None):
         """Start the cycle in its own process group (to kill it mid-way)."""
         full_env = dict(self.env)
         full_env['PATH'] = '%s:%s' % (self.venv_bin, full_env.get('PATH', '/usr/bin:/bin'))
         full_env.update(self.qualys_env(sim))
+        full_env.update(env or {})
         return subprocess.Popen(self.playbook_command(extra_vars), env=full_env, cwd=str(self.root),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
@@ -149,6 +195,58 @@ class CycleLab:
         left = lease['expires'] - time.time()
         assert left < timeout, 'lease of %d s left' % left
         time.sleep(max(0.0, left + 0.2))
+
+    def at_point(self, sim, point, command=None, extra_vars=None, timeout=600):
+        """Run the cycle and, at ``point`` (``before:<task name>`` or ``after:<task name>``,
+        tests/support/callback_plugins/stage_point.py), run ``command`` (argv) and go on, or without one SIGKILL
+        the run's whole process group. Returns (returncode, output); fails unless the run reached the point."""
+        mark = self.root / 'tmp' / 'reached-point'
+        mark.unlink(missing_ok=True)
+        env = {'ANSIBLE_CALLBACK_PLUGINS': str(Path(__file__).resolve().parent / 'callback_plugins'),
+               'ANSIBLE_CALLBACKS_ENABLED': 'stage_point', 'ROAMSCAN_AT': point, 'ROAMSCAN_AT_MARK': str(mark)}
+        if command:
+            env['ROAMSCAN_AT_RUN'] = json.dumps(list(command))
+        proc = self.spawn(sim, extra_vars, env)
+        output = proc.communicate(timeout=timeout)[0]
+        if not mark.exists() or mark.read_text().strip() != point:
+            raise AssertionError('the cycle never reached %s (rc=%s):\n%s' % (point, proc.returncode, output[-4000:]))
+        return proc.returncode, output
+
+    def crash(self, sim, point, extra_vars=None, timeout=600):
+        """The cycle SIGKILLed at ``point`` (see ``at_point``); returns its output. Fails unless it died there."""
+        returncode, output = self.at_point(sim, point, extra_vars=extra_vars, timeout=timeout)
+        if returncode != -signal.SIGKILL:
+            raise AssertionError('the cycle was not killed at %s (rc=%s):\n%s' % (point, returncode, output[-4000:]))
+        return output
+
+    def expire_lease(self):
+        """Move the lease a killed cycle left held past its expiry, as waiting roamscan_cycle_lock_seconds would
+        (tests/functional/test_cycle_lock.py waits for real). False when no lease was held."""
+        lease = self.lease()
+        if not lease or not lease.get('held'):
+            return False
+        lease['expires'] = time.time() - 1
+        path = self.cache_dir / '.roamscan-lock' / 'lease'
+        temporary = path.with_name('.lease-expired')
+        temporary.write_text(json.dumps(lease))
+        os.replace(temporary, path)
+        return True
+
+    def unacknowledged(self, server):
+        """The spool lines of DHCP server ``server`` that no cycle acknowledged yet (rotated segments past their acked
+        offset, then ``current``)."""
+        spool = Path(self.server_vars[server].get('roamscan_spool_dir') or self.spool_dir(server))
+        try:
+            acked = json.loads((spool / 'state.json').read_text()).get('acked', {})
+        except FileNotFoundError:
+            acked = {}
+        lines = []
+        segments = sorted((int(path.name[4:]), path) for path in spool.glob('seg.*') if path.name[4:].isdigit())
+        for number, path in segments:
+            lines += path.read_bytes()[acked.get(str(number), 0):].decode().splitlines()
+        if (spool / 'current').exists():
+            lines += (spool / 'current').read_text().splitlines()
+        return lines
 
     def inventory(self):
         """The laptops as users see them: ansible-inventory with the roamscan.qualys.laptops plugin."""
@@ -247,6 +345,13 @@ def real_kea_lab(ansible_env, prefix, clients):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def hook_line(mac, ip):
+    """A spool record as the DHCP hook writes it now (this machine's boot id and uptime)."""
+    boot_id = Path('/proc/sys/kernel/random/boot_id').read_text().strip()
+    uptime = Path('/proc/uptime').read_text().split()[0]
+    return 'rs1 %s %s 4242 kea lease %s %s - +3600 .\n' % (boot_id, uptime, mac, ip)
+
+
 def launch_call_ips(call):
     """The IPs of a launch call, with the ranges the client compresses consecutive addresses into expanded."""
     found = []
@@ -290,13 +395,23 @@ def summary_of(proc_or_output):
     return _json_after(output, index)['msg']
 
 
-def warnings_of(proc):
+def warnings_of(proc_or_output):
     """Every [WARNING] Ansible printed."""
-    return [line for line in (proc.stdout + proc.stderr).splitlines() if '[WARNING]' in line]
+    output = proc_or_output if isinstance(proc_or_output, str) else proc_or_output.stdout + proc_or_output.stderr
+    return [line for line in output.splitlines() if '[WARNING]' in line]
 
 
 def launch_calls(sim):
     return [call for call in sim.state.calls if call.get('params', {}).get('action') == 'launch']
+
+
+def finish_scans(sim, alive):
+    """Every scan of the simulator finishes and is processed, finding the addresses ``alive`` (over its HTTP admin
+    routes, as a scanner's results would arrive)."""
+    for route, body in (('alive', {'ips': list(alive)}), ('scans', {'ref': '*', 'action': 'process'})):
+        request = urllib.request.Request('%s/_sim/%s' % (sim.url, route), data=json.dumps(body).encode(), method='POST')
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            answer.read()
 
 
 def run_demo(workdir, *args, timeout=600):

@@ -37,6 +37,17 @@ spool_record = module_utils('_spool_record')
 SCAN_SETTINGS = dict(cycle_lab.SCAN_SETTINGS, roamscan_max_active_scans=10)
 
 
+def stop_session(proc):
+    """Stop ``proc`` (started with start_new_session) and everything it started: its process group, by its PID."""
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(15)
+
+
 class EdaLab:
 
     def __init__(self, workdir, ansible_env, clients=1, python=None):
@@ -116,13 +127,7 @@ class EdaLab:
         wait_until(ready, timeout, what='ansible-rulebook to start')
 
     def stop_rulebook(self):
-        if self.rulebook is not None and self.rulebook.poll() is None:
-            os.killpg(self.rulebook.pid, signal.SIGTERM)
-            try:
-                self.rulebook.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.rulebook.pid, signal.SIGKILL)
-                self.rulebook.wait(15)
+        stop_session(self.rulebook)
 
     def log(self):
         return self.rulebook_log.read_text(errors='replace') if self.rulebook_log.exists() else ''

@@ -35,8 +35,8 @@ def legacy_write(records, cache=None, facts=None, key_of=None):
 def write_behind(records, cache=None):
     """Write ``{mac: record}`` under today's record keys, straight through the cache plugin: another controller
     (or a crash between the record writes and the index write) changing records behind the store's back."""
-    from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import record_key  # pylint: disable=import-outside-toplevel
-    return legacy_write(records, cache, key_of=record_key)
+    from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import store_key  # pylint: disable=import-outside-toplevel
+    return legacy_write(records, cache, key_of=store_key)
 
 
 # -- sample fleets for the store tests ---------------------------------------------------------------
@@ -68,6 +68,14 @@ def sample_fleet(active=10, pending=5, away=35):
             for n in range(active + pending + away)}
 
 
+def as_read(records):
+    """``{mac: record}`` as today's store returns these records: upgraded with their identity, source and authority
+    (_record.upgrade_record), the records given left as they are."""
+    import copy  # pylint: disable=import-outside-toplevel
+    from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import upgrade_record  # pylint: disable=import-outside-toplevel
+    return {mac: upgrade_record(copy.deepcopy(rec)) for mac, rec in records.items()}
+
+
 def working_set_of(records):
     """What the store's working_set must return for these records."""
-    return {mac: rec for mac, rec in records.items() if rec['lease_state'] == 'active' or rec['pending']}
+    return as_read({mac: rec for mac, rec in records.items() if rec['lease_state'] == 'active' or rec['pending']})

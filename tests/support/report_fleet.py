@@ -11,6 +11,14 @@ import random
 HOSTILE_NAMES = ('<script>alert(1)</script>', '"><img src=x onerror=alert(2)>', "'><svg onload=alert(3)>",
                  '=HYPERLINK("http://x")', '</td></tr></table><h1>x</h1>')
 SERVERS = ('dhcp-hq', 'dhcp-branch', 'dhcp-lab')
+# the device names of the alias list the tests pass (ALIASES): two MACs of one laptop, both long overdue
+TWO_NIC = 'two-nic laptop'
+
+
+def aliases(records):
+    """The alias list joining the fleet's two-NIC laptop (records 5 and 6 of ``fleet()``)."""
+    macs = list(records)[5:7]
+    return [{'device': TWO_NIC, 'identities': ['mac:' + mac for mac in macs]}]
 
 
 def _time(moment):
@@ -44,10 +52,15 @@ def fleet(count, now, seed=7, hostile=True):
                                  'title': 'roamscan %s' % _time(now)}
         records[mac] = record
     if hostile:
-        # never scanned since long ago: at the top of the overdue table
+        # never scanned since long ago: at the top of the overdue table; each linked to an identity named like an attack
         for number, name in enumerate(HOSTILE_NAMES):
-            records[list(records)[number]].update(hostname=name, first_seen=_time(now - datetime.timedelta(days=410 + number)),
-                                                  last_scanned=None, last_scan_ref=None, pending=None)
+            records[list(records)[number]].update(
+                hostname=name, first_seen=_time(now - datetime.timedelta(days=410 + number)), last_scanned=None,
+                last_scan_ref=None, pending=None,
+                links=[{'identity': 'vpn_cert:' + name, 'kind': 'authenticated', 'since': _time(now), 'evidence': {}}])
+        for number in (5, 6):   # the two-NIC laptop of aliases()
+            records[list(records)[number]].update(first_seen=_time(now - datetime.timedelta(days=420)), last_scanned=None,
+                                                  last_scan_ref=None, pending=None)
     return records
 
 

@@ -22,6 +22,7 @@ NOT per namespace: interface names carry the lab token so parallel labs never sh
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -176,6 +177,21 @@ class VpnCertificates:
 
     def client(self, name):
         return self._clients[name]
+
+
+def deploy_vpn_hook(run_ansible, workdir, root, hosts):
+    """The vpn_hook role (real ansible-playbook) under the path prefix ``root``, services untouched: one inventory
+    host (all local) per entry of ``hosts`` (name -> role variables), so ansible runs them side by side."""
+    inventory = workdir / 'inventory.json'
+    inventory.write_text(json.dumps({'all': {'hosts': {
+        name: dict(variables, vpn_hook_root=str(root), vpn_hook_manage_service=False, ansible_connection='local',
+                   ansible_python_interpreter=sys.executable)
+        for name, variables in hosts.items()}}}))
+    playbook = workdir / 'deploy.yml'
+    playbook.write_text(json.dumps([{'hosts': 'all', 'gather_facts': False, 'roles': [{'role': 'roamscan.qualys.vpn_hook'}]}]))
+    proc = run_ansible('ansible-playbook', '-i', str(inventory), '--forks', '3', str(playbook))
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return proc
 
 
 class VpnClient(Process):

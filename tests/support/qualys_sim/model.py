@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import calendar
 import collections
+import copy
 import ipaddress
 import json
 import math
@@ -125,6 +126,12 @@ class ApiError(Exception):
         self.status, self.code, self.text, self.items = status, code, text, items
 
 
+# Default API limits per service level (reference 8.2: Express/Consultant 1 concurrent and 50 calls a day,
+# Standard 2 concurrent and 300 calls an hour, per API); config ``tier`` applies one to every API.
+TIERS = {'standard': {'limit': 300, 'window_sec': 3600, 'concurrency': 2},
+         'express': {'limit': 50, 'window_sec': 86400, 'concurrency': 1}}
+
+
 def default_config():
     return {
         'queue_seconds': 190,      # appliances poll for jobs every 190 s (reference 4.3)
@@ -139,6 +146,9 @@ def default_config():
 
 class SimState:
     """Everything the simulator knows; all access goes through the lock."""
+
+    SAVED = ('config', '_real0', '_epoch0', 'offset', 'scans', 'hosts', 'next_scan_id', 'next_host_id', 'alive',
+             'faults', 'calls', 'accepted', 'running')
 
     def __init__(self, base_url='http://127.0.0.1', username='roamscan_api', password='sim-password',
                  start_epoch=None, config=None):
@@ -157,6 +167,10 @@ class SimState:
             self.config = default_config()
             self.config.update(initial_config or {})
             self.config.update(config or {})
+            if self.config.get('tier'):
+                if self.config['tier'] not in TIERS:
+                    raise ValueError('unknown tier %r (known: %s)' % (self.config['tier'], ', '.join(sorted(TIERS))))
+                self.config['limits'] = dict(self.config['limits'], **{'*': dict(TIERS[self.config['tier']])})
             self._real0 = time.monotonic()
             self._epoch0 = float(int(start_epoch if start_epoch is not None else time.time()))
             self.offset = 0.0
@@ -170,7 +184,20 @@ class SimState:
             self.accepted = collections.defaultdict(collections.deque)
             self.running = collections.Counter()
 
+    def save(self):
+        """A copy of everything the simulator knows, for ``restore`` (tests that start many runs from one state)."""
+        with self.lock:
+            return copy.deepcopy({name: getattr(self, name) for name in self.SAVED})
+
+    def restore(self, saved):
+        """Go back to what ``save`` returned: scans, hosts, call log and clock (the clock keeps running)."""
+        with self.lock:
+            for name, value in copy.deepcopy(saved).items():
+                setattr(self, name, value)
+
     def now(self):
+        if self.config.get('clock') == 'stopped':   # moves only when told to (benchmarks of a whole day)
+            return self._epoch0 + self.offset
         return self._epoch0 + (time.monotonic() - self._real0) + self.offset
 
     def advance(self, seconds=None, set_to=None):

@@ -13,6 +13,7 @@ from ansible.playbook.play_context import PlayContext
 from ansible.playbook.task import Task
 from ansible.template import Templar
 
+from ansible_collections.roamscan.qualys.plugins.module_utils._addresses import mac_from_host
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _cycle_action
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreWriteError, UnsafeFactCache
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import LockHeld, LockLost
@@ -46,8 +47,14 @@ class FakeStore:
     def holders(self, ips):
         return {r['ip']: mac for mac, r in self.records.items() if r['lease_state'] == 'active' and r['ip'] in ips}
 
-    def all(self):
-        self.reads.append(('all',))
+    def holder_keys(self, ips):
+        return set(self.holders(ips).values())
+
+    def unreadable(self):
+        return {mac_from_host(item['host']) for item in self.corrupt}
+
+    def all(self, snapshot=False, refresh=True):
+        self.reads.append(('all', snapshot, refresh) if snapshot else ('all',))
         return copy.deepcopy(self.records)
 
     def digests(self):
@@ -57,8 +64,9 @@ class FakeStore:
     def read_entry(self, key):
         return copy.deepcopy(self.entries.get(key))
 
-    def write_entry(self, key, value):
+    def write_entry(self, key, value, fenced=False):
         self.entries[key] = copy.deepcopy(value)
+        self.fenced_writes = getattr(self, 'fenced_writes', []) + [key] * fenced
 
     # the cycle lease: held by ``holder`` (None: free); renewals and releases are remembered
     holder = None
@@ -76,6 +84,10 @@ class FakeStore:
             raise LockLost('lost the fake lease')
         return holding
 
+    def release_lease(self, holding):
+        released, self.holder = holding is not None and holding == self.holder, None
+        return released
+
     def save(self, records, macs):
         if self.fail_writes:
             raise StoreWriteError('write to fake failed')
@@ -88,7 +100,7 @@ class FakeStore:
 def store(monkeypatch):
     holder = {'store': FakeStore()}
 
-    def fake_open(settings=None, require_durable=True):
+    def fake_open(settings=None, require_durable=True, read_only=False):
         holder['settings'] = settings
         if holder.get('refuse'):
             raise UnsafeFactCache(holder['refuse'])
@@ -98,11 +110,12 @@ def store(monkeypatch):
     return holder
 
 
-def run_action(name, args=None, task_vars=None, check_mode=False):
+def run_action(name, args=None, task_vars=None, check_mode=False, diff=False):
     module = importlib.import_module('ansible_collections.roamscan.qualys.plugins.action.%s' % name)
     task = Task()
     task.args = args or {}
     task.check_mode = check_mode
+    task.diff = diff
     loader = DataLoader()
     connection = MagicMock()
     connection._shell.tmpdir = '/nonexistent'   # the actions never need one; ActionBase asks
@@ -112,7 +125,8 @@ def run_action(name, args=None, task_vars=None, check_mode=False):
 
 
 def lease_report(*rows, cursor='cursor-1'):
-    return {'now': NOW, 'events': [], 'cursor': cursor, 'changed': False,
+    return {'now': NOW, 'events': [], 'cursor': cursor, 'changed': False, 'source': 'kea', 'spool_dir': '/var/spool/roamscan',
+            'table_path': None,
             'leases': [lease(mac, ip, '2026-11-28T13:00:00Z') for mac, ip in rows]}
 
 
@@ -122,13 +136,26 @@ def cycle_vars(**servers):
     return variables
 
 
+def fresh_vars(base=SCAN, **servers):
+    """Task variables of verify: each DHCP server's re-read lease table registered as roamscan_fresh."""
+    return dict(base, groups={'dhcp_servers': sorted(servers)},
+                hostvars={name: {'roamscan_fresh': result} for name, result in servers.items()})
+
+
 def test_check_refuses_bad_scan_settings_before_anything_is_read(store):
     result = run_action('cycle_check', task_vars={'roamscan_option_profile': 'p', 'groups': {}})
     assert result['failed'] and 'no scanner selector' in result['msg']
     assert store['store'].reads == []
 
 
-def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store):
+@pytest.fixture
+def qualys_environment(monkeypatch):
+    for name, value in (('QUALYS_API_URL', 'https://qualysapi.example.net'), ('QUALYS_USERNAME', 'roamscan_api'),
+                        ('QUALYS_PASSWORD', 'secret')):
+        monkeypatch.setenv(name, value)
+
+
+def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store, qualys_environment):
     result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']}))
     assert not result.get('failed') and result['dhcp_servers'] == ['dhcp1', 'dhcp2'] and result['fact_cache'] == 'fake'
     store['refuse'] = 'The fact cache is memory'
@@ -136,23 +163,23 @@ def test_check_reports_an_unsafe_store_and_returns_the_dhcp_servers(store):
     assert result['failed'] and 'memory' in result['msg'] and store['settings']['plugin'] == 'memory'
 
 
-def test_check_takes_the_lease_and_a_held_one_skips_or_fails_the_cycle(store):
+def test_check_takes_the_lease_and_a_held_one_skips_or_fails_the_cycle(store, qualys_environment):
     result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
     assert result['lock']['token'] == 1 and result['held_elsewhere'] is None and result['dhcp_servers'] == ['dhcp1']
     skipped = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
     assert not skipped.get('failed') and skipped['lock'] is None and skipped['dhcp_servers'] == []
     assert skipped['held_elsewhere']['msg'].startswith('another cycle is running on here (pid 1) since 1970-01-01T00:00:00Z')
-    failed = run_action('cycle_check', task_vars=dict(SCAN, roamscan_when_locked='fail'))
+    failed = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}, roamscan_when_locked='fail'))
     assert failed['failed'] and 'another cycle is running on here' in failed['msg'] and 'roamscan_when_locked is fail' in failed['msg']
 
 
-def test_check_in_check_mode_takes_no_lease(store):
-    result = run_action('cycle_check', task_vars=dict(SCAN), check_mode=True)
+def test_check_in_check_mode_takes_no_lease(store, qualys_environment):
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}), check_mode=True)
     assert result['lock'] is None and store['store'].holder is None
 
 
-def test_a_stage_renews_the_lease_of_its_cycle_and_stops_when_it_was_lost(store):
-    holding = run_action('cycle_check', task_vars=dict(SCAN))['lock']
+def test_a_stage_renews_the_lease_of_its_cycle_and_stops_when_it_was_lost(store, qualys_environment):
+    holding = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))['lock']
     task_vars = cycle_vars(dhcp1=lease_report((A, X)))
     task_vars['roamscan_checked'] = {'lock': holding}
     assert run_action('cycle_remember', task_vars=task_vars)['stored'] == 1 and store['store'].renewed == [holding]
@@ -161,22 +188,67 @@ def test_a_stage_renews_the_lease_of_its_cycle_and_stops_when_it_was_lost(store)
     assert lost['failed'] and 'lost the fake lease' in lost['msg']
 
 
+@pytest.mark.parametrize('groups, state', [({}, 'is not in the inventory'), ({'dhcp_servers': []}, 'has no hosts')])
+def test_check_refuses_a_missing_or_empty_dhcp_group_naming_the_variable(store, qualys_environment, groups, state):
+    groups = dict(groups, all=['localhost'], dhcp=['dhcp1'])
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups=groups))
+    assert result['failed'] and "group 'dhcp_servers' (roamscan_dhcp_group) %s" % state in result['msg']
+    assert result['msg'].endswith('groups in this inventory: %s' % ', '.join(sorted(set(groups) - {'all'})))
+
+
+@pytest.mark.parametrize('unset, named', [
+    ('QUALYS_PASSWORD', 'set QUALYS_PASSWORD in'),
+    ('QUALYS_API_URL', 'set QUALYS_API_URL (or QUALYS_PLATFORM) in'),
+])
+def test_check_names_the_qualys_environment_variable_that_is_unset(store, qualys_environment, monkeypatch, unset, named):
+    monkeypatch.delenv(unset)
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
+    assert result['failed'] and named in result['msg'] and 'roamscan_qualys_connection' in result['msg']
+    connection = {'api_url': 'https://qualysapi.example.net', 'password': 'secret'}
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}, roamscan_qualys_connection=connection))
+    assert not result.get('failed')
+
+
+def test_check_refuses_a_controller_without_requests_naming_how_to_install_it(store, qualys_environment, monkeypatch):
+    real_import = importlib.import_module
+
+    def without_requests(name, *args):
+        if name == 'requests':
+            raise ImportError('No module named requests')
+        return real_import(name, *args)
+    monkeypatch.setattr(importlib, 'import_module', without_requests)
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups={'dhcp_servers': ['dhcp1']}))
+    assert result['failed'] and 'the Python package requests cannot be imported' in result['msg']
+    assert '-m pip install requests' in result['msg'] and store['store'].reads == [] and 'settings' not in store
+
+
 def test_remember_reads_the_servers_results_from_hostvars_and_acknowledges_what_was_stored(store):
     task_vars = cycle_vars(dhcp1=lease_report((A, X)), dhcp2={'failed': True, 'msg': 'lease file unreadable'})
     task_vars['groups']['dhcp_servers'].append('dhcp3')    # in the group, never reached
     result = run_action('cycle_remember', task_vars=task_vars)
     assert result['servers'] == ['dhcp1'] and result['stored'] == 1 and result['changed']
-    assert result['acknowledge'] == {'dhcp1': 'cursor-1'}
+    assert result['acknowledge'] == [{'host': 'dhcp1', 'source': 'kea', 'spool_dir': '/var/spool/roamscan', 'cursor': 'cursor-1'}]
+    assert result['live_tables'] == [{'host': 'dhcp1', 'source': 'kea', 'table_path': None}]
     assert result['not_reported'] == {'dhcp2': 'lease file unreadable',
-                                      'dhcp3': 'no presence_events result (the server was not reached)'}
+                                      'dhcp3': 'no presence result (the host was not reached)'}
     assert store['store'].records[A]['dhcp_server'] == 'dhcp1'
     assert ('all',) not in store['store'].reads
 
 
 def test_remember_in_check_mode_writes_nothing_and_acknowledges_nothing(store):
     result = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X))), check_mode=True)
-    assert result['updated'] == 1 and result['stored'] == 0 and result['acknowledge'] == {}
+    assert result['updated'] == 1 and result['stored'] == 0 and result['acknowledge'] == []
     assert store['store'].records == {}
+
+
+def test_in_check_mode_each_stage_sees_what_the_earlier_ones_would_have_written(store):
+    remembered = run_action('cycle_remember', task_vars=cycle_vars(dhcp1=lease_report((A, X))), check_mode=True)
+    assert list(remembered['would_store']) == [A] and store['store'].records == {}
+    decided = run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=dict(SCAN, roamscan_remembered=remembered),
+                         check_mode=True)
+    assert [target['mac'] for target in decided['plan']['targets']] == [A] and list(decided['would_store']) == [A]
+    assert run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=SCAN, check_mode=True)['plan']['targets'] == []
+    assert store['store'].saved == {}
 
 
 def test_remember_acknowledges_nothing_when_the_write_fails(store):
@@ -227,16 +299,15 @@ def test_decide_takes_host_list_dates_by_the_one_rule(store):
     store['store'] = FakeStore({A: present(A, X, since='2026-11-28T09:00:00Z')})
     found = {'hosts': [{'ip': X, 'mac': A, 'source': 'qualys', 'last_scanned': '2026-11-28T09:30:00Z'}]}
     result = run_action('cycle_decide', {'last_scanned': found}, task_vars=SCAN)
-    assert result['merged'] == [{'mac': A, 'ip': X, 'last_scanned': '2026-11-28T09:30:00Z'}]
+    assert result['merged'] == [{'identity': A, 'mac': A, 'ip': X, 'last_scanned': '2026-11-28T09:30:00Z'}]
     assert result['plan']['targets'] == []
 
 
 def test_verify_keeps_targets_still_held_by_the_same_mac_and_records_the_intent(store):
     store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
-    plan = {'title': 'roamscan T', 'targets': [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}], 'held': None, 'resumed': False}
-    fresh = {'results': [dict(lease_report((A, X), ('02:77:00:00:0c:03', Y)), item='dhcp1')], 'changed': False}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=SCAN)
-    assert result['launch']['targets'] == [{'mac': A, 'ip': X}] and [d['mac'] for d in result['launch']['dropped']] == [B]
+    plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}], 'held': None, 'resumed': False}
+    result = run_action('cycle_verify', {'plan': plan}, task_vars=fresh_vars(dhcp1=lease_report((A, X), ('02:77:00:00:0c:03', Y))))
+    assert result['launch']['targets'] == [{'identity': A, 'mac': A, 'ip': X}] and [d['mac'] for d in result['launch']['dropped']] == [B]
     assert store['store'].records[A]['pending'] == {'scan_ref': None, 'ip': X, 'launched_at': NOW, 'title': 'roamscan T'}
     assert result['launch_options'] == {'option_profile': 'Laptop Light Scan', 'scanner': ['laptop_scanner_1'],
                                         'default_scanner': False, 'scanners_in_ag': False, 'external_scanners': False}
@@ -244,13 +315,11 @@ def test_verify_keeps_targets_still_held_by_the_same_mac_and_records_the_intent(
 
 def test_verify_refuses_to_record_an_intent_the_launch_would_refuse(store):
     store['store'] = FakeStore({A: present(A, X)})
-    plan = {'title': 'roamscan T', 'targets': [{'mac': A, 'ip': X}]}
-    fresh = {'results': [dict(lease_report((A, X)), item='dhcp1')]}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=dict(SCAN, roamscan_default_scanner=True))
+    plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}]}
+    result = run_action('cycle_verify', {'plan': plan},
+                        task_vars=fresh_vars(dict(SCAN, roamscan_default_scanner=True), dhcp1=lease_report((A, X))))
     assert result['failed'] and 'choose one scanner selector' in result['msg']
     assert store['store'].records[A]['pending'] is None
-    result = run_action('cycle_verify', {'plan': plan, 'leases': {'changed': False}}, task_vars=SCAN)
-    assert result['failed'] and 'registered result of lease_events looped' in result['msg']
 
 
 def test_decide_plans_the_liveness_probe_per_route_when_it_is_on(store):
@@ -271,34 +340,33 @@ def test_decide_plans_the_liveness_probe_per_route_when_it_is_on(store):
 def test_verify_drops_what_the_probe_found_gone_or_answering_with_another_mac(store):
     third = '02:77:00:00:0c:03'
     store['store'] = FakeStore({A: present(A, X), B: present(B, Y), third: present(third, '10.77.0.102')})
-    targets = [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}, {'mac': third, 'ip': '10.77.0.102'}]
+    targets = [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}, {'identity': third, 'mac': third, 'ip': '10.77.0.102'}]
     probes = [{'host': 'dhcp1', 'interface': 'br0', 'allow': ['10.77.0.0/24'], 'targets': targets}]
     plan = {'title': 'roamscan T', 'targets': targets, 'resumed': False, 'probes': probes, 'unprobed': {}}
-    fresh = {'results': [dict(lease_report((A, X), (B, Y), (third, '10.77.0.102')), item='dhcp1')]}
+    fresh = fresh_vars(dhcp1=lease_report((A, X), (B, Y), (third, '10.77.0.102')))
     probed = {'results': [{'item': probes[0], 'elapsed': 0.4, 'packets_sent': {'arp': 4}, 'results': [
         {'ip': X, 'expected_mac': A, 'alive': True, 'method': 'arp', 'macs': [A], 'reason': None},
         {'ip': Y, 'expected_mac': B, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'},
         {'ip': '10.77.0.102', 'expected_mac': third, 'alive': True, 'method': 'arp', 'macs': [A], 'reason': 'mac_mismatch'}]}]}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': probed}, task_vars=SCAN)
-    assert result['launch']['targets'] == [{'mac': A, 'ip': X}]
+    result = run_action('cycle_verify', {'plan': plan, 'probes': probed}, task_vars=fresh)
+    assert result['launch']['targets'] == [{'identity': A, 'mac': A, 'ip': X}]
     assert [(d['mac'], d['reason']) for d in result['launch']['dropped']] == [(B, 'no_reply'), (third, 'mac_mismatch')]
     assert store['store'].records[B]['pending'] is None and store['store'].records[A]['pending']['title'] == 'roamscan T'
     assert result['liveness_probe'] == {'hosts': ['dhcp1'], 'elapsed': 0.4, 'packets_sent': {'arp': 4}}
     # a probe host that could not probe keeps its targets (their leases were just re-read), and says so
     failed = {'results': [{'item': probes[0], 'failed': True, 'msg': 'raw sockets need CAP_NET_RAW'}]}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': failed}, task_vars=SCAN)
+    result = run_action('cycle_verify', {'plan': plan, 'probes': failed}, task_vars=fresh)
     assert len(result['launch']['targets']) == 3 and result['launch']['dropped'] == []
     assert [item['reason'] for item in result['launch']['not_probed']] == ['probe on dhcp1 did not run: raw sockets need CAP_NET_RAW'] * 3
 
 
 def test_verify_reports_a_gone_lease_as_not_leased_even_when_the_probe_saw_nothing(store):
     store['store'] = FakeStore({A: present(A, X)})
-    targets = [{'mac': A, 'ip': X}]
+    targets = [{'identity': A, 'mac': A, 'ip': X}]
     plan = {'title': 'roamscan T', 'targets': targets, 'probes': [{'host': 'dhcp1', 'targets': targets}]}
-    fresh = {'results': [dict(lease_report(), item='dhcp1')]}
     probed = {'results': [{'item': plan['probes'][0], 'results': [
         {'ip': X, 'expected_mac': A, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'}]}]}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': probed}, task_vars=SCAN)
+    result = run_action('cycle_verify', {'plan': plan, 'probes': probed}, task_vars=fresh_vars(dhcp1=lease_report()))
     assert result['launch']['targets'] == [] and [d['reason'] for d in result['launch']['dropped']] == ['not_leased']
 
 
@@ -308,7 +376,7 @@ def test_record_turns_intents_into_pending_scans(store):
     store['store'] = FakeStore({A: intended})
     result = run_action('cycle_record', {'title': 'roamscan T', 'launched': {'scans': [{'ref': 'scan/9.1', 'targets': [X]}]}},
                         task_vars=SCAN)
-    assert result['launch']['recorded'] == [{'mac': A, 'ip': X, 'scan_ref': 'scan/9.1'}]
+    assert result['launch']['recorded'] == [{'identity': A, 'mac': A, 'ip': X, 'scan_ref': 'scan/9.1'}]
     assert store['store'].records[A]['pending']['scan_ref'] == 'scan/9.1'
     result = run_action('cycle_record', {'title': 'roamscan T', 'launched': {'skipped': True}}, task_vars=SCAN)
     assert result['failed'] and 'no scans list' in result['msg']
@@ -316,7 +384,7 @@ def test_record_turns_intents_into_pending_scans(store):
 
 def test_summary_reads_the_stage_results_and_the_acknowledgements(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: FakeStore({A: present(A, X)}))
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: FakeStore({A: present(A, X)}))
     task_vars = dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']},
                      hostvars={'dhcp1': {'roamscan_acknowledged': {'changed': True}}, 'dhcp2': {'roamscan_acknowledged': {'skipped': True}}},
                      roamscan_remembered={'servers': ['dhcp1'], 'not_reported': {'dhcp2': 'unreachable'}, 'unusable': []},
@@ -332,7 +400,7 @@ def test_summary_reads_the_stage_results_and_the_acknowledgements(monkeypatch, s
 def test_summary_is_built_even_when_the_store_cannot_be_opened(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
 
-    def refuse(settings=None):
+    def refuse(settings=None, read_only=False):
         raise UnsafeFactCache('The fact cache is memory')
     monkeypatch.setattr(cycle_summary, 'open_store', refuse)
     fault = {'stage': 'collect', 'task': 'Collect | Refuse bad settings', 'msg': 'The fact cache is memory'}
@@ -345,12 +413,12 @@ def test_coverage_reads_every_record(store):
     store['store'] = FakeStore({A: present(A, X, last_scanned='2026-11-20T00:00:00Z'), B: present(B, Y)})
     result = run_action('laptop_coverage', task_vars={'roamscan_report_days': 30})
     assert (result['coverage']['seen'], result['coverage']['scanned']) == (2, 1) and result['counts']['known'] == 2
-    assert store['store'].reads == [('all',)]
+    assert store['store'].reads == [('all', True, True)]   # through the report snapshot, which it refreshes
 
 
 def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: FakeStore({A: present(A, X)}))
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: FakeStore({A: present(A, X)}))
     fault = {'stage': 'collect', 'task': 'Collect | Refuse bad settings', 'msg': 'roamscan_rescan_days must be at least 1'}
     result = run_action('cycle_summary', {'fault': fault}, task_vars={'roamscan_rescan_days': 0})
     assert not result.get('failed') and result['summary']['known'] is None and result['cycle_failed']
@@ -361,10 +429,10 @@ def test_summary_is_built_even_when_the_settings_are_bad(monkeypatch, store):
 def test_summary_folds_each_cycle_into_a_daily_history(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
     fake = FakeStore({A: present(A, X), B: present(B, Y, last_scanned='2026-11-20T00:00:00Z')})
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: fake)
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
     task_vars = {'roamscan_launch': {'scan_refs': ['scan/1'], 'api_calls': 3}, 'roamscan_status': {'api_calls': 1},
-                 'roamscan_recorded': {'launch': {'recorded': [{'mac': A, 'ip': X}]}},
-                 'roamscan_intent': {'launch': {'dropped': [{'mac': B, 'ip': Y, 'reason': 'IP %s no longer leased to this MAC' % Y}]}}}
+                 'roamscan_recorded': {'launch': {'recorded': [{'identity': A, 'mac': A, 'ip': X}]}},
+                 'roamscan_intent': {'launch': {'dropped': [{'identity': B, 'mac': B, 'ip': Y, 'reason': 'IP %s no longer leased to this MAC' % Y}]}}}
     run_action('cycle_summary', task_vars=task_vars)
     result = run_action('cycle_summary', task_vars=task_vars)
     assert result['history_days'] == 1
@@ -380,21 +448,169 @@ def test_summary_keeps_an_unreadable_history_and_warns(monkeypatch, store):
     from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
     fake = FakeStore({A: present(A, X)})
     fake.entries['roamscan-history'] = ['not', 'a', 'history']
-    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None: fake)
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
     result = run_action('cycle_summary')
     assert not result.get('failed') and result['history_days'] is None
     assert any('roamscan-history is not a schema 1 roamscan history' in warning for warning in result['warnings'])
     assert fake.entries['roamscan-history'] == ['not', 'a', 'history']
 
 
-def test_verify_reads_the_lease_tables_each_server_registered_and_a_server_that_failed_confirms_nothing(store):
+def test_verify_reads_the_tables_each_presence_host_registered_and_a_host_that_failed_confirms_nothing(store):
     store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
-    plan = {'title': 'roamscan T', 'targets': [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}], 'held': None, 'resumed': False}
-    task_vars = dict(SCAN, groups={'dhcp_servers': ['dhcp1', 'dhcp2']},
-                     hostvars={'dhcp1': {'roamscan_fresh': lease_report((A, X))},
-                               'dhcp2': {'roamscan_fresh': {'failed': True, 'msg': 'The task timed out'}}})
-    result = run_action('cycle_verify', {'plan': plan, 'leases_from': 'roamscan_fresh'}, task_vars=task_vars)
-    assert result['launch']['targets'] == [{'mac': A, 'ip': X}]
-    assert result['launch']['dropped'] == [{'mac': B, 'ip': Y, 'reason': 'not_leased'}]
-    both = run_action('cycle_verify', {'plan': plan, 'leases_from': 'roamscan_fresh', 'leases': {'results': []}}, task_vars=task_vars)
-    assert both['failed'] and 'one of them' in both['msg']
+    plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}],
+            'held': None, 'resumed': False}
+    task_vars = fresh_vars(dhcp1=lease_report((A, X)), dhcp2={'failed': True, 'msg': 'The task timed out'})
+    result = run_action('cycle_verify', {'plan': plan}, task_vars=task_vars)
+    assert result['launch']['targets'] == [{'identity': A, 'mac': A, 'ip': X}]
+    assert result['launch']['dropped'] == [{'identity': B, 'mac': B, 'ip': Y, 'reason': 'not_leased'}]
+    named = run_action('cycle_verify', {'plan': plan, 'leases_from': 'other_name'}, task_vars=task_vars)
+    assert named['launch']['targets'] == [] and len(named['launch']['dropped']) == 2   # nothing registered under it
+
+
+# -- VPN servers: presence hosts beside the DHCP servers -----------------------------------------------
+
+def vpn_report(source, *sessions, cursor='vpn-cursor'):
+    table = [{'id': None, 'source': {'kind': source, 'host': 'vpn1'}, 'event': 'seen', 'why': 'connected',
+              'identity': {'kind': kind, 'value': value}, 'ip': ip, 'time': NOW, 'until': None, 'aliases': {},
+              'hostname': None, 'authority': 'table'} for kind, value, ip in sessions]
+    return {'now': NOW, 'observations': [], 'table': table, 'cursor': cursor, 'changed': False, 'source': source,
+            'spool_dir': '/var/spool/roamscan-vpn', 'table_path': '/run/openvpn-server/status-roamscan.log'}
+
+
+def test_check_chooses_the_dhcp_and_vpn_servers_and_refuses_a_vpn_server_of_unknown_kind(store, qualys_environment):
+    groups = {'dhcp_servers': ['dhcp1'], 'vpn_servers': ['vpn1', 'wg1']}
+    hostvars = {'vpn1': {'roamscan_vpn_server': 'openvpn'}, 'wg1': {'roamscan_vpn_server': 'wireguard'}}
+    result = run_action('cycle_check', task_vars=dict(SCAN, groups=groups, hostvars=hostvars))
+    assert result['presence_hosts'] == ['dhcp1', 'vpn1', 'wg1'] and result['vpn_servers'] == ['vpn1', 'wg1']
+    hostvars['wg1'] = {'roamscan_vpn_server': 'pptp'}
+    refused = run_action('cycle_check', task_vars=dict(SCAN, groups=groups, hostvars=hostvars))
+    assert refused['failed'] and 'roamscan_vpn_server' in refused['msg'] and "wg1 ('pptp')" in refused['msg']
+
+
+def test_remember_folds_every_source_a_host_registered_and_lists_their_tables_and_spools(store):
+    task_vars = cycle_vars(dhcp1=lease_report((A, X)))
+    task_vars['groups']['vpn_servers'] = ['vpn1']
+    task_vars['hostvars']['vpn1'] = {
+        'roamscan_collected': {'skipped': True},                     # the DHCP task skips a VPN server
+        'roamscan_collected_vpn': vpn_report('openvpn', ('vpn_cert', 'alice-laptop', '10.88.0.2')),
+        'roamscan_collected_wireguard': {'skipped': True}}
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert result['servers'] == ['dhcp1', 'vpn1'] and result['not_reported'] == {}
+    assert store['store'].records['vpn_cert:alice-laptop']['ip'] == '10.88.0.2'
+    assert store['store'].records['vpn_cert:alice-laptop']['source'] == {'kind': 'openvpn', 'host': 'vpn1'}
+    assert result['live_tables'][1] == {'host': 'vpn1', 'source': 'openvpn', 'table_path': '/run/openvpn-server/status-roamscan.log'}
+    assert result['acknowledge'][1] == {'host': 'vpn1', 'source': 'openvpn', 'spool_dir': '/var/spool/roamscan-vpn',
+                                        'cursor': 'vpn-cursor'}
+
+
+def test_verify_keeps_a_tunnel_ip_only_while_the_same_identity_holds_it_in_the_session_table(store):
+    cert, other = 'vpn_cert:alice-laptop', 'vpn_cert:bob-laptop'
+    records = {}
+    for key, ip in ((cert, '10.88.0.2'), (other, '10.88.0.3')):
+        records[key] = present(key, ip)
+        records[key].update(source={'kind': 'openvpn', 'host': 'vpn1'})
+    store['store'] = FakeStore(records)
+    plan = {'title': 'roamscan T', 'held': None, 'resumed': False, 'intended_at': None,
+            'targets': [{'identity': cert, 'mac': None, 'ip': '10.88.0.2'}, {'identity': other, 'mac': None, 'ip': '10.88.0.3'}]}
+    task_vars = dict(SCAN, groups={'vpn_servers': ['vpn1']}, hostvars={'vpn1': {
+        'roamscan_fresh': {'skipped': True},                         # the DHCP re-read skips a VPN server
+        'roamscan_fresh_vpn': vpn_report('openvpn', ('vpn_cert', 'alice-laptop', '10.88.0.2'), ('vpn_user', 'bob', '10.88.0.3'))}})
+    result = run_action('cycle_verify', {'plan': plan}, task_vars=task_vars)
+    assert result['launch']['targets'] == [{'identity': cert, 'mac': None, 'ip': '10.88.0.2'}]
+    assert result['launch']['dropped'] == [{'identity': other, 'mac': None, 'ip': '10.88.0.3', 'reason': 'not_leased'}]
+
+
+def linked_record(mac, ip, identity):
+    record = present(mac, ip)
+    record['links'] = [{'identity': identity, 'kind': 'authenticated', 'since': '2026-11-28T11:05:00Z',
+                        'evidence': {'source': 'openvpn', 'host': 'vpn1', 'ip': ip, 'time': '2026-11-28T11:05:00Z',
+                                     'held_since': '2026-11-28T11:00:00Z'}}]
+    return record
+
+
+def test_unlink_shows_the_evidence_in_check_mode_then_removes_the_link_for_good(store):
+    fake = store['store'] = FakeStore({A: linked_record(A, X, 'vpn_cert:jump-01'), B: linked_record(B, Y, 'vpn_cert:jump-01')})
+    checked = run_action('device_unlink', {'identity': 'vpn_cert:jump-01', 'devices': ['mac:' + A]}, check_mode=True, diff=True)
+    assert checked['changed'] and not checked.get('failed') and fake.saved == {} and fake.holder is None
+    assert [(item['record'], item['link']['evidence']['ip']) for item in checked['unlinked']] == [(A, X)]
+    assert checked['diff'][0]['before']['links'][0]['identity'] == 'vpn_cert:jump-01' and checked['diff'][0]['after']['links'] == []
+
+    done = run_action('device_unlink', {'identity': 'vpn_cert:jump-01', 'devices': ['mac:' + A], 'reason': 'a jump host'})
+    assert done['changed'] and done['stored'] == 1 and sorted(fake.saved) == [A] and fake.holder is None   # lease given back
+    assert fake.records[A]['links'] == [] and fake.records[B]['links'][0]['identity'] == 'vpn_cert:jump-01'
+    assert fake.records[A]['unlinked'][0] == {'identity': 'vpn_cert:jump-01', 'at': NOW, 'reason': 'a jump host',
+                                              'evidence': checked['unlinked'][0]['link']['evidence']}
+    # a later sighting of the same identity at A's address does not link it again
+    from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import add_links
+    again = linked_record(A, X, 'vpn_cert:jump-01')['links']
+    assert add_links(fake.records, {A: again}) == set() and fake.records[A]['links'] == []
+
+    nothing = run_action('device_unlink', {'identity': 'vpn_cert:jump-01', 'devices': ['mac:' + A]})
+    assert not nothing['changed'] and nothing['unlinked'] == []
+
+
+def test_unlink_refuses_bad_identities_and_a_store_a_cycle_holds(store):
+    fake = store['store'] = FakeStore({A: linked_record(A, X, 'vpn_cert:jump-01')})
+    bad = run_action('device_unlink', {'identity': 'vpn_cert:<script>'})
+    assert bad['failed'] and 'device_unlink: identity value of kind vpn_cert' in bad['msg']
+    fake.holder = {'token': 7, 'owner': 'awx', 'host': 'ctl1', 'pid': 9, 'since': 0.0, 'expires': 1e12}
+    held = run_action('device_unlink', {'identity': 'vpn_cert:jump-01'})
+    assert held['failed'] and 'run device_unlink again when it has ended' in held['msg'] and fake.saved == {}
+    aliased = {'roamscan_device_aliases': [{'device': 'jump', 'identities': ['vpn_cert:jump-01', 'mac:' + B]}]}
+    fake.holder = None
+    result = run_action('device_unlink', {'identity': 'vpn_cert:jump-01'}, task_vars=aliased)
+    assert result['still_aliased'] == 'jump' and any('still joined to device jump by the alias list' in w for w in result['warnings'])
+
+
+# -- the API budget governor through the stages ----------------------------------------------------
+
+EXPRESS_LAUNCH = {'calls': 1, 'limit': 50, 'window_sec': 86400, 'remaining': 0, 'concurrency_limit': 1,
+                  'blocked_code': '1965', 'to_wait_sec': 7200}
+
+
+def test_a_409_kept_by_the_summary_holds_the_next_cycles_launch_and_says_why(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    fake = FakeStore({A: present(A, X)})
+    store['store'] = fake
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
+    failed = {'failed': True, 'msg': 'Qualys API rate limit reached', 'api_usage': {'scan_launch': EXPRESS_LAUNCH}}
+    summary = run_action('cycle_summary', {'fault': {'task': 'Launch | One scan', 'msg': 'rate'}},
+                         task_vars=dict(SCAN, roamscan_launch=failed))['summary']
+    assert fake.fenced_writes == ['roamscan-api-budget']
+    assert summary['api_budget'] == {'scan_launch': '0 of 50 calls per day left to roamscan (5 kept for other tools)'}
+    # the next cycle: nothing launched, the host list not even read, and the reason named
+    confirmed = run_action('cycle_confirm', {'scan_status': {'skipped': True}}, task_vars=SCAN)
+    assert confirmed['host_list_lookup'] == [] and confirmed['launch_gate'].startswith(
+        'budget: Qualys blocked scan_launch with HTTP 409 (code 1965) at %s, until 2026-11-28T14:00:00Z' % NOW)
+    plan = run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=dict(SCAN, roamscan_confirmed=confirmed))['plan']
+    assert plan['targets'] == [] and plan['held'] == confirmed['launch_gate']
+    assert [(item['mac'], item['position']) for item in plan['held_back']] == [(A, 1)]
+    summary = run_action('cycle_summary', task_vars=dict(SCAN, roamscan_confirmed=confirmed, roamscan_plan={'plan': plan}))['summary']
+    assert summary['deferred'] == [confirmed['launch_gate']]
+
+
+def test_remember_skips_the_status_poll_a_learned_scan_time_rules_out(store):
+    waiting = present(A, X)
+    waiting['pending'] = {'scan_ref': 'scan/1.1', 'ip': X, 'launched_at': '2026-11-28T11:50:00Z', 'title': 't'}
+    fake = FakeStore({A: waiting})
+    store['store'] = fake
+    result = run_action('cycle_remember', task_vars=cycle_vars())
+    assert result['poll_scan_refs'] == ['scan/1.1'] and result['deferred'] == []
+    fake.entries['roamscan-api-budget'] = {'schema': 1, 'apis': {}, 'durations': {'0': [1200]}, 'scans': {}, 'host_list': {}}
+    result = run_action('cycle_remember', task_vars=cycle_vars())
+    assert result['pending_scan_refs'] == ['scan/1.1'] and result['poll_scan_refs'] == []
+    assert result['deferred'] == ['no pending scan can have finished yet (launch + appliance pickup + the time learned for '
+                                  'scans of its size): next poll after 2026-11-28T12:10:00Z']
+
+
+def test_an_unreadable_budget_is_planned_without_and_never_overwritten(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    fake = FakeStore({A: present(A, X)})
+    fake.entries['roamscan-api-budget'] = ['garbage']
+    store['store'] = fake
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
+    confirmed = run_action('cycle_confirm', {'scan_status': {'skipped': True}}, task_vars=SCAN)
+    assert [item['mac'] for item in confirmed['host_list_lookup']] == [A]
+    assert any('Cannot read the API budget (roamscan-api-budget)' in warning for warning in confirmed['warnings'])
+    result = run_action('cycle_summary', task_vars=SCAN)
+    assert fake.entries['roamscan-api-budget'] == ['garbage'] and result['summary']['api_budget'] is None

@@ -57,3 +57,31 @@ def test_mac_host_name_is_inventory_safe():
 ])
 def test_mac_from_host_inverts_mac_host_name(host, mac):
     assert mac_from_host(host) == mac
+
+
+def test_normalize_ip_keeps_the_rules_of_the_ipaddress_module():
+    """The fast check accepts exactly what ipaddress.IPv4Address accepts, less multicast, 0.0.0.0 and broadcast."""
+    import ipaddress
+    import random
+    rng = random.Random(5)
+    samples = ['010.1.1.1', '1.2.3.04', '0.0.0.0', '00.1.2.3', '239.255.255.255', '240.0.0.1', '223.255.255.255',
+               '1.2.3.256', '255.255.255.254', '0.0.0.1', '10.0.0.0']
+    samples += ['.'.join(rng.choice(['0', '00', '1', '09', '10', '127', '224', '239', '255', '256', '999', '007']) for dummy in range(4))
+                for dummy in range(3000)]
+    for text in samples:
+        try:
+            address = ipaddress.IPv4Address(text)
+            expected = None if address.is_multicast or address.is_unspecified or text == '255.255.255.255' else str(address)
+        except ValueError:
+            expected = None
+        try:
+            got = normalize_ip(text)
+        except InvalidIp:
+            got = None
+        assert got == expected, text
+
+
+def test_normalized_macs_are_returned_as_they_are_and_only_they():
+    assert normalize_mac('02:77:00:00:0a:01') == '02:77:00:00:0a:01'
+    assert normalize_mac('02:77:00:00:0a:01\n') == '02:77:00:00:0a:01'
+    assert normalize_mac('02:77:00:00:0A:01') == '02:77:00:00:0a:01'

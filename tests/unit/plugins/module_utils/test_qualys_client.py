@@ -135,6 +135,24 @@ def test_rate_limit_beyond_max_wait_fails_at_once_naming_the_wait(make_client):
     assert sleeps == [] and len(session.requests) == 1
 
 
+def test_api_usage_keeps_a_409_the_task_gave_up_on_for_the_budget_governor(make_client):
+    client, dummy, dummy2 = make_client([ok(headers=RATE_HEADERS), rate_block(7200)], max_wait=300)
+    client.list_scans({})
+    with pytest.raises(QualysRateLimitError):
+        client.launch_scan(LAUNCH)
+    usage = client.api_usage()
+    assert usage['scan_list']['calls'] == 1 and usage['scan_list']['remaining'] == 297
+    assert usage['scan_list']['blocked_code'] is None
+    assert usage['scan_launch']['calls'] == 1 and usage['scan_launch']['blocked_code'] == '1965'
+    assert usage['scan_launch']['to_wait_sec'] == 7200
+
+
+def test_api_usage_forgets_a_block_the_retry_got_past(make_client):
+    client, dummy, dummy2 = make_client([rate_block(5), ok()], max_wait=60)
+    client.list_scans({})
+    assert client.api_usage()['scan_list']['calls'] == 2 and client.api_usage()['scan_list']['blocked_code'] is None
+
+
 def test_rate_wait_falls_back_to_body_item_then_text(make_client):
     body_only = rate_block(30, header=False)
     text_only = FakeResponse(409, '<SIMPLE_RETURN><RESPONSE><CODE>1965</CODE><TEXT>This API cannot be run again '

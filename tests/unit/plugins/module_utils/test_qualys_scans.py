@@ -110,6 +110,16 @@ def test_lost_launch_without_reuse_fails_and_is_never_resent():
     assert [c[0] for c in client.calls] == ['launch']
 
 
+def test_recover_lost_looks_for_the_scan_only_after_the_answer_was_lost():
+    found = {'ref': 'scan/9.9', 'title': 't', 'state': 'Queued', 'target': '10.0.0.1'}
+    client = FakeClient(lists=[[found]], launches=[QualysLaunchOutcomeUnknown('lost')])
+    (scan,) = launch_plan(client, plan_launches(['10.0.0.1'], 't'), OPTIONS, 'u', reuse_active=False, recover_lost=True)
+    assert scan['ref'] == 'scan/9.9' and scan['reused'] and [c[0] for c in client.calls] == ['launch', 'list']
+    client = FakeClient(launches=[{'ref': 'scan/4.1', 'id': '1'}])
+    launch_plan(client, plan_launches(['10.0.0.1'], 't'), OPTIONS, 'u', reuse_active=False, recover_lost=True)
+    assert [c[0] for c in client.calls] == ['launch']
+
+
 def test_failure_after_first_chunk_keeps_launched_scans():
     client = FakeClient(lists=[[]], launches=[{'ref': 'scan/4.1', 'id': '1'}, QualysApiError('x', code='1905')])
     with pytest.raises(LaunchIncomplete) as caught:

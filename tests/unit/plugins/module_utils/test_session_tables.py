@@ -173,6 +173,7 @@ def test_wireguard_recent_handshakes_only_and_never_gone():
     seen = wireguard_observations(peers, 1796116463 + 179, 'vpn1')
     assert [(o['event'], o['why'], o['identity'], o['ip'], o['time']) for o in seen] == [
         ('seen', 'handshake', {'kind': 'wg_key', 'value': PEER_A}, '10.90.0.2', '2026-12-01T09:14:23Z')]
+    assert seen[0]['until'] == '2026-12-01T09:17:23Z'    # its session keys expire 180 s after the handshake
     assert wireguard_observations(peers, 1796116463 + 180, 'vpn1') == []
     assert wireguard_observations(peers, 1796116463 + 10, 'vpn1', max_handshake_age=5) == []
     # a key starting with '+' is encoded as the spool would carry it

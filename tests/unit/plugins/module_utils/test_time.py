@@ -26,3 +26,25 @@ def test_shift_moves_by_timedelta_keywords():
 def test_parse_time_accepts_only_the_collection_format(text):
     with pytest.raises(ValueError):
         _time.parse_time(text)
+
+
+def test_parse_time_accepts_exactly_what_the_format_accepts():
+    import datetime
+    import random
+    rng = random.Random(3)
+    samples = ['2026-02-29T00:00:00Z', '2024-02-29T23:59:59Z', '2026-13-01T00:00:00Z', '2026-01-01T24:00:00Z',
+               '2026-01-01T00:60:00Z', '0000-01-01T00:00:00Z', '2026-1-01T00:00:00Z', '2026-01-01 00:00:00Z',
+               '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00', '２０２６-01-01T00:00:00Z']
+    fields = [(rng.randint(0, 9999), rng.randint(0, 13), rng.randint(0, 32), rng.randint(0, 24), rng.randint(0, 60), rng.randint(0, 61))
+              for dummy in range(3000)]
+    samples += ['%04d-%02d-%02dT%02d:%02d:%02dZ' % field for field in fields]
+    for text in samples:
+        try:
+            expected = datetime.datetime.strptime(text, _time.TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
+        except ValueError:
+            expected = None
+        try:
+            got = _time.parse_time(text)
+        except ValueError:
+            got = None
+        assert got == expected and (got is None or got.tzinfo == datetime.timezone.utc), text

@@ -52,7 +52,7 @@ def test_pending_too_long_is_abandoned_with_reason():
 def test_ip_reuse_before_the_scan_never_credits_the_new_holder_as_the_old():
     """A leaves, B gets A's IP before the scan runs: B is not credited as A and A stays overdue."""
     records = folded(report('2026-11-28T09:50:00Z', leases=[lease(A, X, '2026-11-28T10:50:00Z')]))
-    _launch.record_intent(records, 'roamscan T', [{'mac': A, 'ip': X}], {X: A}, '2026-11-28T09:55:00Z')
+    _launch.record_intent(records, 'roamscan T', [{'identity': A, 'mac': A, 'ip': X}], {X: {A}}, '2026-11-28T09:55:00Z')
     _launch.record_launch(records, 'roamscan T', [{'ref': 'scan/1.1', 'targets': [X]}])
     # A releases (the event is lost); B gets X; the scan runs and finds X alive (it is B)
     folded(report('2026-11-28T10:40:00Z', leases=[lease(B, X, '2026-11-28T11:40:00Z')]), records=records)

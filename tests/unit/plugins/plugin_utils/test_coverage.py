@@ -7,7 +7,7 @@ import io
 import json
 import re
 
-from ansible_collections.roamscan.qualys.plugins.plugin_utils import _coverage
+from ansible_collections.roamscan.qualys.plugins.plugin_utils import _coverage, _summary
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import fold_cycle
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._report_export import export_paths, exports
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._report_page import render
@@ -91,3 +91,47 @@ def test_exports_hold_the_page_numbers_and_defuse_formulas():
     history = list(csv.DictReader(io.StringIO(files['history.csv'])))
     assert history[0]['launched_targets'] == '1' and json.loads(history[0]['api_calls']) == {'scan_launch': 2}
     assert export_paths('/r/coverage.html')['devices.csv'] == '/r/coverage-devices.csv'
+
+
+def vpn_record(value, ip, since, seen, **fields):
+    """A non-MAC identity record as the cycle keeps it (its identity, source and authority say what it is)."""
+    record = present('vpn_cert:' + value, ip, since=since, seen=seen)
+    record.update(source={'kind': 'openvpn', 'host': 'vpn1'}, authority='table', **fields)
+    return record
+
+
+def test_a_device_of_several_identities_is_one_row_with_each_identity_its_sources_and_its_last_credited_scan():
+    records = fleet()
+    # A's Wi-Fi MAC and its dock MAC are one device by the alias list; A's VPN certificate by an authenticated link
+    records[C]['links'] = [{'identity': 'vpn_cert:carol', 'kind': 'authenticated', 'since': NOW, 'evidence': {}}]
+    records['vpn_cert:carol'] = vpn_record('carol', '10.8.0.6', '2026-11-28T11:30:00Z', '2026-11-28T11:58:00Z',
+                                           last_scanned='2026-11-27T00:00:00Z')
+    records['vpn_cert:erin'] = vpn_record('erin', '10.8.0.7', '2026-11-28T11:00:00Z', '2026-11-28T11:50:00Z')
+    groups = [{'device': 'alice laptop', 'identities': [A, B], 'source': 'roamscan_device_aliases'}]
+    model = _coverage.report(records, [], NOW, read_settings({}), {'dhcp1': 'HQ'}, None, groups)
+    rows = {row['name']: row for row in model['devices']}
+    assert sorted(rows) == sorted(['alice laptop', C, D, 'vpn_cert:erin'])
+    alice = rows['alice laptop']
+    assert alice['identities'] == ['mac:%s' % A, 'mac:%s' % B] and alice['sources'] == [{'kind': 'dhcp', 'host': 'dhcp1'}]
+    # A's scan covers the device; both MACs held addresses at the same hours: counted once
+    assert (alice['last_scanned'], alice['last_scan_identity'], alice['overdue']) == ('2026-11-20T00:00:00Z', A, False)
+    assert alice['presence_hours'] == 1.0
+    carol = rows[C]
+    assert carol['identities'] == ['mac:%s' % C, 'vpn_cert:carol']
+    assert carol['sources'] == [{'kind': 'dhcp', 'host': 'dhcp1'}, {'kind': 'openvpn', 'host': 'vpn1'}]
+    assert (carol['last_scanned'], carol['last_scan_identity'], carol['overdue'], carol['present']) == (
+        '2026-11-27T00:00:00Z', 'vpn_cert:carol', False, True)
+    assert (carol['ip'], carol['source']) == ('10.8.0.6', 'openvpn')   # present on both: the newer holding
+    erin = rows['vpn_cert:erin']
+    assert (erin['mac'], erin['source'], erin['overdue'], erin['overdue_reason']) == (None, 'openvpn', True, 'not_found')
+    assert model['counts'] == {'known': 4, 'present': 4, 'overdue': 2, 'pending': 1}
+    assert {item['name']: item['devices'] for item in model['breakdown']['source']} == {'dhcp': 3, 'openvpn': 2}
+    settings = read_settings({'roamscan_report_source': 'openvpn'})
+    assert sorted(row['name'] for row in _coverage.report(records, [], NOW, settings, {}, None, groups)['devices']) == [C, 'vpn_cert:erin']
+    # the headline's figure is what each cycle's summary folds into the history for the same records
+    day = fold_cycle([], _summary.counts(records, NOW, 30, groups), {}, NOW, 400)[0]
+    assert day['covered_share'] == model['covered_share'] == 0.5
+    page = render(model, _coverage.REASONS)
+    assert 'vpn_cert:erin' in page and 'openvpn vpn1' in page and '<strong>50.0%</strong> of the 4 known devices' in page
+    devices_csv = list(csv.DictReader(io.StringIO(exports(model)['devices.csv'])))
+    assert json.loads(next(row for row in devices_csv if row['name'] == 'alice laptop')['identities']) == alice['identities']

@@ -63,14 +63,14 @@ def test_nothing_to_do_gives_no_title():
 
 def test_run_stopped_after_intent_resumes_with_same_title_instead_of_new_plan():
     records = {A: present(A, X), B: present(B, Y)}
-    _launch.record_intent(records, 'roamscan 2026-11-28T11:45:00Z', [{'mac': A, 'ip': X}], {X: A}, '2026-11-28T11:45:00Z')
+    _launch.record_intent(records, 'roamscan 2026-11-28T11:45:00Z', [{'identity': A, 'mac': A, 'ip': X}], {X: {A}}, '2026-11-28T11:45:00Z')
     # killed here; next run:
     again = _decide.plan(records, NOW, 30, max_hosts_per_cycle=10, max_active_scans=1)
     assert again['resumed'] and again['title'] == 'roamscan 2026-11-28T11:45:00Z'
     assert again['intended_at'] == '2026-11-28T11:45:00Z'  # what the launch's resume.since needs
-    assert again['targets'] == [{'mac': A, 'ip': X, 'overdue_since': '2026-11-28T11:00:00Z'}]
+    assert again['targets'] == [{'identity': A, 'mac': A, 'ip': X, 'overdue_since': '2026-11-28T11:00:00Z'}]
     # the intent keeps its launch time when re-recorded
-    _launch.record_intent(records, again['title'], again['targets'], {X: A}, NOW)
+    _launch.record_intent(records, again['title'], again['targets'], {X: {A}}, NOW)
     assert records[A]['pending']['launched_at'] == '2026-11-28T11:45:00Z'
 
 
@@ -81,7 +81,7 @@ def test_host_list_scan_counts_only_inside_own_holding():
         {'ip': Y, 'mac': B, 'last_scanned': '2026-11-28T08:30:00Z', 'source': 'qualys'},   # before B held Y
     ]
     changed, merged = _decide.credit_host_list(records, hosts, NOW)
-    assert changed == {A} and merged == [{'mac': A, 'ip': X, 'last_scanned': '2026-11-28T09:30:00Z'}]
+    assert changed == {A} and merged == [{'identity': A, 'mac': A, 'ip': X, 'last_scanned': '2026-11-28T09:30:00Z'}]
     assert records[B]['last_scanned'] is None
 
 

@@ -229,7 +229,9 @@ def test_presence_events_results_fold_like_lease_events_results():
     legacy = report(NOW, [{'id': 'e', 'kind': 'lease', 'time': '2026-11-28T11:00:00Z', 'mac': A, 'ip': X, 'hostname': 'alice',
                            'lease_expires': '2026-11-28T13:00:00Z'}], [lease(B, Y, '2026-11-28T13:00:00Z')])
     _remember.fold(via_lease, [legacy])
-    assert via_presence == via_lease and set(via_presence) == {A, B}
+    # the certificate has a record of its own now; the MAC records are those lease_events gave
+    assert {key: via_presence[key] for key in (A, B)} == via_lease and set(via_presence) == {A, B, 'vpn_cert:alice-laptop'}
+    assert via_presence['vpn_cert:alice-laptop']['ip'] == '10.88.0.2' and via_presence['vpn_cert:alice-laptop']['mac'] is None
     assert _remember.identity_observations([presence_report(NOW, [start, cert], [row])]) == [cert]
     end = dict(observed('mac', A, X, '2026-11-28T11:40:00Z', event='end', source='kea'), why='release')
     _remember.fold(via_presence, [presence_report(NOW, [end])])

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import (
-    MAX_REASONS, InvalidHistory, cycle_api_calls, fold_cycle, history_value, parse_history)
+    MAX_REASONS, InvalidHistory, cycle_api_calls, fold_cycle, history_value, parse_history, recorded_rescan_days)
 
 SUMMARY = {'known': 100000, 'present': 9000, 'overdue': 2500, 'pending': 10, 'launched': ['scan/1'],
            'launched_targets': ['10.0.0.%d' % n for n in range(250)], 'credited': ['m'] * 200,
@@ -53,3 +53,11 @@ def test_a_foreign_history_is_refused(value):
 def test_api_calls_come_from_the_qualys_modules_results():
     results = {'roamscan_status': {'api_calls': 2}, 'roamscan_elsewhere': {'skipped': True}, 'roamscan_launch': {'api_calls': 1}}
     assert cycle_api_calls(results) == {'scan_status': 2, 'scan_launch': 1}
+
+
+@pytest.mark.parametrize('value, found', [
+    (history_value([], 14), 14), (history_value([]), None), ({'rescan_days': 0}, None), ({'rescan_days': True}, None),
+    ({'rescan_days': '14'}, None), (None, None),
+])
+def test_the_rescan_period_of_the_last_cycle_is_read_back(value, found):
+    assert recorded_rescan_days(value) == found

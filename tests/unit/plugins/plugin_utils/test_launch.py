@@ -8,18 +8,19 @@ from ansible_collections.roamscan.qualys.tests.unit.plugins.plugin_utils.cycle_f
 def test_intent_reverifies_against_fresh_lease_table():
     records = {A: present(A, X), B: present(B, Y)}
     holders = _remember.lease_holders([report(NOW, leases=[lease(A, X, '2026-11-28T13:00:00Z'), lease(C, Y, '2026-11-28T13:00:00Z')])])
-    changed, launch, dropped = _launch.record_intent(records, 'roamscan T', [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}], holders, NOW)
-    assert launch == [{'mac': A, 'ip': X}] and [d['mac'] for d in dropped] == [B]
+    targets = [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}]
+    changed, launch, dropped = _launch.record_intent(records, 'roamscan T', targets, holders, NOW)
+    assert launch == [{'identity': A, 'mac': A, 'ip': X}] and [d['mac'] for d in dropped] == [B]
     assert records[A]['pending'] == {'scan_ref': None, 'ip': X, 'launched_at': NOW, 'title': 'roamscan T'}
     assert records[B]['pending'] is None and changed == {A}
 
 
 def test_launch_records_refs_by_scan_targets_and_clears_the_rest():
     records = {A: present(A, X), B: present(B, Y)}
-    holders = {X: A, Y: B}
-    _launch.record_intent(records, 'roamscan T', [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}], holders, NOW)
+    holders = {X: {A}, Y: {B}}
+    _launch.record_intent(records, 'roamscan T', [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}], holders, NOW)
     changed, recorded, missing = _launch.record_launch(records, 'roamscan T', [{'ref': 'scan/9.1', 'targets': ['10.77.0.90-10.77.0.100']}])
-    assert recorded == [{'mac': A, 'ip': X, 'scan_ref': 'scan/9.1'}] and missing == [{'mac': B, 'ip': Y}]
+    assert recorded == [{'identity': A, 'mac': A, 'ip': X, 'scan_ref': 'scan/9.1'}] and missing == [{'identity': B, 'mac': B, 'ip': Y}]
     assert records[A]['pending']['scan_ref'] == 'scan/9.1' and records[B]['pending'] is None
 
 
@@ -30,8 +31,9 @@ def test_a_holding_any_server_shows_is_kept_and_one_another_server_contests_is_d
     primary = dict(report(NOW, leases=[lease(A, X, until), lease(B, Y, until)]), server_name='dhcp1')
     standby = dict(report(NOW, leases=[lease(A, X, until), lease(C, Y, until)]), server_name='dhcp2')
     holders = _remember.lease_holders([primary, standby])
-    assert holders == {X: A}
-    assert _remember.lease_holders([standby]) == {X: A, Y: C}     # the primary down: the standby's table alone
+    assert holders == {X: {A}}
+    assert _remember.lease_holders([standby]) == {X: {A}, Y: {C}}     # the primary down: the standby's table alone
     records = {A: present(A, X), B: present(B, Y)}
-    changed, launch, dropped = _launch.record_intent(records, 'roamscan T', [{'mac': A, 'ip': X}, {'mac': B, 'ip': Y}], holders, NOW)
-    assert launch == [{'mac': A, 'ip': X}] and dropped == [{'mac': B, 'ip': Y, 'reason': 'not_leased'}]
+    targets = [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}]
+    changed, launch, dropped = _launch.record_intent(records, 'roamscan T', targets, holders, NOW)
+    assert launch == [targets[0]] and dropped == [dict(targets[1], reason='not_leased')]

@@ -19,9 +19,9 @@ RECORDS = {MAC_A: {'dhcp_server': 'dhcp1'}, MAC_B: {'dhcp_server': 'dhcp1'}, MAC
 def test_most_specific_route_wins_and_the_leasing_server_is_the_default():
     routes = parse_routes({'10.20.0.0/16': 'router1', '10.20.5.0/24': 'probe5', '10.30.0.0/16': 'bare'})
     interfaces = {'dhcp1': 'br0', 'probe5': 'vlan5', 'router1': 'vlan20'}
-    plan, unprobed = probe_plan([{'mac': MAC_A, 'ip': '10.20.5.7'}, {'mac': MAC_B, 'ip': '10.20.9.9'},
-                                 {'mac': MAC_A, 'ip': '10.77.0.100'}, {'mac': MAC_C, 'ip': '10.99.0.1'},
-                                 {'mac': MAC_C, 'ip': '10.30.0.1'}], routes, RECORDS, interfaces.get)
+    plan, unprobed = probe_plan([{'identity': MAC_A, 'mac': MAC_A, 'ip': '10.20.5.7'}, {'identity': MAC_B, 'mac': MAC_B, 'ip': '10.20.9.9'},
+                                 {'identity': MAC_A, 'mac': MAC_A, 'ip': '10.77.0.100'}, {'identity': MAC_C, 'mac': MAC_C, 'ip': '10.99.0.1'},
+                                 {'identity': MAC_C, 'mac': MAC_C, 'ip': '10.30.0.1'}], routes, RECORDS, interfaces.get)
     assert plan == [
         {'host': 'dhcp1', 'interface': 'br0', 'allow': ['10.77.0.100/32'], 'targets': [{'ip': '10.77.0.100', 'mac': MAC_A}]},
         {'host': 'probe5', 'interface': 'vlan5', 'allow': ['10.20.5.0/24'], 'targets': [{'ip': '10.20.5.7', 'mac': MAC_A}]},
@@ -37,16 +37,16 @@ def test_bad_routes_are_refused(routes):
 
 
 def test_dead_and_impostor_targets_are_dropped_and_unprobed_ones_kept():
-    launch = [{'mac': MAC_A, 'ip': '10.77.0.100'}, {'mac': MAC_B, 'ip': '10.77.0.101'},
-              {'mac': MAC_C, 'ip': '10.77.0.102'}, {'mac': MAC_A, 'ip': '10.77.0.103'}]
+    launch = [{'identity': MAC_A, 'mac': MAC_A, 'ip': '10.77.0.100'}, {'identity': MAC_B, 'mac': MAC_B, 'ip': '10.77.0.101'},
+              {'identity': MAC_C, 'mac': MAC_C, 'ip': '10.77.0.102'}, {'identity': MAC_A, 'mac': MAC_A, 'ip': '10.77.0.103'}]
     results = [{'ip': '10.77.0.100', 'expected_mac': MAC_A, 'alive': True, 'method': 'arp', 'macs': [MAC_A], 'reason': None},
                {'ip': '10.77.0.101', 'expected_mac': MAC_B, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'},
                {'ip': '10.77.0.102', 'expected_mac': MAC_C, 'alive': True, 'method': 'arp', 'macs': [MAC_A],
                 'reason': 'mac_mismatch'}]
     kept, dropped, not_probed = apply_probe(launch, results, {'10.77.0.103': 'probe on probe5 did not run: boom'})
     assert kept == [launch[0], launch[3]]
-    assert dropped == [{'mac': MAC_B, 'ip': '10.77.0.101', 'reason': 'no_reply', 'method': 'arp', 'seen_macs': []},
-                       {'mac': MAC_C, 'ip': '10.77.0.102', 'reason': 'mac_mismatch', 'method': 'arp', 'seen_macs': [MAC_A]}]
+    assert dropped == [{'identity': MAC_B, 'mac': MAC_B, 'ip': '10.77.0.101', 'reason': 'no_reply', 'method': 'arp', 'seen_macs': []},
+                       {'identity': MAC_C, 'mac': MAC_C, 'ip': '10.77.0.102', 'reason': 'mac_mismatch', 'method': 'arp', 'seen_macs': [MAC_A]}]
     assert not_probed == [dict(launch[3], reason='probe on probe5 did not run: boom')]
 
 

@@ -6,7 +6,7 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._queue import orde
 
 
 def candidate(mac, overdue_since, held_since):
-    return {'mac': mac, 'ip': '10.77.0.%d' % int(mac[-2:], 16), 'overdue_since': overdue_since, 'held_since': held_since}
+    return {'identity': mac, 'mac': mac, 'ip': '10.77.0.%d' % int(mac[-2:], 16), 'overdue_since': overdue_since, 'held_since': held_since}
 
 
 EARLY_DEADLINE = candidate('02:77:00:00:00:05', '2026-11-01T00:00:00Z', '2026-12-01T10:00:00Z')
@@ -24,9 +24,9 @@ def test_held_back_laptops_have_their_place_in_the_queue_and_the_reason():
     chosen, held = take([ARRIVED_LATER, SAME_AS_LATER, EARLY_DEADLINE, ARRIVED_FIRST], 2, 'batch full (max_hosts_per_cycle=2)')
     assert [item['mac'] for item in chosen] == [EARLY_DEADLINE['mac'], ARRIVED_FIRST['mac']]
     assert held == [
-        {'mac': ARRIVED_LATER['mac'], 'ip': ARRIVED_LATER['ip'], 'position': 3, 'overdue_since': '2026-11-20T00:00:00Z',
+        {'identity': ARRIVED_LATER['mac'], 'mac': ARRIVED_LATER['mac'], 'ip': ARRIVED_LATER['ip'], 'position': 3, 'overdue_since': '2026-11-20T00:00:00Z',
          'held_since': '2026-12-01T09:00:00Z', 'reason': 'batch full (max_hosts_per_cycle=2)'},
-        {'mac': SAME_AS_LATER['mac'], 'ip': SAME_AS_LATER['ip'], 'position': 4, 'overdue_since': '2026-11-20T00:00:00Z',
+        {'identity': SAME_AS_LATER['mac'], 'mac': SAME_AS_LATER['mac'], 'ip': SAME_AS_LATER['ip'], 'position': 4, 'overdue_since': '2026-11-20T00:00:00Z',
          'held_since': '2026-12-01T09:00:00Z', 'reason': 'batch full (max_hosts_per_cycle=2)'}]
 
 

@@ -30,6 +30,9 @@ def test_values_from_variables_are_converted_like_module_options():
 
 @pytest.mark.parametrize('variables, message', [
     ({'roamscan_rescan_days': 0}, 'roamscan_rescan_days must be at least 1'),
+    ({'roamscan_history_days': 0}, 'roamscan_history_days must be at least 1'),
+    ({'roamscan_api_allowance_per_day': 0}, 'roamscan_api_allowance_per_day must be at least 1'),
+    ({'roamscan_cycle_lock_seconds': 0}, 'roamscan_cycle_lock_seconds must be at least 1'),
     ({'roamscan_max_hosts_per_cycle': 'many'}, 'roamscan_max_hosts_per_cycle'),
     ({'roamscan_fact_cache': {'connection': '/var/lib/roamscan'}}, 'plugin'),
 ])

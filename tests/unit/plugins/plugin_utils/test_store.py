@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -11,6 +12,7 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import new
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._summary import counts
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _store
 from ansible_collections.roamscan.qualys.tests.support.legacy_records import (
+    as_read,
     legacy_cache,
     legacy_write,
     mac_of,
@@ -115,6 +117,15 @@ def test_unreadable_file_is_reported(jsonfile):
     assert 'unreadable cache entry' in store.corrupt[0]['error']
 
 
+def test_cache_folder_on_a_read_only_file_system_is_named_as_such(jsonfile, monkeypatch):
+    # what a read-only remount looks like from here (the real one: tests/e2e/test_scan_cycle_store_faults.py)
+    real_statvfs = os.statvfs
+    monkeypatch.setattr(os, 'access', lambda path, mode, **kwargs: False)
+    monkeypatch.setattr(os, 'statvfs', lambda path: type('Info', (), {'f_flag': real_statvfs(path).f_flag | os.ST_RDONLY}))
+    with pytest.raises(_store.StoreError, match=r'could not be opened: .*\(%s is on a read-only file system\)$' % jsonfile):
+        _store.open_store({'plugin': 'jsonfile', 'connection': str(jsonfile), 'timeout': 0})
+
+
 def test_prefix_is_respected(jsonfile, monkeypatch):
     monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_PREFIX', 'site1_')
     _store.open_store().save({A: record(A, '10.77.0.100')}, {A})
@@ -192,7 +203,7 @@ def test_a_cycle_reads_its_working_set_from_the_index_alone_without_a_directory_
     spy = Spy(store)
     assert store.working_set() == working(records) and store.index_state == 'fresh'
     assert spy.read == [] and spy.scans == 0
-    assert store.get([mac_of(30)]) == {mac_of(30): records[mac_of(30)]} and spy.read == ['roamscan-id-mac-02770000001e']
+    assert store.get([mac_of(30)]) == as_read({mac_of(30): records[mac_of(30)]}) and spy.read == ['roamscan-id-mac-02770000001e']
     assert store.holders(['10.77.0.1', '10.77.0.12', '10.77.0.40']) == {'10.77.0.1': mac_of(1)}
 
 
@@ -223,6 +234,26 @@ def test_saves_keep_the_index_true_for_the_next_cycle(jsonfile):
     assert fresh.holders(['10.77.9.9', '10.77.0.2']) == {'10.77.9.9': mac_of(30)}
 
 
+def test_store_copied_with_its_times_kept_is_read_again_not_trusted(jsonfile, monkeypatch, tmp_path_factory):
+    """A backup restored with cp -a, rsync -a or tar keeps the directory's time, the index's seal: the copies' versions
+    are new all the same, so the first write must not be refused as changed by another writer."""
+    records = fleet()
+    legacy_write(records)
+    _store.open_store().working_set()                       # index written and sealed
+    copy = tmp_path_factory.mktemp('restored') / 'facts'
+    shutil.copytree(jsonfile, copy, symlinks=True)          # file and directory times kept (copy2, copystat)
+    monkeypatch.setenv('ANSIBLE_CACHE_PLUGIN_CONNECTION', str(copy))
+    store = _store.open_store()
+    assert store.working_set() == working(records)
+    assert store.index_state == 'repaired'
+    back = store.get([mac_of(30)])[mac_of(30)]
+    back.update(lease_state='active', ip='10.77.9.9')
+    assert store.save({mac_of(30): back}, [mac_of(30)]) == 1
+    records[mac_of(30)] = back
+    again = _store.open_store()
+    assert again.working_set() == working(records) and again.index_state == 'fresh'
+
+
 def index_file(directory):
     return directory / [name for name in os.listdir(directory) if name.endswith('roamscan-store-index')][0]
 
@@ -237,7 +268,7 @@ def test_index_deleted_mid_cycle_is_rebuilt_from_the_records(jsonfile):
     first.save({mac_of(3): here}, [mac_of(3)])   # the next stage of the same cycle
     records[mac_of(3)] = here
     store = _store.open_store()
-    assert store.working_set() == working(records) and store.all() == records
+    assert store.working_set() == working(records) and store.all() == as_read(records)
 
 
 @pytest.mark.parametrize('garbage', ['', '{"__payload__": "{\\"format\\": 1, \\"ove', '{"__payload__": "{\\"format\\": 7}"}',
@@ -324,7 +355,7 @@ def test_crash_between_writes_loses_no_laptop_and_credits_none_wrongly(jsonfile,
     if key_part == 'roamscan-store-index':
         records[mac_of(3)] = legacy_cache().get('roamscan-id-mac-027700000003')['roamscan']
     after_crash = _store.open_store()
-    assert after_crash.working_set() == working(records) and after_crash.all() == records
+    assert after_crash.working_set() == working(records) and after_crash.all() == as_read(records)
     assert after_crash.index_state == 'repaired'
 
 
@@ -452,14 +483,15 @@ def test_0_1_records_are_moved_to_their_own_keys_and_survive_their_hosts_being_f
     records = fleet()
     legacy_write(records, facts={mac_of(1): {'owner': 'alice'}})
     store = _store.open_store()
-    assert store.working_set() == working(records) and store.all() == records
-    assert legacy_cache().get('roamscan-id-mac-027700000001') == {'roamscan': records[mac_of(1)]}
+    assert store.working_set() == working(records) and store.all() == as_read(records)
+    # moved upgraded: the record now says its identity and source
+    assert legacy_cache().get('roamscan-id-mac-027700000001') == {'roamscan': as_read(records)[mac_of(1)]}
     assert legacy_cache().get('mac-027700000001') == {'owner': 'alice'}   # the record has one home
     assert not any(name.endswith('_mac-027700000002') or name == 'mac-027700000002' for name in os.listdir(jsonfile))
     for mac in records:                      # what ansible-playbook --flush-cache does to the laptop hosts
         legacy_cache().delete('mac-' + mac.replace(':', ''))
     again = _store.open_store()
-    assert again.all() == records and again.working_set() == working(records) and again.corrupt == []
+    assert again.all() == as_read(records) and again.working_set() == working(records) and again.corrupt == []
 
 
 def test_an_upgraded_record_is_not_overwritten_by_its_stale_0_1_entry(jsonfile):
@@ -469,3 +501,57 @@ def test_an_upgraded_record_is_not_overwritten_by_its_stale_0_1_entry(jsonfile):
     newer['hostname'] = 'alice-new'
     store.save({A: newer}, [A])
     assert _store.open_store().all() == {A: newer}
+
+
+def snapshot_reads(monkeypatch):
+    """The record entries the store reads one by one (the snapshot itself is read in one go)."""
+    read = []
+    original = _store.LaptopStore._read_keys
+
+    def counting(self, keys, again=False):
+        read.extend(keys.values())
+        return original(self, keys, again)
+    monkeypatch.setattr(_store.LaptopStore, '_read_keys', counting)
+    return read
+
+
+def test_every_record_through_the_report_snapshot_reads_only_what_changed_since(jsonfile, monkeypatch):
+    written = fleet()
+    legacy_write(written)
+    records = as_read(written)
+    cache = legacy_cache()
+    cache.set('roamscan-id-mac-027700000a01', {'roamscan': {'schema': 99}})   # corrupt: reported every time, never kept
+    read = snapshot_reads(monkeypatch)
+    first = _store.open_store()
+    assert first.all(snapshot=True) == records and first.snapshot_state == 'read 51 changed records'
+    assert len(read) == len(records) + 1 and [item['host'] for item in first.corrupt] == ['roamscan-id-mac-027700000a01']
+
+    del read[:]
+    again = _store.open_store()
+    assert again.all(snapshot=True) == records and again.snapshot_state == 'read 1 changed records'   # the corrupt one
+    assert read == ['02:77:00:00:0a:01'] and [item['host'] for item in again.corrupt] == ['roamscan-id-mac-027700000a01']
+
+    # a record written behind the store's back (another controller) is read again; one deleted is gone
+    changed = dict(written[mac_of(3)], hostname='renamed')
+    write_behind({mac_of(3): changed})
+    gone = [name for name in laptop_files(jsonfile) if name.endswith(mac_of(4).replace(':', ''))][0]
+    os.unlink(jsonfile / gone)
+    del read[:]
+    third = _store.open_store().all(snapshot=True)
+    assert third[mac_of(3)]['hostname'] == 'renamed' and mac_of(4) not in third
+    assert sorted(read) == sorted(['02:77:00:00:0a:01', mac_of(3)])
+    expected = dict(records, **as_read({mac_of(3): changed}))
+    del expected[mac_of(4)]
+    assert third == expected
+
+
+def test_a_report_snapshot_that_is_garbage_or_not_refreshed_costs_a_full_read_never_a_wrong_record(jsonfile, monkeypatch):
+    written = fleet()
+    legacy_write(written)
+    records = as_read(written)
+    _store.open_store().all(snapshot=True, refresh=False)         # check mode: no snapshot written
+    assert not [name for name in os.listdir(jsonfile) if 'snapshot' in name]
+    legacy_cache().set('roamscan-report-snapshot', {'format': 1, 'data': '{"entries": {"roamscan-id-mac-x": 5}}'})
+    store = _store.open_store()
+    assert store.all(snapshot=True) == records and store.snapshot_state.startswith('rebuilt: malformed report snapshot')
+    assert _store.open_store().all(snapshot=True) == records

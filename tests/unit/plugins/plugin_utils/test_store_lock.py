@@ -60,7 +60,7 @@ def test_released_lease_is_taken_at_once_with_a_larger_token(jsonfile, clock):
     first = store.take_lease(1800, 'awx')
     assert store.release_lease(first) is True and store.release_lease(first) is False
     second = _store.open_store().take_lease(1800, 'awx')
-    assert second['token'] == first['token'] + 1
+    assert second['token'] == first['token'] + 1 and 'took_over' not in second   # that cycle ended: nothing to resume
 
 
 def test_renewal_keeps_a_slow_cycle_ahead_of_its_expiry(jsonfile, clock):
@@ -80,6 +80,9 @@ def test_expired_lease_of_a_dead_cycle_is_taken_over_and_the_dead_one_writes_not
     survivor = _store.open_store()
     taken = survivor.take_lease(60, 'cron')
     assert taken['token'] == holding['token'] + 1 and lease_file(jsonfile)['owner'] == 'cron'
+    # the new holder learns whose unfinished cycle it resumes; the lease file does not keep it
+    assert taken['took_over'] == {key: holding[key] for key in ('host', 'pid', 'since')} | {'expires': holding['since'] + 60}
+    assert 'took_over' not in lease_file(jsonfile)
 
     stale = dead.get([A])[A]
     stale['hostname'] = 'from-the-dead'
