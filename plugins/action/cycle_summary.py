@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import (
     BUDGET_KEY, QUALYS_RESULTS, InvalidBudget, fold_cycle as fold_budget, parse_budget, usage_left)
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WouldBeStore, would_do
@@ -106,10 +108,12 @@ class ActionModule(CycleActionBase):
         names = QUALYS_RESULTS + ('roamscan_remembered',)
         try:
             state = parse_budget(store.read_entry(BUDGET_KEY))
+            before = copy.deepcopy(state)
             fold_budget(state, {name: stage.variable(name) for name in names}, stage.now, stage.settings)
-            if stage.lease():
-                store.renew_lease(stage.lease())
-            store.write_entry(BUDGET_KEY, state, fenced=True)
+            if state != before:   # a cycle that called nothing and learned nothing rewrites no entry
+                if stage.lease():
+                    store.renew_lease(stage.lease())
+                store.write_entry(BUDGET_KEY, state, fenced=True)
         except (StoreError, InvalidBudget) as exc:
             stage.warnings.append('Cannot keep this cycle\'s API calls in the budget (%s): %s' % (BUDGET_KEY, exc))
             return None

@@ -589,6 +589,15 @@ def test_a_409_kept_by_the_summary_holds_the_next_cycles_launch_and_says_why(mon
     assert summary['deferred'] == [confirmed['launch_gate']]
 
 
+def test_a_cycle_that_called_no_qualys_api_leaves_the_budget_entry_as_it_was(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    fake = FakeStore({A: present(A, X)})
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
+    summary = run_action('cycle_summary', task_vars=SCAN)['summary']
+    assert getattr(fake, 'fenced_writes', []) == [] and 'roamscan-api-budget' not in fake.entries
+    assert summary['api_budget'] is not None and 'roamscan-history' in fake.entries   # it ran and was counted
+
+
 def test_remember_skips_the_status_poll_a_learned_scan_time_rules_out(store):
     waiting = present(A, X)
     waiting['pending'] = {'scan_ref': 'scan/1.1', 'ip': X, 'launched_at': '2026-11-28T11:50:00Z', 'title': 't'}
