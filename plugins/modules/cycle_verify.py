@@ -72,9 +72,9 @@ options:
   leases_from:
     description:
       - The name the presence hosts of the cycle (groups C(roamscan_dhcp_group) and C(roamscan_vpn_group))
-        registered their re-read live tables in, by a play on all of them at once: M(roamscan.qualys.presence_events)
+        registered their re-read live tables in, by a play on all of them at once (M(roamscan.qualys.presence_events)
         (tables only) run for each source of RV(roamscan.qualys.cycle_remember#module:live_tables), one task per source
-        kind registering this name or C(<name>_<kind>), as the collect stage does.
+        kind registering this name or C(<name>_<kind>), as the collect stage does).
       - A host without a successful result confirms none of its holdings; a target no other table shows held by the
         same identity is dropped as C(not_leased).
     type: str

@@ -136,9 +136,9 @@ def cycle_vars(**servers):
     return variables
 
 
-def fresh_vars(base=SCAN, **servers):
+def fresh_vars(base=None, **servers):
     """Task variables of verify: each DHCP server's re-read lease table registered as roamscan_fresh."""
-    return dict(base, groups={'dhcp_servers': sorted(servers)},
+    return dict(base or SCAN, groups={'dhcp_servers': sorted(servers)},
                 hostvars={name: {'roamscan_fresh': result} for name, result in servers.items()})
 
 
