@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import (
     BUDGET_KEY, QUALYS_RESULTS, InvalidBudget, fold_cycle as fold_budget, parse_budget, usage_left)
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WouldBeStore, would_do
@@ -38,6 +40,7 @@ class ActionModule(CycleActionBase):
         if stage.settings_error is None:   # else the store the settings name is unknown
             try:
                 store = open_store(stage.settings['fact_cache'], read_only=self._task.check_mode)
+                self._renew(store, stage)   # a store without this cycle's lease writes nothing (not even its index)
                 counted = store if stage.would_store is None else WouldBeStore(store, stage.would_store)
                 final = counts(counted.digests(), stage.now, stage.settings['rescan_days'], self._alias_groups(stage))
                 corrupt = store.corrupt
@@ -61,9 +64,10 @@ class ActionModule(CycleActionBase):
         held = results['decide'].get('plan', {}).get('held') if isinstance(results['decide'], dict) else None
         summary['deferred'] += [held] if held and held not in summary['deferred'] else []
         history_days, summary['api_budget'] = None, None
-        if store is not None and final is not None and not self._task.check_mode:
+        # a skipped cycle writes nothing (it called nothing): the running one adds itself to the history and the budget
+        if store is not None and final is not None and not self._task.check_mode and not elsewhere:
             history_days = self._append_history(stage, store, summary)
-            summary['api_budget'] = self._fold_budget(stage, store, elsewhere)
+            summary['api_budget'] = self._fold_budget(stage, store)
         if store is not None:
             self._release(store, stage)   # after the history: one writer at a time
         return {'summary': summary, 'history_days': history_days,
@@ -91,19 +95,28 @@ class ActionModule(CycleActionBase):
             return None
         return len(days)
 
+    def _renew(self, store, stage):
+        """Hold this cycle's lease on ``store`` too; a lease lost by now is a warning (the work is stored or refused)."""
+        if self._task.check_mode or not stage.lease():
+            return
+        try:
+            store.renew_lease(stage.lease())
+        except StoreError as exc:
+            stage.warnings.append('This cycle no longer holds its lease on the laptop store: %s' % exc)
+
     @staticmethod
-    def _fold_budget(stage, store, held_elsewhere):
+    def _fold_budget(stage, store):
         """Keep what this cycle spent and learned in the governor's store entry (fenced by the cycle lease, so a crash
         loses at most this cycle's update and two controllers never overwrite each other's); what is left per API."""
-        if held_elsewhere:
-            return None   # this run called nothing and holds no lease
         names = QUALYS_RESULTS + ('roamscan_remembered',)
         try:
             state = parse_budget(store.read_entry(BUDGET_KEY))
+            before = copy.deepcopy(state)
             fold_budget(state, {name: stage.variable(name) for name in names}, stage.now, stage.settings)
-            if stage.lease():
-                store.renew_lease(stage.lease())
-            store.write_entry(BUDGET_KEY, state, fenced=True)
+            if state != before:   # a cycle that called nothing and learned nothing rewrites no entry
+                if stage.lease():
+                    store.renew_lease(stage.lease())
+                store.write_entry(BUDGET_KEY, state, fenced=True)
         except (StoreError, InvalidBudget) as exc:
             stage.warnings.append('Cannot keep this cycle\'s API calls in the budget (%s): %s' % (BUDGET_KEY, exc))
             return None

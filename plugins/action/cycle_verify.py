@@ -6,21 +6,11 @@
 from __future__ import annotations
 
 from ansible_collections.roamscan.qualys.plugins.plugin_utils import _remember
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, CycleError, registered_ok
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._launch import record_intent
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._liveness_check import apply_probe, probe_costs, probe_reports
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._scanner_routes import launch_options_for, parse_scanner_routes, route_groups
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import launch_options
-
-
-def fresh_reports(tables):
-    """``[(host, presence_events result)]`` of a registered loop over cycle_remember's ``live_tables``
-    (``item`` = ``{host, source, table_path}``)."""
-    if not isinstance(tables, dict) or not isinstance(tables.get('results'), list):
-        raise CycleError('leases must be the registered result of presence_events looped over the live tables '
-                         '(cycle_remember\'s live_tables)')
-    return [(item['item']['host'], item) for item in tables['results']
-            if registered_ok(item) and isinstance(item.get('item'), dict) and isinstance(item['item'].get('host'), str)]
 
 
 class ActionModule(CycleActionBase):
@@ -38,13 +28,15 @@ class ActionModule(CycleActionBase):
             'probes': {'type': 'list', 'elements': 'dict'},
             'unprobed': {'type': 'dict'},
         }},
-        'leases': {'type': 'dict', 'required': True},
+        'leases_from': {'type': 'str', 'default': 'roamscan_fresh'},
         'probes': {'type': 'dict'},
     }
 
     def run_stage(self, stage):
         title, targets = stage.args['plan']['title'], stage.args['plan']['targets']
-        named = _remember.named_reports(fresh_reports(stage.args['leases']))
+        by_kind, dummy = stage.collected(stage.args['leases_from'])   # a host that failed confirms nothing
+        fresh = [item for kind in sorted(by_kind) for item in by_kind[kind]]
+        named = _remember.named_reports(fresh)
         keys, ips = _remember.identities_observed(named)
         keys |= {target['identity'] for target in targets if isinstance(target.get('identity'), str)}
         stage.load(stage.store.get(keys | stage.store.holder_keys(ips)))

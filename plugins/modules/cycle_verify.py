@@ -13,9 +13,12 @@ short_description: Keep the launch targets still held by the same identity and r
 version_added: 0.2.0
 description:
   - Stage C(verify) of the C(roamscan.qualys.scan_overdue) cycle, right before the launch.
-  - Folds the live tables read just now (O(leases); DHCP lease tables, OpenVPN status files, occtl JSON, wg dumps)
+  - Folds the live tables read just now (O(leases_from); DHCP lease tables, OpenVPN status files, occtl JSON, wg dumps)
     into the records; each target must still be held by the same identity in them (the same MAC for a lease, the same
     certificate, user or key for a tunnel IP); the others are dropped.
+  - The tables are one view (both peers of a DHCP HA pair hold every lease, and either may be down) - an IP any table
+    shows held is held, an IP two tables give to different identities is held by nobody, and of several copies of one
+    lease the last extended one counts.
   - A target whose holding is known only from a log (no live table) is kept only when C(roamscan_credit_log_presence)
     allows it.
   - Records the intent (the launch's title, no scan reference yet), so a run stopped before the launch was recorded is
@@ -70,12 +73,16 @@ options:
       unprobed:
         description: C({ip, why}) of targets no probe host can ask.
         type: dict
-  leases:
+  leases_from:
     description:
-      - The registered result of M(roamscan.qualys.presence_events) (tables only) looped over
-        RV(roamscan.qualys.cycle_remember#module:live_tables) (C(item) is C({host, source, table_path})).
-    type: dict
-    required: true
+      - The name the presence hosts of the cycle (groups C(roamscan_dhcp_group) and C(roamscan_vpn_group))
+        registered their re-read live tables in, by a play on all of them at once (M(roamscan.qualys.presence_events)
+        (tables only) run for each source of RV(roamscan.qualys.cycle_remember#module:live_tables), one task per source
+        kind registering this name or C(<name>_<kind>), as the collect stage does).
+      - A host without a successful result confirms none of its holdings; a target no other table shows held by the
+        same identity is dropped as C(not_leased).
+    type: str
+    default: roamscan_fresh
   probes:
     description:
       - The registered result of M(roamscan.qualys.liveness_probe) looped over RV(roamscan.qualys.cycle_decide#module:plan)'s
@@ -91,7 +98,7 @@ EXAMPLES = r"""
 - name: Verify | Record the launch intent for the laptops still leased to the same MAC
   roamscan.qualys.cycle_verify:
     plan: "{{ roamscan_plan.plan }}"
-    leases: "{{ roamscan_fresh }}"
+    leases_from: roamscan_fresh     # registered by lease_events in a play on the DHCP servers
   register: roamscan_intent
 """
 

@@ -158,14 +158,21 @@ def _lease_observation(entry, kind, moment, order, source):
 
 
 def lease_holders(reports):
-    """``{ip: {identity key, ...}}`` of the holdings active in the given live tables at their read time."""
-    holders = {}
+    """``{ip: {identity key, ...}}`` of the holdings active in the given live tables at their read time.
+
+    The tables are one view (both peers of a DHCP HA pair hold every lease, and either may be down): an IP any table
+    shows active is held. One table may name one holding by several keys (OpenVPN: certificate and user name), but an
+    IP two tables give to different identities is held by nobody.
+    """
+    holders, contested = {}, set()
     for report in reports:
         observations, dummy = observations_from_report(report)
+        found = {}
         for observation in observations:
             if observation['kind'] == 'table' and observation['key'] and _table_row_active(observation):
-                holders.setdefault(observation['ip'], set()).add(observation['key'])
-    return holders
+                found.setdefault(observation['ip'], set()).add(observation['key'])
+        contested.update(ip for ip, keys in found.items() if holders.setdefault(ip, keys) != keys)
+    return {ip: keys for ip, keys in holders.items() if ip not in contested}
 
 
 def _table_row_active(observation):
@@ -293,8 +300,23 @@ def observations(reports):
             observation['order'] = (position,) + observation['order']
         found.extend(items)
         skipped.extend(bad)
+    found = _freshest_table_rows(found)
     found.sort(key=lambda item: (item['time'], item['order']))
     return found, skipped
+
+
+def _freshest_table_rows(found):
+    """Of the rows several live tables give for one IP, only the last extended ones (the latest expiry; none is
+    infinite): both peers of a DHCP HA pair hold every lease, so a dead or lagging peer's older copy of a lease the
+    other peer renewed neither ends nor reopens a holding."""
+    newest = {}
+    for item in found:
+        if item['kind'] == 'table':
+            newest[item['ip']] = max(newest.get(item['ip'], ''), item['expires'] or _INFINITE)
+    return [item for item in found if item['kind'] != 'table' or (item['expires'] or _INFINITE) == newest[item['ip']]]
+
+
+_INFINITE = '~'   # sorts after every time of the one time format
 
 
 def identities_observed(reports):

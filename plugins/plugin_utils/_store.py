@@ -37,7 +37,7 @@ from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_backend imp
     Unreadable,
     open_backend,
 )
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import Fence, cycle_lease
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_lock import Fence, NotLeaseHolder, cycle_lease
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store_index import (
     CATALOG_KEY,
     COMPACT_AFTER,
@@ -206,6 +206,8 @@ class LaptopStore:
         self._identities = {}  # cache key: identity key, of non-MAC records met (their keys are not reversible)
         self._index = None
         self._catalog = None
+        self._catalog_id = None           # the id of the catalog stored for the index (None: not stored by this store)
+        self._entries_of_catalog = None
         self._all_read = False
         self._upgraded = False
         self._legacy_blocked = set()   # macs whose 0.1 entry could not be read (never shadowed by a new record)
@@ -425,14 +427,15 @@ class LaptopStore:
     def write_entry(self, key, value, fenced=False):
         """Write the non-laptop entry ``key`` (verified like a record); the index stays sealed when it was.
 
-        ``fenced``: only under this cycle's lease and only if the entry is still the version read_entry read
-        (StaleRecord otherwise), so two controllers never lose each other's update.
+        Like every write, only under this cycle's lease or while no cycle holds it; ``fenced``: also only if the
+        entry is still the version read_entry read (StaleRecord otherwise), so two controllers never lose each other's
+        update.
         """
         self._refuse_read_only(key)
         sealed = self._backend.sealable and self._backend.unchanged(INDEX_KEY)
-        fence = None
-        if fenced and self._lease is not None:
-            fence = Fence(self._lease, self._holding, {key: self._entry_versions.get(key)})
+        fence = self._fence(())   # under this cycle's lease, or while no cycle holds it
+        if fenced and fence is not None:
+            fence.expected[key] = self._entry_versions.get(key)
         self._backend.write_many({key: value}, fence=fence)
         if sealed:
             # the entry is no record: the index still describes every record, so spare the next store the scan
@@ -483,8 +486,10 @@ class LaptopStore:
                 index.update(key, self._entries[key], self._texts.get(key))
         self._index = index
         self.index_state = 'repaired' if stale else 'fresh'
-        if stale or self._backend.sealable:
-            self._save_index(best_effort=True)   # a new seal spares the next store the scan
+        if stale:
+            self._save_index(best_effort=True)
+        elif self._backend.sealable:
+            self._seal_index()   # the index is right as it is: a new seal spares the next store the scan
         return index
 
     def _stored_index(self):
@@ -578,6 +583,17 @@ class LaptopStore:
                 raise
             # reading goes on from the index in memory; the stored one stays detectably stale
             self.index_state += ' (index not saved: %s)' % exc
+
+    def _seal_index(self):
+        """Seal the index as it is, like a write: by the cycle holding the lease, or when no cycle holds it."""
+        fence = self._fence(())
+        try:
+            if fence is None:
+                self._backend.seal(INDEX_KEY)
+            else:
+                self._lease.write({}, fence, lambda values: self._backend.seal(INDEX_KEY))
+        except NotLeaseHolder:
+            pass   # the cycle holding the lease seals its own writes
 
     # -- the cycle lease (_store_lock.py) -----------------------------------------------------
     def take_lease(self, seconds, owner):

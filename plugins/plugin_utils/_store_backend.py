@@ -37,6 +37,9 @@ OWNER_ONLY_FILE = 0o600
 # A coarse file system clock gives every change within one tick the same time stamp: the seal waits one
 # tick after the index is written so that any later change shows as a different directory time.
 CLOCK_TICK_NS = 20_000_000
+# a Redis write with replicas (Sentinel) counts once a replica has it, within this time
+REPLICA_WAIT_MS = 5000
+REPLICATION_MARKER = 'roamscan-replication-marker'   # no fact cache entry: not in the plugin's key set
 
 
 class StoreError(Exception):
@@ -390,6 +393,7 @@ class RedisBackend(_Backend):
             transaction.set(self.prefix + stored, text)
             transaction.zadd(self.keys_set, {stored: score})
         self._publish(transaction, sorted(texts))
+        self._replicated(sorted(texts))
         check = self.db.pipeline(transaction=False)
         check.mget([self.prefix + stored for stored in texts])
         check.zmscore(self.keys_set, list(texts))
@@ -401,6 +405,21 @@ class RedisBackend(_Backend):
 
     def _publish(self, transaction, stored_keys):
         self._call('write %s' % ', '.join(stored_keys[:3]), transaction.execute)
+
+    def _replicated(self, stored_keys):
+        """With replicas, wait until one has the write: Sentinel promotes the most up-to-date replica when the master
+        dies, so a write acknowledged here survives the failover. WAIT counts the writes of its own connection, and
+        replication keeps order, so a marker written on WAIT's connection after the write stands for it."""
+        what = 'write %s (replication)' % ', '.join(stored_keys[:3])
+        if not self._call(what, self.db.info, 'replication').get('connected_slaves'):
+            return
+        marker = self.db.pipeline(transaction=False)
+        marker.incr(self.prefix + REPLICATION_MARKER)
+        marker.execute_command('WAIT', 1, REPLICA_WAIT_MS)
+        dummy, copied = self._call(what, marker.execute)
+        if int(copied) < 1:
+            raise StoreWriteError('Writing %s to %s: no replica confirmed it within %d ms, so a failover could lose it'
+                                  % (', '.join(stored_keys[:3]), self.label, REPLICA_WAIT_MS))
 
 
 def score_version(score):

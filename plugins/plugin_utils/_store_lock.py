@@ -77,6 +77,10 @@ class LockLost(StoreWriteError):
     """This cycle's lease expired or was taken over: it writes nothing more."""
 
 
+class NotLeaseHolder(StoreWriteError):
+    """A store that holds no lease (a skipped cycle, a report, check mode) writes nothing while a cycle holds it."""
+
+
 class StaleRecord(StoreWriteError):
     """A record changed after this writer read it: writing would lose the other update."""
 
@@ -100,9 +104,9 @@ def cycle_lease(backend):
 
 
 class Fence:
-    """What a write must still find true: the lease ``lease`` (a held lease description, or None) and, per cache key,
-    the version the writer read (None: no entry). Keys not named are written unchecked (the index: it is repaired
-    from the records' versions)."""
+    """What a write must still find true: the lease ``lease`` (a held lease description; None: no cycle may hold it)
+    and, per cache key, the version the writer read (None: no entry). Keys not named are written unchecked (the
+    index: it is repaired from the records' versions)."""
 
     def __init__(self, lease, holding, expected):
         self.lease = lease
@@ -111,6 +115,10 @@ class Fence:
 
     def check_lease(self, found):
         if self.holding is None:
+            # a writer without the lease (a skipped cycle repairing the index, a report) would write under the holder
+            if isinstance(found, dict) and found.get('token') is not None and found.get('expires', 0) > time.time():
+                raise NotLeaseHolder('Not writing to %s: the cycle on %s (pid %s) holds its lease since %s'
+                                     % (self.lease.label, found.get('host'), found.get('pid'), _time(found.get('since'))))
             return
         token = self.holding['token']
         if not isinstance(found, dict) or found.get('token') != token:
@@ -236,6 +244,8 @@ class RedisLease:
         token = self.backend._call('take the cycle lock', db.incr, self.token_key)
         lease = dict(_description(int(token), seconds, time.time(), owner), held=True, seconds=seconds)
         if self.backend._call('take the cycle lock', db.set, self.key, json.dumps(lease), nx=True, px=int(seconds * 1000)):
+            # on a replica before it counts: a failover must neither forget the lease nor hand its token out again
+            self.backend._replicated([self.key])
             return lease
         found = self.backend._call('read the cycle lock', db.get, self.key)
         raise LockHeld(_parsed(found), self.label)
@@ -257,14 +267,11 @@ class RedisLease:
         """``write(values, transaction)`` in a transaction that WATCHes the lease and the records checked first."""
         backend = self.backend
         stored = {key: backend.stored_key(key) for key in fence.expected}
-        watched = ([self.key] if fence.holding else []) + [backend.prefix + item for item in stored.values()]
-        if not watched:
-            return write(values)   # nothing to check: a store without a lease writing its index
+        watched = [self.key] + [backend.prefix + item for item in stored.values()]
         transaction = backend.db.pipeline(transaction=True)
         try:
             backend._call('check the cycle lock', transaction.watch, *watched)
-            if fence.holding:
-                fence.check_lease(_parsed(backend._call('read the cycle lock', transaction.get, self.key)))
+            fence.check_lease(_parsed(backend._call('read the cycle lock', transaction.get, self.key)))
             if stored:
                 scores = backend._call('read versions', transaction.zmscore, backend.keys_set, list(stored.values()))
                 fence.check_versions({key: None if score is None else score_version(score)

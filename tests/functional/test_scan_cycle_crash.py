@@ -34,8 +34,12 @@ def task_names(tasks):
 
 def test_every_kill_point_names_exactly_one_task_of_the_cycle():
     names = [name for play in yaml.safe_load(PLAYBOOK.read_text()) for name in task_names(play.get('tasks'))]
+    found = []
     for stage, start in CYCLE_STAGES:
-        assert len([name for name in names if name.startswith(start)]) == 1, (stage, start)
+        matching = [index for index, name in enumerate(names) if name.startswith(start)]
+        assert len(matching) == 1, (stage, start)
+        found += matching
+    assert found == sorted(found)   # in the playbook's order
 
 
 @pytest.fixture(scope='module')

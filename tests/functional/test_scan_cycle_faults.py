@@ -84,7 +84,7 @@ def test_check_mode_stores_nothing_and_acknowledges_nothing(lab, qualys_sim):
     lab.append_spool('dhcp1', spool_event(A, '10.77.0.100'))
     proc = lab.run(qualys_sim, options=['--check'])
     summary = summary_of(proc)
-    # the summary counts what the cycle would have left (the laptop it would remember), the store stays empty
+    # the summary counts what the run would store (check mode everywhere); the store itself stays empty
     assert proc.returncode == 0 and summary['acknowledged'] == [] and summary['known'] == 1
     records, dummy = lab.inventory()
     assert records == {}

@@ -13,8 +13,8 @@ import shutil
 
 from cycle_lab import hook_line, launch_call_ips, launch_calls, summary_of
 
-# Where a run is interrupted: (stage, its last task) in playbooks/scan_overdue.yml, in order ("intent" is
-# verify's last step). A kill after one stage is also the kill before the next: no task runs between them (the
+# Where a run is interrupted: (stage, its last task the lab's DHCP server runs) in playbooks/scan_overdue.yml, in
+# order ("intent" is verify's last step; the VPN and WireGuard tasks of the re-read are skipped for a DHCP server). A kill after one stage is also the kill before the next: no task runs between them (the
 # liveness probe is skipped unless roamscan_liveness_probe) and a task not started has done nothing. So "before
 # collect" (the cycle lease taken, nothing read) and "after" each stage are every distinct kill point.
 CYCLE_STAGES = [   # (stage, the start of the name of the task that ends it: exactly one task's, test_scan_cycle_crash checks)
@@ -22,7 +22,7 @@ CYCLE_STAGES = [   # (stage, the start of the name of the task that ends it: exa
     ('remember', 'Remember | Fold the presence'),
     ('confirm', 'Confirm | Credit devices'),
     ('decide', 'Decide | Choose who to scan now'),
-    ('verify', 'Verify | Re-read'),
+    ('verify', 'Verify | Re-read the DHCP lease table'),
     ('intent', 'Verify | Record the launch intent'),
     ('launch', 'Launch | One scan'),
     ('record', 'Record | Record the launched scan'),

@@ -199,13 +199,7 @@ class DhcpLab(NamespaceLab):
             run('ip', '-n', self.server_ns, 'link', 'set', 'lo', 'up')
             run('ip', '-n', self.server_ns, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0')
             for index, namespace in enumerate(self.client_ns):
-                run('ip', 'netns', 'add', namespace)
-                run('ip', '-n', namespace, 'link', 'set', 'lo', 'up')
-                port = 'p%d' % index
-                run('ip', 'link', 'add', port, 'netns', self.server_ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace)
-                run('ip', '-n', namespace, 'link', 'set', 'eth0', 'address', self.client_mac(index))
-                run('ip', '-n', self.server_ns, 'link', 'set', port, 'master', 'br0', 'up')
-                run('ip', '-n', namespace, 'link', 'set', 'eth0', 'up')
+                self.plug(namespace, 'p%d' % index, self.client_mac(index))
             run('ip', '-n', self.server_ns, 'addr', 'add', self.server_ip + '/24', 'dev', 'br0')
             run('ip', '-n', self.server_ns, 'link', 'set', 'br0', 'up')
             # servers that start before the bridge has carrier open no socket (Kea: "br0 is not running")
@@ -219,17 +213,29 @@ class DhcpLab(NamespaceLab):
     def namespaces(self):
         return self.client_ns + [self.server_ns]
 
+    def plug(self, namespace, port, mac=None):
+        """A new namespace whose eth0 (MAC ``mac``, if given) is plugged into the bridge through veth ``port``."""
+        run('ip', 'netns', 'add', namespace)
+        run('ip', '-n', namespace, 'link', 'set', 'lo', 'up')
+        run('ip', 'link', 'add', port, 'netns', self.server_ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace)
+        if mac:
+            run('ip', '-n', namespace, 'link', 'set', 'eth0', 'address', mac)
+        run('ip', '-n', self.server_ns, 'link', 'set', port, 'master', 'br0', 'up')
+        run('ip', '-n', namespace, 'link', 'set', 'eth0', 'up')
+
     # -- processes
     def netns_exec(self, namespace, *argv):
         return run('ip', 'netns', 'exec', namespace, *argv)
 
-    def start_kea(self, config_file, name='kea'):
-        """kea-dhcp4 as _kea with the ambient capabilities of Debian's unit; waits for DHCP4_STARTED."""
-        kea = self.spawn(name, self.server_ns, [
+    def start_kea(self, config_file, name='kea', namespace=None, run_dir=None):
+        """kea-dhcp4 as _kea with the ambient capabilities of Debian's unit (in the server namespace unless
+        ``namespace`` is given; lock and pid files in ``run_dir``, default the workdir); waits for DHCP4_STARTED."""
+        run_dir = str(run_dir or self.workdir)
+        kea = self.spawn(name, namespace or self.server_ns, [
             'setpriv', '--reuid=_kea', '--regid=_kea', '--init-groups',
             '--inh-caps=+net_raw,+net_bind_service', '--ambient-caps=+net_raw,+net_bind_service',
             'kea-dhcp4', '-c', str(config_file)],
-            env={'KEA_LOCKFILE_DIR': str(self.workdir), 'KEA_PIDFILE_DIR': str(self.workdir)})
+            env={'KEA_LOCKFILE_DIR': run_dir, 'KEA_PIDFILE_DIR': run_dir})
         kea.wait_for_output('DHCP4_STARTED')
         return kea
 

@@ -124,9 +124,6 @@ def run_action(name, args=None, task_vars=None, check_mode=False, diff=False):
     return action.run(task_vars=dict(task_vars or {}))
 
 
-DHCP1_TABLE = {'host': 'dhcp1', 'source': 'kea', 'table_path': None}   # a verify loop item (cycle_remember's live_tables)
-
-
 def lease_report(*rows, cursor='cursor-1'):
     return {'now': NOW, 'events': [], 'cursor': cursor, 'changed': False, 'source': 'kea', 'spool_dir': '/var/spool/roamscan',
             'table_path': None,
@@ -137,6 +134,12 @@ def cycle_vars(**servers):
     variables = dict(SCAN, groups={'dhcp_servers': sorted(servers)},
                      hostvars={name: {'roamscan_collected': result} for name, result in servers.items()})
     return variables
+
+
+def fresh_vars(base=None, **servers):
+    """Task variables of verify: each DHCP server's re-read lease table registered as roamscan_fresh."""
+    return dict(base or SCAN, groups={'dhcp_servers': sorted(servers)},
+                hostvars={name: {'roamscan_fresh': result} for name, result in servers.items()})
 
 
 def test_check_refuses_bad_scan_settings_before_anything_is_read(store):
@@ -389,8 +392,7 @@ def test_decide_takes_host_list_dates_by_the_one_rule(store):
 def test_verify_keeps_targets_still_held_by_the_same_mac_and_records_the_intent(store):
     store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
     plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}], 'held': None, 'resumed': False}
-    fresh = {'results': [dict(lease_report((A, X), ('02:77:00:00:0c:03', Y)), item=DHCP1_TABLE)], 'changed': False}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=SCAN)
+    result = run_action('cycle_verify', {'plan': plan}, task_vars=fresh_vars(dhcp1=lease_report((A, X), ('02:77:00:00:0c:03', Y))))
     assert result['launch']['targets'] == [{'identity': A, 'mac': A, 'ip': X}] and [d['mac'] for d in result['launch']['dropped']] == [B]
     assert store['store'].records[A]['pending'] == {'scan_ref': None, 'ip': X, 'launched_at': NOW, 'title': 'roamscan T'}
     assert result['launch_options'] == {'option_profile': 'Laptop Light Scan', 'scanner': ['laptop_scanner_1'],
@@ -422,12 +424,10 @@ def test_verify_gives_one_launch_per_scanner_route_group_with_its_scanner(store)
 def test_verify_refuses_to_record_an_intent_the_launch_would_refuse(store):
     store['store'] = FakeStore({A: present(A, X)})
     plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}]}
-    fresh = {'results': [dict(lease_report((A, X)), item=DHCP1_TABLE)]}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=dict(SCAN, roamscan_default_scanner=True))
+    result = run_action('cycle_verify', {'plan': plan},
+                        task_vars=fresh_vars(dict(SCAN, roamscan_default_scanner=True), dhcp1=lease_report((A, X))))
     assert result['failed'] and 'choose one scanner selector' in result['msg']
     assert store['store'].records[A]['pending'] is None
-    result = run_action('cycle_verify', {'plan': plan, 'leases': {'changed': False}}, task_vars=SCAN)
-    assert result['failed'] and 'registered result of presence_events looped' in result['msg']
 
 
 def test_decide_plans_the_liveness_probe_per_route_when_it_is_on(store):
@@ -451,19 +451,19 @@ def test_verify_drops_what_the_probe_found_gone_or_answering_with_another_mac(st
     targets = [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}, {'identity': third, 'mac': third, 'ip': '10.77.0.102'}]
     probes = [{'host': 'dhcp1', 'interface': 'br0', 'allow': ['10.77.0.0/24'], 'targets': targets}]
     plan = {'title': 'roamscan T', 'targets': targets, 'resumed': False, 'probes': probes, 'unprobed': {}}
-    fresh = {'results': [dict(lease_report((A, X), (B, Y), (third, '10.77.0.102')), item=DHCP1_TABLE)]}
+    fresh = fresh_vars(dhcp1=lease_report((A, X), (B, Y), (third, '10.77.0.102')))
     probed = {'results': [{'item': probes[0], 'elapsed': 0.4, 'packets_sent': {'arp': 4}, 'results': [
         {'ip': X, 'expected_mac': A, 'alive': True, 'method': 'arp', 'macs': [A], 'reason': None},
         {'ip': Y, 'expected_mac': B, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'},
         {'ip': '10.77.0.102', 'expected_mac': third, 'alive': True, 'method': 'arp', 'macs': [A], 'reason': 'mac_mismatch'}]}]}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': probed}, task_vars=SCAN)
+    result = run_action('cycle_verify', {'plan': plan, 'probes': probed}, task_vars=fresh)
     assert result['launch']['targets'] == [{'identity': A, 'mac': A, 'ip': X}]
     assert [(d['mac'], d['reason']) for d in result['launch']['dropped']] == [(B, 'no_reply'), (third, 'mac_mismatch')]
     assert store['store'].records[B]['pending'] is None and store['store'].records[A]['pending']['title'] == 'roamscan T'
     assert result['liveness_probe'] == {'hosts': ['dhcp1'], 'elapsed': 0.4, 'packets_sent': {'arp': 4}}
     # a probe host that could not probe keeps its targets (their leases were just re-read), and says so
     failed = {'results': [{'item': probes[0], 'failed': True, 'msg': 'raw sockets need CAP_NET_RAW'}]}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': failed}, task_vars=SCAN)
+    result = run_action('cycle_verify', {'plan': plan, 'probes': failed}, task_vars=fresh)
     assert len(result['launch']['targets']) == 3 and result['launch']['dropped'] == []
     assert [item['reason'] for item in result['launch']['not_probed']] == ['probe on dhcp1 did not run: raw sockets need CAP_NET_RAW'] * 3
 
@@ -472,10 +472,9 @@ def test_verify_reports_a_gone_lease_as_not_leased_even_when_the_probe_saw_nothi
     store['store'] = FakeStore({A: present(A, X)})
     targets = [{'identity': A, 'mac': A, 'ip': X}]
     plan = {'title': 'roamscan T', 'targets': targets, 'probes': [{'host': 'dhcp1', 'targets': targets}]}
-    fresh = {'results': [dict(lease_report(), item=DHCP1_TABLE)]}
     probed = {'results': [{'item': plan['probes'][0], 'results': [
         {'ip': X, 'expected_mac': A, 'alive': False, 'method': 'arp', 'macs': [], 'reason': 'no_reply'}]}]}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh, 'probes': probed}, task_vars=SCAN)
+    result = run_action('cycle_verify', {'plan': plan, 'probes': probed}, task_vars=fresh_vars(dhcp1=lease_report()))
     assert result['launch']['targets'] == [] and [d['reason'] for d in result['launch']['dropped']] == ['not_leased']
 
 
@@ -642,6 +641,18 @@ def test_a_vpn_disconnect_line_without_an_ip_ends_the_session_it_names(store):
     assert store['store'].records['vpn_user:dave']['lease_state'] != 'active'
 
 
+def test_verify_reads_the_tables_each_presence_host_registered_and_a_host_that_failed_confirms_nothing(store):
+    store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
+    plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}],
+            'held': None, 'resumed': False}
+    task_vars = fresh_vars(dhcp1=lease_report((A, X)), dhcp2={'failed': True, 'msg': 'The task timed out'})
+    result = run_action('cycle_verify', {'plan': plan}, task_vars=task_vars)
+    assert result['launch']['targets'] == [{'identity': A, 'mac': A, 'ip': X}]
+    assert result['launch']['dropped'] == [{'identity': B, 'mac': B, 'ip': Y, 'reason': 'not_leased'}]
+    named = run_action('cycle_verify', {'plan': plan, 'leases_from': 'other_name'}, task_vars=task_vars)
+    assert named['launch']['targets'] == [] and len(named['launch']['dropped']) == 2   # nothing registered under it
+
+
 # -- VPN servers: presence hosts beside the DHCP servers -----------------------------------------------
 
 def vpn_report(source, *sessions, cursor='vpn-cursor'):
@@ -687,9 +698,10 @@ def test_verify_keeps_a_tunnel_ip_only_while_the_same_identity_holds_it_in_the_s
     store['store'] = FakeStore(records)
     plan = {'title': 'roamscan T', 'held': None, 'resumed': False, 'intended_at': None,
             'targets': [{'identity': cert, 'mac': None, 'ip': '10.88.0.2'}, {'identity': other, 'mac': None, 'ip': '10.88.0.3'}]}
-    fresh = {'results': [dict(vpn_report('openvpn', ('vpn_cert', 'alice-laptop', '10.88.0.2'), ('vpn_user', 'bob', '10.88.0.3')),
-                              item={'host': 'vpn1', 'source': 'openvpn', 'table_path': None})]}
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=SCAN)
+    task_vars = dict(SCAN, groups={'vpn_servers': ['vpn1']}, hostvars={'vpn1': {
+        'roamscan_fresh': {'skipped': True},                         # the DHCP re-read skips a VPN server
+        'roamscan_fresh_vpn': vpn_report('openvpn', ('vpn_cert', 'alice-laptop', '10.88.0.2'), ('vpn_user', 'bob', '10.88.0.3'))}})
+    result = run_action('cycle_verify', {'plan': plan}, task_vars=task_vars)
     assert result['launch']['targets'] == [{'identity': cert, 'mac': None, 'ip': '10.88.0.2'}]
     assert result['launch']['dropped'] == [{'identity': other, 'mac': None, 'ip': '10.88.0.3', 'reason': 'not_leased'}]
 
@@ -761,6 +773,15 @@ def test_a_409_kept_by_the_summary_holds_the_next_cycles_launch_and_says_why(mon
     assert [(item['mac'], item['position']) for item in plan['held_back']] == [(A, 1)]
     summary = run_action('cycle_summary', task_vars=dict(SCAN, roamscan_confirmed=confirmed, roamscan_plan={'plan': plan}))['summary']
     assert summary['deferred'] == [confirmed['launch_gate']]
+
+
+def test_a_cycle_that_called_no_qualys_api_leaves_the_budget_entry_as_it_was(monkeypatch, store):
+    from ansible_collections.roamscan.qualys.plugins.action import cycle_summary
+    fake = FakeStore({A: present(A, X)})
+    monkeypatch.setattr(cycle_summary, 'open_store', lambda settings=None, read_only=False: fake)
+    summary = run_action('cycle_summary', task_vars=SCAN)['summary']
+    assert getattr(fake, 'fenced_writes', []) == [] and 'roamscan-api-budget' not in fake.entries
+    assert summary['api_budget'] is not None and 'roamscan-history' in fake.entries   # it ran and was counted
 
 
 def test_remember_skips_the_status_poll_a_learned_scan_time_rules_out(store):

@@ -209,6 +209,20 @@ def test_the_live_tables_name_every_identity_holding_an_ip():
     assert holders == {T: {CERT, 'vpn_user:alice'}, X: {A}}
 
 
+def test_an_ip_two_live_tables_give_to_different_identities_is_held_by_nobody():
+    """One table naming one session by certificate and user name is one holder; a second table (another server)
+    giving that IP to someone else leaves it proven for nobody, whatever the kinds."""
+    both_names = vpn_report(NOW, table=[observed('vpn_cert', 'alice-laptop', T, NOW, event='seen'),
+                                        observed('vpn_user', 'alice', T, NOW, event='seen')])
+    again = vpn_report(NOW, table=[observed('vpn_user', 'alice', T, NOW, event='seen'),
+                                   observed('vpn_cert', 'alice-laptop', T, NOW, event='seen')])
+    other = vpn_report(NOW, table=[observed('vpn_cert', 'bob-laptop', T, NOW, event='seen')])
+    leased = report(NOW, leases=[lease(A, T, '2026-11-28T13:00:00Z')])
+    assert _remember.lease_holders([both_names, again]) == {T: {CERT, 'vpn_user:alice'}}
+    assert _remember.lease_holders([both_names, other]) == {}
+    assert _remember.lease_holders([both_names, leased]) == {}
+
+
 def test_a_certificate_s_own_record_is_no_evidence_for_a_link():
     records = {CERT: held(CERT, T, since='2026-11-28T10:00:00Z')}
     cert = observed('vpn_cert', 'alice-laptop', T, '2026-11-28T10:30:00Z', event='seen')

@@ -147,3 +147,21 @@ def test_bad_entries_are_skipped_and_reported_the_rest_is_folded():
 def test_report_without_now_is_skipped_whole():
     observations, skipped = _remember.observations_from_report({'events': [], 'leases': []}, 'dhcp9')
     assert observations == [] and skipped[0]['server'] == 'dhcp9'
+
+
+def test_an_ha_peer_that_died_keeps_no_stale_copy_from_ending_the_holding_its_partner_renewed():
+    """Both peers of a Kea HA pair hold the lease; the primary died at 07:00 (its copy ran out at 07:20), the standby
+    renewed the laptop at 07:15 until 07:35: one continuous holding, whatever the order of the two reads."""
+    records = folded(report('2026-11-28T07:00:00Z', leases=[lease(A, X, '2026-11-28T07:20:00Z')], name='dhcp1'),
+                     report('2026-11-28T07:00:01Z', leases=[lease(A, X, '2026-11-28T07:20:00Z')], name='dhcp2'))
+    dead = report('2026-11-28T07:30:05Z', leases=[lease(A, X, '2026-11-28T07:20:00Z', state='expired')], name='dhcp1')
+    standby = report('2026-11-28T07:30:00Z', leases=[lease(A, X, '2026-11-28T07:35:00Z')], name='dhcp2')
+    for order in ((dead, standby), (standby, dead)):
+        again = folded(*order, records=copy.deepcopy(records))
+        assert again[A]['lease_state'] == 'active' and again[A]['held_since'] == '2026-11-28T07:00:00Z'
+        assert again[A]['ip_history'] == [] and again[A]['lease_expires'] == '2026-11-28T07:35:00Z'
+    # the pair's other order: the standby's copy is the stale one once the laptop left and its lease ran out
+    left = folded(report('2026-11-28T08:00:00Z', leases=[lease(A, X, '2026-11-28T07:35:00Z', state='expired')], name='dhcp2'),
+                  report('2026-11-28T08:00:00Z', leases=[lease(A, X, '2026-11-28T07:20:00Z', state='expired')], name='dhcp1'),
+                  records=copy.deepcopy(records))
+    assert left[A]['lease_state'] == 'expired' and left[A]['ip_history'][-1]['to'] == '2026-11-28T07:35:00Z'

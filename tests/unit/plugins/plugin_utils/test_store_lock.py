@@ -157,3 +157,16 @@ def test_a_record_created_by_another_writer_is_not_overwritten(jsonfile):
     with pytest.raises(_store_lock.StaleRecord):
         late.save({B: record(B, '10.77.0.101', 'second')}, [B])
     assert _store.open_store().get([B])[B]['hostname'] == 'first'
+
+
+def test_a_store_without_the_lease_counts_the_records_and_writes_no_index_while_a_cycle_holds_it(jsonfile, clock):
+    running = _store.open_store()
+    holding = running.take_lease(1800, 'awx')
+    running.save({A: record(A, '10.77.0.100'), B: record(B, '10.77.0.101')}, [A, B])
+    index = {path.name: path.stat().st_ino for path in jsonfile.iterdir() if 'roamscan-store' in path.name}
+    (jsonfile / next(name for name in index if 'index' in name)).unlink()   # as if the running cycle had not written it yet
+    skipped = _store.open_store()
+    assert sorted(skipped.digests()) == [A, B]                               # counted from the records themselves
+    assert 'index not saved' in skipped.index_state
+    assert not [path for path in jsonfile.iterdir() if 'roamscan-store-index' in path.name]
+    assert running.release_lease(holding)
