@@ -403,9 +403,8 @@ def test_verify_gives_one_launch_per_scanner_route_group_with_its_scanner(store)
     vpn_ip = '10.91.0.12'
     store['store'] = FakeStore({A: present(A, X), B: present(B, vpn_ip)})
     plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': vpn_ip}], 'resumed': False}
-    fresh = {'results': [dict(lease_report((A, X), (B, vpn_ip)), item=DHCP1_TABLE)]}
-    variables = dict(SCAN, roamscan_scanner_routes={'10.91.0.0/16': 'vpn_scanner'})
-    result = run_action('cycle_verify', {'plan': plan, 'leases': fresh}, task_vars=variables)
+    variables = fresh_vars(dict(SCAN, roamscan_scanner_routes={'10.91.0.0/16': 'vpn_scanner'}), dhcp1=lease_report((A, X), (B, vpn_ip)))
+    result = run_action('cycle_verify', {'plan': plan}, task_vars=variables)
     assert [(item['title'], item['targets'], item['options'].get('scanner'), item['resume']) for item in result['launches']] == [
         ('roamscan T', [{'identity': A, 'mac': A, 'ip': X}], ['laptop_scanner_1'], None),
         ('roamscan T via scanner vpn_scanner', [{'identity': B, 'mac': B, 'ip': vpn_ip}], ['vpn_scanner'], None)]
@@ -415,7 +414,7 @@ def test_verify_gives_one_launch_per_scanner_route_group_with_its_scanner(store)
     resumed = {'title': 'roamscan T', 'resumed': True, 'intended_at': NOW,
                'targets': [{'identity': A, 'mac': A, 'ip': X, 'title': 'roamscan T'},
                            {'identity': B, 'mac': B, 'ip': vpn_ip, 'title': 'roamscan T via scanner vpn_scanner'}]}
-    result = run_action('cycle_verify', {'plan': resumed, 'leases': fresh}, task_vars=variables)
+    result = run_action('cycle_verify', {'plan': resumed}, task_vars=variables)
     assert [item['resume'] for item in result['launches']] == [
         {'title': 'roamscan T', 'since': NOW}, {'title': 'roamscan T via scanner vpn_scanner', 'since': NOW}]
     assert [item['options']['scanner'] for item in result['launches']] == [['laptop_scanner_1'], ['vpn_scanner']]
