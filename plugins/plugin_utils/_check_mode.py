@@ -57,8 +57,8 @@ class WouldBeStore:
     holders = LaptopStore.holders
     holder_keys = LaptopStore.holder_keys
 
-    def all(self):
-        return dict(self._store.all(), **copy.deepcopy(self._records))
+    def all(self, **options):
+        return dict(self._store.all(**options), **copy.deepcopy(self._records))
 
     def digests(self):
         found = self._store.digests()

@@ -71,9 +71,10 @@ def sample_fleet(active=10, pending=5, away=35):
 def as_read(records):
     """``{mac: record}`` as today's store returns these records: upgraded with their identity, source and authority
     (_record.upgrade_record), the records given left as they are."""
-    import copy  # pylint: disable=import-outside-toplevel
-    from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import upgrade_record  # pylint: disable=import-outside-toplevel
-    return {mac: upgrade_record(copy.deepcopy(rec)) for mac, rec in records.items()}
+    # spelled out rather than asked of the code under test; also usable where the collection is not importable
+    return {mac: dict(rec, identity={'kind': 'mac', 'value': rec['mac']}, authority=rec.get('authority', 'table'),
+                      source=rec.get('source', {'kind': 'dhcp', 'host': rec['dhcp_server']} if rec.get('dhcp_server') else None))
+            if 'identity' not in rec else rec for mac, rec in records.items()}
 
 
 def working_set_of(records):
