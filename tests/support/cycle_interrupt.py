@@ -14,9 +14,10 @@ import shutil
 from cycle_lab import hook_line, launch_call_ips, launch_calls, summary_of
 
 # Where a run is interrupted: (stage, its last task the lab's DHCP server runs) in playbooks/scan_overdue.yml, in
-# order ("intent" is verify's last step; the VPN and WireGuard tasks of the re-read are skipped for a DHCP server). A kill after one stage is also the kill before the next: no task runs between them (the
-# liveness probe is skipped unless roamscan_liveness_probe) and a task not started has done nothing. So "before
-# collect" (the cycle lease taken, nothing read) and "after" each stage are every distinct kill point.
+# order ("intent" is verify's last step; the VPN and WireGuard tasks of the re-read are skipped for a DHCP server).
+# A kill after one stage is also the kill before the next: no task runs between them (the liveness probe is skipped
+# unless roamscan_liveness_probe) and a task not started has done nothing. So "before collect" (the cycle lease
+# taken, nothing read) and "after" each stage are every distinct kill point.
 CYCLE_STAGES = [   # (stage, the start of the name of the task that ends it: exactly one task's, test_scan_cycle_crash checks)
     ('collect', "Collect | Read the VPN concentrators' syslog"),      # the last collect task
     ('remember', 'Remember | Fold the presence'),
