@@ -162,9 +162,9 @@ def test_the_cycle_launches_only_the_laptops_the_probe_found_with_their_mac(fres
         [(laptops[1].address(), 'no_reply'), (laptops[3].address(), 'mac_mismatch')])
     assert summary['not_probed'] == [] and summary['liveness_probe']['hosts'] == [kea.server]
     assert summary['liveness_probe']['packets_sent'] == {'arp': 5}   # four targets, one retry for the silent one
-    # the probe costs no Qualys call: the host list, the active-scan lookup and the one launch
+    # the probe costs no Qualys call: the host list and the one launch (no scan-list lookup before a launch)
     assert [(call['path'].split('/fo/')[-1], call['params'].get('action')) for call in qualys_sim.state.calls] == [
-        ('asset/host/', 'list'), ('scan/', 'list'), ('scan/', 'launch')]
+        ('asset/host/', 'list'), ('scan/', 'launch')]
 
 
 def test_the_cycle_lets_the_neighbour_table_end_a_holding_another_mac_answers_for_and_refresh_its_own(fresh_kea, qualys_sim):
