@@ -208,11 +208,13 @@ def test_a_laptop_in_the_office_and_at_home_is_one_device_credited_by_a_scan_on_
 
         # alice goes home: the office lease is released, the tunnel comes up
         second = cycle(controller, qualys_sim, **settings)
-        assert second['credited'] == [alice_office.mac]                  # the office path, at once (its lease)
+        # the office path at once (its lease); bob's tunnel scan as soon as a session table read after the scan
+        # finished still shows his session: this cycle or the next, depending on when the status file was rewritten
+        assert alice_office.mac in second['credited'] and set(second['credited']) <= {alice_office.mac, 'vpn_cert:' + LAPTOP_CN}
         alice_office.release()
         alice_home = lab.openvpn_client(HOME_CN).wait_connected()
         third = cycle(controller, qualys_sim, **settings)
-        assert third['credited'] == ['vpn_cert:' + LAPTOP_CN]             # bob's tunnel scan, once its session outlived it
+        assert sorted(second['credited'] + third['credited']) == sorted([alice_office.mac, 'vpn_cert:' + LAPTOP_CN])   # each once
         records = controller.records()
         # bob: the scan down the tunnel credits his office MAC too; alice: the office scan covers her tunnel
         assert records[bob_office.mac]['last_scanned'] == records['vpn_cert:' + LAPTOP_CN]['last_scanned']
