@@ -47,8 +47,8 @@ class Controller:
         (workdir / 'inventory.yml').write_text(yaml.safe_dump({'all': {
             'hosts': {'localhost': dict(local, **SCAN_SETTINGS)},
             # the cycle reads the VPN server the batch came from (a cycle with no presence host is refused)
-            'children': {'vpn_servers': {'hosts': {'vpn1': dict(local, roamscan_vpn_server='openvpn', roamscan_spool_dir=str(spool),
-                                                                 roamscan_vpn_table=str(status_file))}}}}}))
+            'children': {'vpn_servers': {'hosts': {'vpn1': dict(
+                local, roamscan_vpn_server='openvpn', roamscan_spool_dir=str(spool), roamscan_vpn_table=str(status_file))}}}}}))
         (workdir / 'eda-vars.yml').write_text(yaml.safe_dump({
             'roamscan_spool_dirs': [str(spool)], 'roamscan_batch_window': WINDOW, 'roamscan_once_within': 900,
             'roamscan_fact_cache': {'plugin': 'ansible.builtin.jsonfile', 'connection': str(workdir / 'facts'), 'timeout': 0}}))

@@ -4,6 +4,8 @@ launch) and with settings from each place Ansible reads variables: the summary i
 was done before the fault and what was not, the run exits non-zero, and only what was stored is acknowledged."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from cycle_lab import CycleLab, launch_calls, summary_of
@@ -13,6 +15,8 @@ HOST = {A: 'mac-027700000a01', B: 'mac-027700000b02'}
 # short waits, so a fault ends the step in seconds
 QUICK = {'roamscan_qualys_connection': {'timeout': 2, 'max_wait': 5}}
 AFTER_CONFIRM = ['confirm', 'decide', 'verify', 'launch', 'record']
+# how long the rate-limit fault blocks launches (its 409 says so with TO_WAIT_SEC)
+BLOCK_SECONDS = 3
 
 
 @pytest.fixture
@@ -62,7 +66,7 @@ def test_timeout_at_the_host_list_lookup_launches_nothing_and_exits_non_zero(lab
 def test_rate_limit_beyond_max_wait_at_the_launch_keeps_the_intent_and_the_next_run_launches_once(lab, qualys_sim):
     lab.write_leases('dhcp1', [('10.77.0.100', A)])
     # a block that ends before the next run (one that does not holds the next run: test_api_budget.py)
-    qualys_sim.state.add_fault('rate_409', api='scan:launch', count=1, to_wait=3)
+    qualys_sim.state.add_fault('rate_409', api='scan:launch', count=1, to_wait=BLOCK_SECONDS)
     proc = lab.run(qualys_sim, extra_vars={'roamscan_qualys_connection': {'timeout': 2, 'max_wait': 1}})
     summary = summary_of(proc)
     assert proc.returncode != 0
@@ -73,6 +77,8 @@ def test_rate_limit_beyond_max_wait_at_the_launch_keeps_the_intent_and_the_next_
     intent = records[HOST[A]]['pending']
     assert intent['scan_ref'] is None and intent['ip'] == '10.77.0.100'
 
+    # the block began before the first run ended: waiting it out makes "ends before the next run" true under any load
+    time.sleep(BLOCK_SECONDS + 0.5)
     after = summary_of(lab.run(qualys_sim))
     assert len(qualys_sim.state.scans) == 1 and after['launched'] == [qualys_sim.state.scans[0]['ref']]
     records, dummy = lab.inventory()

@@ -119,9 +119,9 @@ class CycleLab:
         path = self.lease_file(server)
         path.write_text('\n'.join(rows) + '\n')
 
-    def write_openvpn_status(self, server, sessions):
-        """An OpenVPN status file (version 3, rewritten now) listing ``sessions``: ``(common name, tunnel ip)``."""
-        now = int(time.time())
+    def write_openvpn_status(self, server, sessions, seconds_ago=0):
+        """An OpenVPN status file (version 3, rewritten ``seconds_ago``) listing ``sessions``: ``(common name, tunnel ip)``."""
+        now = int(time.time()) - seconds_ago
         lines = ['TITLE\tOpenVPN 2.6 lab', 'TIME\t%s\t%d' % (time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(now)), now),
                  'HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received'
                  '\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher']
