@@ -29,6 +29,7 @@ import pytest
 
 from cycle_lab import CycleLab, RealKea, finish_scans, launch_call_ips, launch_calls, summary_of
 from netns import run, wait_until
+from samba_dc import REALM
 from vpn_fixtures import LAPTOP_CN
 from vpn_lab import OPENVPN_NET, VpnLab, deploy_vpn_hook
 
@@ -58,7 +59,7 @@ class Office:
 
     def kinit(self, laptop_namespace, account, password):
         """kinit as machine account ``account``$; True when the KDC accepted it, once the audit log has the logon."""
-        proc = self.dc.kinit(laptop_namespace, account + '$', password)
+        proc = self.dc.kinit(laptop_namespace, '%s$@%s' % (account, REALM), password)
         if proc.returncode == 0:
             wait_until(lambda: self.logon_addresses(account), 60, what='the logon of %s$ in the audit log' % account)
         return proc.returncode == 0
