@@ -53,9 +53,10 @@ class WouldBeStore:
         found.update({mac: copy.deepcopy(record) for mac, record in self._records.items() if _in_working_set(record)})
         return found
 
-    # the store's own questions of the working set, asked of this one's
+    # the store's own questions of the working set and the digests, asked of this one's
     holders = LaptopStore.holders
     holder_keys = LaptopStore.holder_keys
+    linking = LaptopStore.linking
 
     def all(self, **options):
         return dict(self._store.all(**options), **copy.deepcopy(self._records))

@@ -22,7 +22,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import now as time_now
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import BUDGET_KEY, InvalidBudget, empty_state, parse_budget
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WOULD_STORE, WouldBeStore, carried_records
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import AliasError, Devices, read_alias_settings
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import LINKED_HOLDERS, AliasError, Devices, kind_of, read_alias_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
 
@@ -84,13 +84,24 @@ class Stage:
         return self._budget
 
     def devices(self):
-        """The devices of the loaded records, after loading the records of the identities aliased to them."""
+        """The devices of the loaded records, after loading the records of every identity aliased or linked to them
+        (an authenticated link is kept on its holder's record only): a device is due by the newest scan of any of its
+        identities, held now or not."""
         groups = self.alias_groups()
-        wanted = {key for group in groups if any(key in self.records for key in group['identities'])
-                  for key in group['identities']}
-        if wanted - set(self.records):
-            self.load(self.store.get(wanted - set(self.records)))
-        return Devices(self.records, groups)
+        asked = set()
+        while True:
+            named = {key for group in groups if any(key in self.records for key in group['identities'])
+                     for key in group['identities']}
+            named |= {link['identity'] for record in self.records.values() for link in record.get('links') or ()}
+            missing = named - set(self.records) - asked
+            linkable = {key for key in named | set(self.records) if kind_of(key) in LINKED_HOLDERS} - asked
+            if not missing and not linkable:
+                return Devices(self.records, groups)
+            asked |= missing | linkable
+            if missing:
+                self.load(self.store.get(missing))
+            if linkable:
+                self.load(self.store.linking(linkable))
 
     def load(self, records):
         """Add records read from the store to the ones this stage works on."""

@@ -399,6 +399,17 @@ class LaptopStore:
         return {key for key, record in self.working_set().items()
                 if record.get('lease_state') == 'active' and record.get('ip') in wanted}
 
+    def linking(self, identities):
+        """``{identity key: record}`` of the stored records with a link to one of ``identities``: an authenticated link
+        is kept on its holder's record only, so these are the other members of the devices ``identities`` are in,
+        whether or not they hold anything now. Found through the index's digests when it is fresh."""
+        wanted = set(identities)
+        keys = {key for key, record in self.digests().items()
+                if wanted & {link['identity'] for link in record.get('links') or ()}}
+        unnamed = {key for key in keys if RECORD_PATTERN.match(key)}   # a cache key whose identity only its record says
+        self._read_keys(dict.fromkeys(unnamed))
+        return self.get((keys - unnamed) | ({self._identity_of(key) for key in unnamed} - {None}))
+
     def digests(self):
         """``{key: partial record}`` of every identity, enough for _summary.counts (known / present / overdue /
         pending); the key is the identity key when known without reading the record, else the cache key."""

@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +35,6 @@ class Office:
         self.dc = dc
         self.kea = kea
         self.workdir = Path(workdir)
-        self.krb5_conf = dc.krb5_conf(self.workdir / 'krb5.conf')
         self.state_file = dc.state_dir / ('logon_events-%s.json' % secrets.token_hex(3))
         self.cursor = None
         inventory = self.workdir / 'dc-inventory.ini'
@@ -51,11 +49,7 @@ class Office:
 
     def kinit(self, laptop, principal, password):
         """kinit from the laptop's namespace against the DC's KDC; returns the CompletedProcess."""
-        cache = self.workdir / ('ccache-%s' % secrets.token_hex(3))
-        return subprocess.run(['ip', 'netns', 'exec', laptop.namespace, 'kinit', principal],
-                              input=password + '\n', capture_output=True, text=True, timeout=30, check=False,
-                              env={'PATH': os.environ['PATH'], 'KRB5_CONFIG': str(self.krb5_conf),
-                                   'KRB5CCNAME': 'FILE:%s' % cache})
+        return self.dc.kinit(laptop.namespace, principal, password)
 
     def _module(self, module, options, run_playbook):
         """Run ``module`` with ``options`` through ansible-playbook; returns its registered result."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -31,7 +30,6 @@ class Office:
 
     def __init__(self, dc, kea, workdir):
         self.dc, self.kea, self.workdir = dc, kea, Path(workdir)
-        self.krb5_conf = dc.krb5_conf(self.workdir / 'krb5.conf')
         kea.lab.add_group_host('domain_controllers', 'dc1', ansible_python_interpreter=str(dc.python_wrapper(kea.lab.python)),
                                roamscan_logon_paths=[str(dc.audit_log)],
                                roamscan_logon_state_file=str(dc.state_dir / ('cycle-logons-%s.json' % secrets.token_hex(3))))
@@ -43,11 +41,7 @@ class Office:
 
     def kinit(self, laptop, account, password):
         """kinit ``account``$ from the laptop's namespace against the DC's KDC; True when the KDC accepted it."""
-        cache = self.workdir / ('ccache-%s' % secrets.token_hex(3))
-        proc = subprocess.run(['ip', 'netns', 'exec', laptop.namespace, 'kinit', '%s$@%s' % (account, REALM)],
-                              input=password + '\n', capture_output=True, text=True, timeout=30, check=False,
-                              env={'PATH': os.environ['PATH'], 'KRB5_CONFIG': str(self.krb5_conf), 'KRB5CCNAME': 'FILE:%s' % cache})
-        return proc.returncode == 0
+        return self.dc.kinit(laptop.namespace, '%s$@%s' % (account, REALM), password).returncode == 0
 
 
 @pytest.fixture(name='office', scope='module')

@@ -6,6 +6,7 @@
     dc.start()                           # samba -F in netns samba<random>-dc, tracked by PID
     dc.attach(namespace, '10.89.0.2')    # a veth from the DC's bridge into another namespace
     dc.create_computer('LAPTOP01', 'password')
+    dc.kinit(namespace, 'LAPTOP01$@ROAM.TEST', 'password')   # from a laptop's namespace
     dc.stop(); dc.close()
 
 The DC's bridge ``br0`` holds ``10.89.0.1/24``; nothing of it exists outside the namespaces.
@@ -146,6 +147,17 @@ class SambaDc:
         """A computer account ``NAME$`` with a known password (what a domain join sets)."""
         self.samba_tool('computer', 'create', name)
         self.samba_tool('user', 'setpassword', name + '$', '--newpassword=%s' % password)
+
+    def kinit(self, namespace, principal, password):
+        """``kinit PRINCIPAL`` (``LAPTOP01$@ROAM.TEST``) from ``namespace`` against this KDC (named by address, a ticket
+        cache of its own); returns the CompletedProcess (``returncode`` 0 when the KDC accepted the password)."""
+        conf = self.workdir / 'krb5-clients.conf'
+        if not conf.exists():
+            self.krb5_conf(conf)
+        cache = self.workdir / ('ccache-%s' % secrets.token_hex(4))
+        return subprocess.run(['ip', 'netns', 'exec', namespace, 'kinit', principal], input=password + '\n',
+                              capture_output=True, text=True, timeout=60, check=False,
+                              env=dict(CLEAN_ENV, KRB5_CONFIG=str(conf), KRB5CCNAME='FILE:%s' % cache))
 
     def krb5_conf(self, path):
         """A krb5.conf that names this KDC by address (no DNS)."""

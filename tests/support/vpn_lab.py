@@ -279,10 +279,10 @@ class VpnLab(NamespaceLab):
     SERVER_IP = '10.87.0.1'
     CLIENT_IP = '10.87.0.2'
 
-    def __init__(self, workdir, certs):
+    def __init__(self, workdir, certs, namespace_prefix='rsv'):
         self.workdir = Path(workdir)
         self.certs = certs
-        self.token = 'rsv' + secrets.token_hex(3)
+        self.token = namespace_prefix + secrets.token_hex(3)
         self.server_ns = self.token + 's'
         self.client_ns = self.token + 'c'
         self.processes = []
@@ -307,6 +307,17 @@ class VpnLab(NamespaceLab):
 
     def namespaces(self):
         return [self.client_ns, self.server_ns]
+
+    def plug_home(self, namespace, address='10.86.0.2', server_side='10.86.0.1'):
+        """A laptop's home network: a veth from the server namespace (``server_side``/24) into ``namespace``
+        (``address``/24 on ``home0``) and a route to SERVER_IP over it, so a client there reaches the server as
+        from the Internet."""
+        port = 'home' + address.rsplit('.', 1)[1]
+        run('ip', 'link', 'add', port, 'netns', self.server_ns, 'type', 'veth', 'peer', 'name', 'home0', 'netns', namespace)
+        for where, device, mine in ((self.server_ns, port, server_side), (namespace, 'home0', address)):
+            run('ip', '-n', where, 'addr', 'add', mine + '/24', 'dev', device)
+            run('ip', '-n', where, 'link', 'set', device, 'up')
+        run('ip', '-n', namespace, 'route', 'replace', self.SERVER_IP + '/32', 'via', server_side)
 
     # -- processes
     def _write(self, name, text, mode=0o644):
@@ -362,10 +373,12 @@ class VpnLab(NamespaceLab):
         server.wait_for_output('Initialization Sequence Completed')
         return server
 
-    def openvpn_client(self, cert_name, username=None, password='unused', configure_tunnel=True, port=1194, name=None):
+    def openvpn_client(self, cert_name, username=None, password='unused', configure_tunnel=True, port=1194, name=None,
+                       namespace=None):
         """A real openvpn client with the certificate of ``cert_name`` (and ``username`` via
-        auth-user-pass when given). ``configure_tunnel=False`` leaves the tun device unconfigured
-        (``--ifconfig-noexec --route-noexec``) so several clients can share the namespace."""
+        auth-user-pass when given), in the lab's client namespace or ``namespace`` (one ``plug_home`` joined).
+        ``configure_tunnel=False`` leaves the tun device unconfigured (``--ifconfig-noexec --route-noexec``) so
+        several clients can share the namespace."""
         self._clients += 1
         name = name or 'openvpn-client-%d' % self._clients
         cert, key = self.certs.client(cert_name)
@@ -379,7 +392,8 @@ class VpnLab(NamespaceLab):
             argv += ['--auth-user-pass', str(credentials)]
         if not configure_tunnel:
             argv += ['--ifconfig-noexec', '--route-noexec']
-        return self.spawn(name, self.client_ns, argv, cls=VpnClient, client_ns=self.client_ns,
+        namespace = namespace or self.client_ns
+        return self.spawn(name, namespace, argv, cls=VpnClient, client_ns=namespace,
                           marker='Initialization Sequence Completed', address_pattern=r'PUSH_REPLY,.*?ifconfig ([0-9.]+) ')
 
     # -- ocserv / openconnect

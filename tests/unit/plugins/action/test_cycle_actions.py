@@ -61,6 +61,11 @@ class FakeStore:
         self.reads.append(('digests',))
         return copy.deepcopy(self.records)
 
+    def linking(self, identities):
+        self.reads.append(('linking', sorted(identities)))
+        return copy.deepcopy({key: record for key, record in self.records.items()
+                              if set(identities) & {link['identity'] for link in record.get('links') or ()}})
+
     def read_entry(self, key):
         return copy.deepcopy(self.entries.get(key))
 
@@ -591,6 +596,19 @@ def test_a_machine_logon_at_a_tunnel_ip_links_the_vpn_certificate_holding_it_and
     result = run_action('cycle_remember', task_vars=task_vars)
     assert not result.get('failed'), result
     assert result['linked'] == {'vpn_cert:alice-laptop': ['ad_machine:LAPTOP01$']}
+
+
+def test_a_device_linked_by_its_machine_account_is_due_by_the_scan_of_a_member_that_holds_nothing_now(store):
+    # the office MAC was scanned and has left; the laptop's tunnel, linked to the same machine account, is no new device
+    office, tunnel = present(A, X, last_scanned='2026-11-28T10:00:00Z'), present('vpn_cert:alice-laptop', '10.8.0.5')
+    office.update(lease_state='released', links=[{'identity': 'ad_machine:LAPTOP01$', 'kind': 'authenticated'}])
+    tunnel.update(identity={'kind': 'vpn_cert', 'value': 'alice-laptop'}, mac=None, source={'kind': 'openvpn', 'host': 'vpn1'},
+                  links=[{'identity': 'ad_machine:LAPTOP01$', 'kind': 'authenticated'}])
+    store['store'] = FakeStore({A: office, 'vpn_cert:alice-laptop': tunnel, B: present(B, Y)})
+    result = run_action('cycle_decide', {'last_scanned': {'skipped': True}}, task_vars=SCAN)
+    assert not result.get('failed'), result
+    assert [target['identity'] for target in result['plan']['targets']] == [B]
+    assert ('linking', ['ad_machine:LAPTOP01$', 'vpn_cert:alice-laptop']) in store['store'].reads
 
 
 @pytest.mark.parametrize('dc_presence', [False, True])

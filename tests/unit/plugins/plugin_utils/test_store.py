@@ -166,6 +166,19 @@ def test_working_set_and_holders_are_the_open_holdings_and_pending(jsonfile):
     assert store.holders(['10.77.0.100', '10.77.0.101', '10.77.0.102']) == {'10.77.0.100': A}
 
 
+def test_linking_finds_every_record_linked_to_an_identity_held_now_or_not(jsonfile):
+    link = {'identity': 'ad_machine:LAPTOP01$', 'kind': 'authenticated', 'since': '2026-11-28T07:10:00Z', 'evidence': {}}
+    office = dict(record(A, '10.77.0.100'), lease_state='released', links=[link])
+    tunnel = dict(record('vpn_cert:laptop-01', '10.88.0.2'), lease_state='expired', links=[link])   # a key the index cannot reverse
+    other = dict(record(B, '10.77.0.101'), links=[dict(link, identity='ad_machine:LAPTOP02$')])
+    _store.open_store().save({A: office, 'vpn_cert:laptop-01': tunnel, B: other}, {A, 'vpn_cert:laptop-01', B})
+
+    store = _store.open_store()
+    assert store.working_set() == {B: other}
+    assert store.linking({'ad_machine:LAPTOP01$'}) == {A: office, 'vpn_cert:laptop-01': tunnel}
+    assert store.linking({'ad_machine:LAPTOP03$', A}) == {}
+
+
 # -- the index: a cycle reads its working set, not every record ------------------------------------
 
 class Spy:
