@@ -113,6 +113,31 @@ def test_splunk_payload_through_the_field_map(lab):
     assert ' 10.8.0.21 ' in line and 'mac=02:aa:00:00:00:01' in line.replace('02-AA-00-00-00-01', '02:aa:00:00:00:01')
 
 
+def test_a_posted_session_holds_its_ip_for_the_endpoints_max_session_until_its_end(lab):
+    started = int(time.time()) - 30
+    for action, moment in (('start', started), ('end', started + 10)):
+        body = dict(SPLUNK_DOC_EXAMPLE, sid='rt_md_%s' % action,
+                    result={'user': 'splunk-ivan', 'src_ip': '10.8.0.31', 'action': action, '_time': str(moment)})
+        assert lab.post('/v1/presence/splunk_sessions/' + SECRETS['splunk_sessions'], json.dumps(body))[0] == 200
+    ivan = [(record.kind, record.time, record.lease_expires) for record in lab.read_spool() if record.id_value == 'splunk-ivan']
+    assert ivan == [('connect', iso(started), iso(started + 7200)), ('disconnect', iso(started + 10), None)]
+
+
+def test_check_refuses_a_max_session_that_is_no_whole_number_of_seconds(tmp_path):
+    for value in (0, 1.5, '3600', True):
+        lab = ReceiverLab(tmp_path / str(value))
+        config = json.loads(lab.config_path.read_text())
+        config['endpoints']['ndjson']['max_session'] = value
+        lab.config_path.write_text(json.dumps(config))
+        proc = subprocess.run([lab.python, str(SCRIPT), '--check', str(lab.config_path)], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert proc.returncode == 1 and 'endpoint ndjson: max_session' in proc.stderr, proc.stderr
+
+
+def iso(epoch):
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(epoch))
+
+
 def test_nac_session(lab):
     session = {'macAddress': '02:77:00:00:0A:01', 'ipAddresses': ['10.9.0.4', 'fe80::1'], 'userName': 'carol',
                'state': 'AUTHENTICATED',
