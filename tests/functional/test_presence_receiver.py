@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from log_lab import syslog_ng_command
 from receiver_lab import SCRIPT, SECRETS, ReceiverLab
 from vpn_lab import VpnCertificates
 
@@ -295,22 +296,9 @@ def test_syslog_ng_with_a_client_certificate_delivers_over_mutual_tls(mtls_lab, 
     trusted = client_pki['trusted']
     cert, key = trusted.client('collector-1')
     source = tmp_path / 'vpn-in.log'
-    source.write_text('')
-    config = tmp_path / 'syslog-ng.conf'
-    config.write_text('''@version: 3.38
-options { stats_freq(0); };
-source s_vpn { file("%s" follow-freq(0.2) flags(no-parse)); };
-destination d_receiver {
-  http(url("https://127.0.0.1:%d/v1/presence/ndjson") method("POST")
-       headers("Authorization: Bearer %s", "Content-Type: application/json")
-       tls(ca-file("%s") cert-file("%s") key-file("%s") peer-verify(yes))
-       body("${MESSAGE}") timeout(10));
-};
-log { source(s_vpn); destination(d_receiver); };
-''' % (source, mtls_lab.port, SECRETS['ndjson'], trusted.ca, cert, key))
-    config.chmod(0o600)
-    syslog_ng = subprocess.Popen(['syslog-ng', '-F', '--no-caps', '-f', str(config), '-R', str(tmp_path / 'persist'),
-                                  '-p', str(tmp_path / 'pid'), '-c', str(tmp_path / 'ctl')],
+    command = syslog_ng_command(tmp_path / 'syslog-ng', source, 'https://127.0.0.1:%d/v1/presence/ndjson' % mtls_lab.port,
+                                SECRETS['ndjson'], content_type='application/json', tls=(trusted.ca, cert, key))
+    syslog_ng = subprocess.Popen(command,
                                  stdout=open(tmp_path / 'syslog-ng.out', 'wb'), stderr=subprocess.STDOUT)
     try:
         time.sleep(1)

@@ -100,27 +100,34 @@ class LogLab(NamespaceLab):
             '--rfc3164', '-t', tag, message)
 
     def start_syslog_ng(self, source, url, bearer_token):
-        """syslog-ng in the sender namespace: follows file ``source`` and posts each line (``${MESSAGE}``, the whole
-        line: ``flags(no-parse)``) to ``url`` with its http() destination and ``Authorization: Bearer``."""
-        base = Path(source).parent / 'syslog-ng'
-        base.mkdir(parents=True, exist_ok=True)
-        Path(source).touch()
-        config = base / 'syslog-ng.conf'
-        config.write_text('''@version: 3.38
+        """syslog-ng (``syslog_ng_command``) in the sender namespace."""
+        return self._running(self.spawn('syslog-ng', self.sender_ns,
+                                        syslog_ng_command(Path(source).parent / 'syslog-ng', source, url, bearer_token)))
+
+
+def syslog_ng_command(base, source, url, bearer_token, content_type='text/plain', tls=None):
+    """The argv of a syslog-ng (foreground) that follows file ``source`` and posts each line (``${MESSAGE}``, the whole
+    line: ``flags(no-parse)``) to ``url`` with its http() destination and ``Authorization: Bearer``; ``tls``: (CA file,
+    client certificate, client key). Its configuration, checked by syslog-ng itself, and state go to ``base``."""
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    Path(source).touch()
+    tls_option = ('tls(ca-file("%s") cert-file("%s") key-file("%s") peer-verify(yes))' % tuple(tls)) if tls else ''
+    config = base / 'syslog-ng.conf'
+    config.write_text('''@version: 3.38
 options { stats_freq(0); };
 source s_vpn { file("%s" follow-freq(0.2) flags(no-parse)); };
 destination d_receiver {
   http(url("%s") method("POST")
-       headers("Authorization: Bearer %s", "Content-Type: text/plain")
+       headers("Authorization: Bearer %s", "Content-Type: %s") %s
        body("${MESSAGE}") batch-lines(20) batch-timeout(300) timeout(10));
 };
 log { source(s_vpn); destination(d_receiver); };
-''' % (source, url, bearer_token))
-        config.chmod(0o600)   # it holds the token
-        checked(['syslog-ng', '--syntax-only', '-f', str(config)])
-        return self._running(self.spawn('syslog-ng', self.sender_ns, [
-            'syslog-ng', '-F', '--no-caps', '-f', str(config), '-R', str(base / 'persist'), '-p', str(base / 'pid'),
-            '-c', str(base / 'ctl')]))
+''' % (source, url, bearer_token, content_type, tls_option))
+    config.chmod(0o600)   # it holds the token
+    checked(['syslog-ng', '--syntax-only', '-f', str(config)])
+    return ['syslog-ng', '-F', '--no-caps', '-f', str(config), '-R', str(base / 'persist'), '-p', str(base / 'pid'),
+            '-c', str(base / 'ctl')]
 
 
 def append_lines(path, lines):
