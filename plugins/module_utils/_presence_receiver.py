@@ -45,7 +45,7 @@ DEFAULTS = {'listen_address': '127.0.0.1', 'listen_port': 8780, 'max_body_bytes'
             'tls_client_ca': None,
             'hmac_max_skew': 300}
 ENDPOINT_DEFAULTS = {'rate': 10.0, 'burst': 50, 'field_map': {}, 'signature_header': 'X-Roamscan-Signature',
-                     'timestamp_header': 'X-Roamscan-Timestamp'}
+                     'timestamp_header': 'X-Roamscan-Timestamp', 'max_session': 43200}
 SEEN_FILE = 'seen-ids'
 _ROUTE = re.compile(r'/v1/presence/([A-Za-z0-9_-]{1,64})(?:/([^/?#]{1,512}))?/?')
 _EID = re.compile(r'(?:^|,)eid=([0-9a-f]{24})(?:,|$)')
@@ -79,6 +79,9 @@ def load_config(path):
         if endpoint.get('format') not in FORMATS or endpoint.get('auth') not in AUTH_KINDS:
             raise ConfigError('endpoint %s: format must be one of %s and auth one of %s'
                               % (name, ', '.join(FORMATS), ', '.join(AUTH_KINDS)))
+        session = endpoint['max_session']
+        if isinstance(session, bool) or not isinstance(session, int) or session < 1:
+            raise ConfigError('endpoint %s: max_session must be a whole number of seconds, at least 1' % name)
         try:
             with open(endpoint['secret_file'], 'rb') as handle:
                 secret = handle.read().strip()
@@ -218,8 +221,11 @@ class Receiver:
         self.write_lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(config['max_connections'])
 
-    def record(self, item, key):
-        """The rs2 line of an item; its time as uptime of this boot (older than the boot: None)."""
+    def record(self, item, key, max_session):
+        """The rs2 line of an item; its time as uptime of this boot (older than the boot: None).
+
+        A connect or sighting holds its IP for at most ``max_session`` seconds (EXPIRES ``+max_session``):
+        posted presence has no live table, so without an end event nothing else bounds the holding."""
         uptime = item.time - self.btime
         if uptime < 0:
             return None
@@ -227,7 +233,7 @@ class Receiver:
         aliases['eid'] = key
         return format_spool_record('receiver', item.kind, item.id_value, item.ip, boot_id=self.clock.current_boot,
                                    uptime=uptime, pid=os.getpid(), id_kind=item.id_kind, aliases=aliases,
-                                   version='rs2')
+                                   expires=None if item.kind == 'disconnect' else '+%d' % max_session, version='rs2')
 
     def accept(self, name, endpoint, body):
         """(status, answer) for a body that passed authentication."""
@@ -249,7 +255,7 @@ class Receiver:
                 if item.event_id and (self.seen.known(key, now) or key in keys):
                     duplicates += 1
                     continue
-                line = self.record(item, key)
+                line = self.record(item, key, endpoint['max_session'])
                 if line is None:
                     skipped['before_boot'] = skipped.get('before_boot', 0) + 1
                     continue

@@ -10,91 +10,44 @@ Run: .venv/py312/bin/python -m pytest -c tests/pytest.ini tests/e2e/test_scan_cy
 """
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from cycle_lab import CycleLab, launch_call_ips, launch_calls, summary_of
-from netns import Process, run, wait_until
+from log_lab import LogLab, require_tools
+from netns import wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 SYSLOG_IP, ASA_IP = '10.92.0.1', '10.92.0.2'
 TUNNEL_IP = '10.88.0.17'
-RSYSLOG_ROOT = Path(os.environ.get('ROAMSCAN_RSYSLOG_ROOT', '/opt/roamscan-rsyslog'))
-RSYSLOGD = RSYSLOG_ROOT / 'usr' / 'sbin' / 'rsyslogd'
-RSYSLOG_MODULES = RSYSLOG_ROOT / 'usr' / 'lib' / 'x86_64-linux-gnu' / 'rsyslog'
 
 
 class SyslogOffice:
-    """rsyslogd in namespace ``<token>-syslog`` writing what the concentrator's namespace sends it to ``vpn.log``."""
+    """rsyslogd in the collector namespace of a LogLab writing what the concentrator (its sender namespace) sends to
+    ``vpn.log``."""
 
-    def __init__(self, workdir):
-        self.workdir = Path(workdir)
-        token = secrets.token_hex(3)
-        self.syslog_ns, self.asa_ns = 'srclog%s-s' % token, 'srclog%s-a' % token
-        self.log = self.workdir / 'vpn.log'
-        self.process = None
-
-    def __enter__(self):
-        for namespace in (self.syslog_ns, self.asa_ns):
-            run('ip', 'netns', 'add', namespace)
-            run('ip', '-n', namespace, 'link', 'set', 'lo', 'up')
-        try:
-            run('ip', 'link', 'add', 'sl0', 'netns', self.syslog_ns, 'type', 'veth', 'peer', 'name', 'asa0', 'netns', self.asa_ns)
-            for namespace, device, address in ((self.syslog_ns, 'sl0', SYSLOG_IP), (self.asa_ns, 'asa0', ASA_IP)):
-                run('ip', '-n', namespace, 'addr', 'add', address + '/24', 'dev', device)
-                run('ip', '-n', namespace, 'link', 'set', device, 'up')
-            (self.workdir / 'work').mkdir(parents=True)
-            config = self.workdir / 'rsyslog.conf'
-            config.write_text('global(workDirectory="%s")\nmodule(load="imudp")\ninput(type="imudp" address="%s" port="514")\n'
-                              '*.* action(type="omfile" file="%s" template="RSYSLOG_FileFormat")\n'
-                              % (self.workdir / 'work', SYSLOG_IP, self.log))
-            check = subprocess.run([str(RSYSLOGD), '-N1', '-f', str(config), '-M', str(RSYSLOG_MODULES)],
-                                   capture_output=True, text=True, check=False)
-            assert check.returncode == 0, check.stderr
-            log = self.workdir / 'rsyslogd.out'
-            with open(log, 'ab') as out:
-                self.process = Process('rsyslogd', subprocess.Popen(
-                    ['ip', 'netns', 'exec', self.syslog_ns, str(RSYSLOGD), '-n', '-f', str(config), '-M', str(RSYSLOG_MODULES),
-                     '-i', str(self.workdir / 'rsyslogd.pid')], stdout=out, stderr=subprocess.STDOUT), log)
-            time.sleep(1)
-            assert self.process.alive(), self.process.output()[-2000:]
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        if self.process is not None:
-            self.process.stop()
-        for namespace in (self.syslog_ns, self.asa_ns):
-            run('ip', 'netns', 'del', namespace, check=False)
+    def __init__(self, net, log):
+        self.net, self.log = net, log
 
     def concentrator_logs(self, tag, message):
         """The concentrator sends one syslog line over UDP; returns once rsyslog wrote it."""
         lines = self.log.read_text().count('\n') if self.log.exists() else 0
-        run('ip', 'netns', 'exec', self.asa_ns, 'logger', '--udp', '--server', SYSLOG_IP, '--port', '514', '--rfc3164',
-            '-t', tag, message)
-        wait_until(lambda: self.log.exists() and self.log.read_text().count('\n') > lines, 10, what='rsyslog to write the line')
+        self.net.send_udp_syslog(tag, message)
+        wait_until(lambda: self.log.exists() and self.log.read_text().count('\n') > lines, 60, what='rsyslog to write the line')
 
 
 @pytest.fixture(name='office')
 def office_fixture(ansible_env):
-    if not RSYSLOGD.exists():
-        pytest.fail('%s missing: run scripts/install-system-deps' % RSYSLOGD)
+    require_tools('rsyslogd', 'logger')
     workdir = Path(tempfile.mkdtemp(prefix='roamscan-log-cycle-'))
     try:
-        with SyslogOffice(workdir / 'syslog') as syslog:
+        with LogLab(workdir / 'syslog', 'srclog', SYSLOG_IP, ASA_IP) as net:
+            syslog = SyslogOffice(net, workdir / 'syslog' / 'vpn.log')
+            net.start_rsyslog(syslog.log)
             lab = CycleLab(workdir / 'controller', ansible_env)
             lab.add_group_host('vpn_log_collectors', 'syslog1', roamscan_vpn_log_paths=[str(syslog.log)],
                                roamscan_vpn_log_state_file=str(workdir / 'log_presence.json'), roamscan_vpn_log_max_session=3600)

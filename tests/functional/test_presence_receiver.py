@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from log_lab import syslog_ng_command
 from receiver_lab import SCRIPT, SECRETS, ReceiverLab
 from vpn_lab import VpnCertificates
 
@@ -111,6 +112,31 @@ def test_splunk_payload_through_the_field_map(lab):
         200, {'accepted': 0, 'duplicates': 1, 'skipped': {}})
     (line,) = written(lab, 'splunk-alice')
     assert ' 10.8.0.21 ' in line and 'mac=02:aa:00:00:00:01' in line.replace('02-AA-00-00-00-01', '02:aa:00:00:00:01')
+
+
+def test_a_posted_session_holds_its_ip_for_the_endpoints_max_session_until_its_end(lab):
+    started = int(time.time()) - 30
+    for action, moment in (('start', started), ('end', started + 10)):
+        body = dict(SPLUNK_DOC_EXAMPLE, sid='rt_md_%s' % action,
+                    result={'user': 'splunk-ivan', 'src_ip': '10.8.0.31', 'action': action, '_time': str(moment)})
+        assert lab.post('/v1/presence/splunk_sessions/' + SECRETS['splunk_sessions'], json.dumps(body))[0] == 200
+    ivan = [(record.kind, record.time, record.lease_expires) for record in lab.read_spool() if record.id_value == 'splunk-ivan']
+    assert ivan == [('connect', iso(started), iso(started + 7200)), ('disconnect', iso(started + 10), None)]
+
+
+def test_check_refuses_a_max_session_that_is_no_whole_number_of_seconds(tmp_path):
+    for value in (0, 1.5, '3600', True):
+        lab = ReceiverLab(tmp_path / str(value))
+        config = json.loads(lab.config_path.read_text())
+        config['endpoints']['ndjson']['max_session'] = value
+        lab.config_path.write_text(json.dumps(config))
+        proc = subprocess.run([lab.python, str(SCRIPT), '--check', str(lab.config_path)], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert proc.returncode == 1 and 'endpoint ndjson: max_session' in proc.stderr, proc.stderr
+
+
+def iso(epoch):
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(epoch))
 
 
 def test_nac_session(lab):
@@ -270,22 +296,9 @@ def test_syslog_ng_with_a_client_certificate_delivers_over_mutual_tls(mtls_lab, 
     trusted = client_pki['trusted']
     cert, key = trusted.client('collector-1')
     source = tmp_path / 'vpn-in.log'
-    source.write_text('')
-    config = tmp_path / 'syslog-ng.conf'
-    config.write_text('''@version: 3.38
-options { stats_freq(0); };
-source s_vpn { file("%s" follow-freq(0.2) flags(no-parse)); };
-destination d_receiver {
-  http(url("https://127.0.0.1:%d/v1/presence/ndjson") method("POST")
-       headers("Authorization: Bearer %s", "Content-Type: application/json")
-       tls(ca-file("%s") cert-file("%s") key-file("%s") peer-verify(yes))
-       body("${MESSAGE}") timeout(10));
-};
-log { source(s_vpn); destination(d_receiver); };
-''' % (source, mtls_lab.port, SECRETS['ndjson'], trusted.ca, cert, key))
-    config.chmod(0o600)
-    syslog_ng = subprocess.Popen(['syslog-ng', '-F', '--no-caps', '-f', str(config), '-R', str(tmp_path / 'persist'),
-                                  '-p', str(tmp_path / 'pid'), '-c', str(tmp_path / 'ctl')],
+    command = syslog_ng_command(tmp_path / 'syslog-ng', source, 'https://127.0.0.1:%d/v1/presence/ndjson' % mtls_lab.port,
+                                SECRETS['ndjson'], content_type='application/json', tls=(trusted.ca, cert, key))
+    syslog_ng = subprocess.Popen(command,
                                  stdout=open(tmp_path / 'syslog-ng.out', 'wb'), stderr=subprocess.STDOUT)
     try:
         time.sleep(1)

@@ -29,6 +29,7 @@ SECRETS = {
     'nac': 'nac-bearer-token-aabbccddeeff0011',
     'syslog': 'syslog-ng-bearer-token-1234567890',
     'flood': 'flood-bearer-token-0123456789abcd',
+    'splunk_sessions': 'splunk-sessions-token-0123456789ab',
 }
 ENDPOINTS = {
     'splunk': {'format': 'splunk', 'auth': 'path_token',
@@ -39,6 +40,10 @@ ENDPOINTS = {
     'nac': {'format': 'nac', 'auth': 'bearer'},
     'syslog': {'format': 'syslog', 'auth': 'bearer'},
     'flood': {'format': 'ndjson', 'auth': 'bearer', 'rate': 1, 'burst': 3},
+    # a Splunk search whose rows say whether a session started or ended (field "action"), sessions of at most 2 h
+    'splunk_sessions': {'format': 'splunk', 'auth': 'path_token', 'max_session': 7200,
+                        'field_map': {'ip_field': 'src_ip', 'identity_field': 'user', 'identity_kind': 'vpn_user',
+                                      'event_field': 'action'}},
 }
 
 
