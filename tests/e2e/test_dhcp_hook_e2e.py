@@ -227,8 +227,15 @@ def test_lease_renew_release_expiry_and_hostile_names_for_three_clients(server, 
         latecomer.wait_for('bound')
         wait_until(lambda: [r for r in spool_records(root) if r.hostname == 'laptop-late'], 10, what='late lease')
         final = lease_events(run_ansible, lab, root, server, lease_file, ack=again['cursor'])
-        assert [(e['mac'], e['kind'], e['hostname']) for e in final['events']] == [(first.mac, 'lease', 'laptop-late')]
-        assert [lease['state'] for lease in final['leases'] if lease['ip'] == latecomer.address()] == ['active']
+        late = [(e['mac'], e['kind'], e['hostname']) for e in final['events']]
+        assert late[0] == (first.mac, 'lease', 'laptop-late')
+        # a lease of a few seconds may renew or run out before a loaded machine reads it: only its own events follow
+        assert {(mac, kind) for mac, kind, _name in late[1:]} <= {(first.mac, 'renew'), (first.mac, 'expire')}
+        late_states = [lease['state'] for lease in final['leases'] if lease['ip'] == latecomer.address()]
+        if late[-1][1] == 'expire':
+            assert late_states in ([], ['expired'], ['free'])
+        else:
+            assert late_states == ['active']
 
 
 @pytest.mark.parametrize('server, failure', [('kea', 'unwritable'), ('dhcpd', 'disk-full'), ('dnsmasq', 'disk-full'),

@@ -92,7 +92,7 @@ def scan_finishes_and_credits_everyone(pair, qualys_sim, laptops, before):
     second = pair.lab.run(qualys_sim)
     assert second.returncode == 0, second.stdout[-4000:]
     summary = summary_of(second)
-    assert sorted(summary['credited']) == sorted(laptop.mac for laptop in laptops)
+    assert sorted(summary['credited']) == sorted(laptop.mac for laptop in laptops), summary['not_credited']
     assert summary['launched'] == [] and len(launch_calls(qualys_sim)) == 1
     records, dummy = pair.lab.inventory()
     for laptop in laptops:
