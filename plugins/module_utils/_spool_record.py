@@ -297,10 +297,11 @@ def parse_spool_line(line, clock=None, fallback_time=None):
 
 
 def _encoded(value, limit):
-    """A field value as written: as-is when safe, else ``%`` + hex of its first ``limit`` bytes."""
+    """A field value as written: as-is when safe or already escaped (a log parser's safe_value), else ``%`` + hex
+    of its first ``limit`` bytes."""
     if not isinstance(value, str) or not value:
         raise ValueError('identity and alias values must be non-empty strings, got %r' % (value,))
-    if SAFE_VALUE.fullmatch(value):
+    if SAFE_VALUE.fullmatch(value) or _HEX_VALUE.fullmatch(value):
         return value
     return '%' + value.encode('utf-8', 'surrogateescape')[:limit].hex()
 
