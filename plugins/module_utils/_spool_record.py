@@ -14,7 +14,8 @@ turns them into wall time with the boot time it knows for that boot (BootClock).
 ``-``, a name matching SAFE_HOSTNAME, or ``%`` + hex of the raw bytes. EXPIRES is ``-``, an
 epoch, or ``+SECONDS`` after the event. IP is ``-`` only in an rs2 end of a log source (IP_OPTIONAL_SOURCES:
 a disconnect line that names the user, not the tunnel IP); it ends what that identity holds from
-that source. KIND ``gone`` (dnsmasq del) becomes expire or release here. The final ``.`` proves the record is complete; empty lines are separators the hooks write.
+that source. KIND ``gone`` (dnsmasq del) becomes expire or release here. The final ``.`` proves
+the record is complete; empty lines are separators the hooks write.
 An rs1 line reads as an rs2 line with ID_KIND mac and no aliases.
 """
 

@@ -140,7 +140,7 @@ def test_a_disconnect_that_names_no_ip_is_spooled_as_an_end_without_one_and_a_st
     status, answer = lab.post('/v1/presence/syslog', '\n'.join(lines) + '\n', lab.bearer('syslog'))
     assert (status, answer) == (200, {'accepted': 3, 'duplicates': 0, 'skipped': {'no_tunnel_ip': 1}})
     ndjson = '\n'.join([presence('fn-dave', ip=None, event='end', event_id='fn-dave-end'),
-                         presence('fn-erin', ip=None, event='start'), presence('fn-erin', ip='', event='seen')])
+                        presence('fn-erin', ip=None, event='start'), presence('fn-erin', ip='', event='seen')])
     status, answer = lab.post('/v1/presence/ndjson', ndjson, lab.bearer('ndjson'))
     assert (status, answer) == (200, {'accepted': 1, 'duplicates': 0, 'skipped': {'bad_ip': 2}})
     assert lab.post('/v1/presence/ndjson', presence('fn-erin', ip=None, event='seen'), lab.bearer('ndjson')) == (
