@@ -10,6 +10,7 @@ Standard library only (the receiver runs on a collector host).
 parse_body(endpoint, body, now) returns (items, skipped): PresenceItems and {reason: count} of
 items left out. PayloadError when the body as a whole is unusable (HTTP 400). Everything is
 untrusted: IPs are validated, identities and aliases escaped by the rs2 rule, nothing evaluated.
+Only a disconnect may name no IP (the rs2 ``-``): it ends what that identity holds from the receiver.
 """
 
 from __future__ import annotations
@@ -100,7 +101,10 @@ def _identity(kind, value):
     return value
 
 
-def _ip(value):
+def _ip(value, kind):
+    """The normalized IP; None for a disconnect that names none (a sighting or connect without one is skipped)."""
+    if kind == 'disconnect' and value in (None, ''):
+        return None
     try:
         return normalize_ip(value if isinstance(value, str) else '')
     except InvalidAddress:
@@ -131,7 +135,7 @@ def _ndjson_item(obj, now):
     event_id = obj.get('event_id')
     event_id = None if event_id is None else _text(event_id, 'bad_event_id')
     return PresenceItem(event_id, kind, identity.get('kind'), _identity(identity.get('kind'), identity.get('value')),
-                        _ip(obj.get('ip')), _time(obj.get('time'), now), _aliases(aliases.items()))
+                        _ip(obj.get('ip'), kind), _time(obj.get('time'), now), _aliases(aliases.items()))
 
 
 def _lines(body):
@@ -174,7 +178,7 @@ def _splunk(endpoint, body, now, items, skipped):
         if kind is None:
             raise SkippedLine('bad_event')
         identity = _identity(fields['identity_kind'], result.get(fields['identity_field']))
-        ip = _ip(result.get(fields['ip_field']))
+        ip = _ip(result.get(fields['ip_field']), kind)
         aliases = _aliases((name, result.get(field)) for name, field in fields['alias_fields'].items()
                            if result.get(field) not in (None, ''))
         # Splunk resends an alert with the same sid; one alert may report several rows over time
@@ -205,7 +209,7 @@ def _nac(body, now, items, skipped):
                 if kind is None:
                     raise SkippedLine('bad_state')
                 mac = _identity('mac', session.get('macAddress', session.get('mac')))
-                ip = _ip(address)
+                ip = _ip(address, kind)
                 user = session.get('userName')
                 aliases = _aliases([('user', user)]) if user not in (None, '') else {}
                 stamp = session.get('timestamp')
@@ -218,8 +222,8 @@ def _syslog(body, now, items, skipped):
     for line in _lines(body):
         def build(line=line):
             event = parse_vpn_line(line, now)
-            if event.ip is None:
-                raise Ignored('no_tunnel_ip')  # the spool holds IPs; a disconnect without one ends nothing here
+            if event.ip is None and event.kind != 'disconnect':
+                raise Ignored('no_tunnel_ip')
             aliases = dict(event.aliases, parser=event.parser)
             # a retried batch carries the same lines
             return PresenceItem(line, event.kind, 'vpn_user', event.user, event.ip,

@@ -12,8 +12,10 @@ Standard library only: it runs on DHCP, VPN and log servers inside the reader mo
 BOOT_ID/UPTIME come from /proc (a POSIX shell has no clock without forking ``date``); the reader
 turns them into wall time with the boot time it knows for that boot (BootClock). HOSTNAME is
 ``-``, a name matching SAFE_HOSTNAME, or ``%`` + hex of the raw bytes. EXPIRES is ``-``, an
-epoch, or ``+SECONDS`` after the event. KIND ``gone`` (dnsmasq del) becomes expire or release
-here. The final ``.`` proves the record is complete; empty lines are separators the hooks write.
+epoch, or ``+SECONDS`` after the event. IP is ``-`` only in an rs2 end of a log source (IP_OPTIONAL_SOURCES:
+a disconnect line that names the user, not the tunnel IP); it ends what that identity holds from
+that source. KIND ``gone`` (dnsmasq del) becomes expire or release here. The final ``.`` proves
+the record is complete; empty lines are separators the hooks write.
 An rs1 line reads as an rs2 line with ID_KIND mac and no aliases.
 """
 
@@ -51,6 +53,8 @@ ID_KINDS = ('mac', 'vpn_cert', 'vpn_user', 'wg_key', 'ad_machine', 'ad_user', 'i
 MAX_RECORD_BYTES = 4096
 SAFE_HOSTNAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9.-]{0,62}')
 SAFE_VALUE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._@$+=/:-]{0,127}')
+# log-only sources whose end may name no IP (a concentrator logs who left, not always which tunnel IP)
+IP_OPTIONAL_SOURCES = ('receiver', 'syslog')
 _ALIAS_NAME = re.compile(r'[a-z_]{1,16}')
 _BOOT_ID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
 _UPTIME = re.compile(r'[0-9]{1,10}(\.[0-9]{1,3})?')
@@ -183,6 +187,11 @@ def _decode(line):
     return text
 
 
+def ip_optional(version, source, kind):
+    """Whether a record of this version, source and kind may carry ``-`` for its IP (an end of a log source)."""
+    return version == RS2 and source in IP_OPTIONAL_SOURCES and KIND_EVENTS.get(kind) == 'end'
+
+
 def _parse_hostname(field, text):
     """(hostname, hostname_hex) of a HOSTNAME field."""
     if field == '-':
@@ -256,8 +265,10 @@ def parse_spool_line(line, clock=None, fallback_time=None):
     if not _PID.fullmatch(pid):
         raise _corrupt('bad_pid', 'bad pid', text)
     id_value = _parse_identity(id_kind, id_value, text)
+    if ip == '-' and not ip_optional(version, source, kind):
+        raise _corrupt('bad_ip', 'no IP: only an rs2 end of %s may name none' % ' or '.join(IP_OPTIONAL_SOURCES), text)
     try:
-        ip = normalize_ip(ip)
+        ip = None if ip == '-' else normalize_ip(ip)
     except InvalidIp:
         raise _corrupt('bad_ip', 'bad IP', text) from None
     hostname, hostname_hex = _parse_hostname(host_field, text)
@@ -287,10 +298,11 @@ def parse_spool_line(line, clock=None, fallback_time=None):
 
 
 def _encoded(value, limit):
-    """A field value as written: as-is when safe, else ``%`` + hex of its first ``limit`` bytes."""
+    """A field value as written: as-is when safe or already escaped (a log parser's safe_value), else ``%`` + hex
+    of its first ``limit`` bytes."""
     if not isinstance(value, str) or not value:
         raise ValueError('identity and alias values must be non-empty strings, got %r' % (value,))
-    if SAFE_VALUE.fullmatch(value):
+    if SAFE_VALUE.fullmatch(value) or _HEX_VALUE.fullmatch(value):
         return value
     return '%' + value.encode('utf-8', 'surrogateescape')[:limit].hex()
 
@@ -300,7 +312,8 @@ def format_spool_record(source, kind, identity, ip, hostname=None, expires=None,
     """The record line a hook writes for these values (newline included); for tests and tools.
 
     ``version`` rs1 writes a DHCP record (``identity`` is the MAC); rs2 any source and identity
-    kind, with ``aliases`` a dict of name -> value. ValueError for values no hook writes.
+    kind, with ``aliases`` a dict of name -> value; ``ip`` None only where ip_optional.
+    ValueError for values no hook writes.
     """
     if version not in RECORD_VERSIONS:
         raise ValueError('unknown record version %r' % (version,))
@@ -316,9 +329,11 @@ def format_spool_record(source, kind, identity, ip, hostname=None, expires=None,
         host_field = hostname
     else:
         host_field = '%' + hostname.encode('utf-8', 'surrogateescape')[:96].hex()
+    if ip is None and not ip_optional(version, source, kind):
+        raise ValueError('only an rs2 end of %s may name no IP' % ' or '.join(IP_OPTIONAL_SOURCES))
     head = [version, boot_id or '-', '-' if uptime is None else '%.2f' % uptime, str(pid), source, kind]
     value = normalize_mac(identity) if id_kind == 'mac' else _encoded(identity, 128)
-    tail = [normalize_ip(ip), host_field, '-' if expires is None else str(expires)]
+    tail = ['-' if ip is None else normalize_ip(ip), host_field, '-' if expires is None else str(expires)]
     if version == RS1:
         return ' '.join(head + [value] + tail + ['.']) + '\n'
     for name in aliases or {}:

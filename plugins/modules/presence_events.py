@@ -158,7 +158,10 @@ observations:
               128 bytes when it holds other characters than C([A-Za-z0-9._@$+=/:-]).
           type: str
     ip:
-      description: The IPv4 address the identity holds (the tunnel address for a VPN).
+      description:
+        - The IPv4 address the identity holds (the tunnel address for a VPN).
+        - Null only in an C(end) of the receiver spool that named no IP (a Cisco ASA 113019 disconnect names the
+          user, not the tunnel IP); the cycle ends the session that identity holds from that receiver.
       type: str
       sample: 10.77.0.100
     time:

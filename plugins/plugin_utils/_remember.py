@@ -42,7 +42,7 @@ def observations_from_report(report, fallback_server=None):
     expires, server, source, authority}`` (``key`` the identity key, ``mac`` the MAC of a MAC identity, else None);
     table rows become kind ``table`` (with ``state``), ordered after all events of that read.
     """
-    server = report.get('server_name') or fallback_server or report.get('server') or 'unknown'
+    server = _server_of(report, fallback_server)
     try:
         read_at = normalize_time(report['now'])
     except (KeyError, ValueError) as exc:
@@ -96,10 +96,8 @@ def _presence_observations(report, server, read_at):
 def _presence_observation(item, server, read_at, order, table):
     identity = item['identity']
     key = identity_key(identity['kind'], identity['value'])
-    given = item.get('source') if isinstance(item.get('source'), dict) else {}
-    source_kind = given.get('kind') if isinstance(given.get('kind'), str) else 'unknown'
-    source = {'kind': source_kind[:32], 'host': server}
-    authority = item.get('authority') if item.get('authority') in AUTHORITIES else authority_of(source_kind)
+    source = _source_of(item, server)
+    authority = item.get('authority') if item.get('authority') in AUTHORITIES else authority_of(source['kind'])
     why, event = item.get('why'), item.get('event')
     if identity['kind'] == 'mac':
         if table:
@@ -126,6 +124,18 @@ def _presence_observation(item, server, read_at, order, table):
             observation['state'] = 'active' if event != 'end' else 'expired'
     observation['authority'] = authority
     return observation
+
+
+def _source_of(item, server):
+    """The ``{kind, host}`` a holding taken from this observation records: the kind the source gave, the host that
+    reported it."""
+    given = item.get('source') if isinstance(item.get('source'), dict) else {}
+    source_kind = given.get('kind') if isinstance(given.get('kind'), str) else 'unknown'
+    return {'kind': source_kind[:32], 'host': server}
+
+
+def _server_of(report, fallback_server=None):
+    return report.get('server_name') or fallback_server or report.get('server') or 'unknown'
 
 
 def identity_observations(reports):
@@ -359,21 +369,28 @@ def session_end_keys(reports):
 
 
 def with_session_ends(report, records):
-    """``report`` with each IP-less ``end`` given the IP its identity last held: the one an earlier observation of this
-    read gave it, else its open holding in ``records``. An end of an identity that holds nothing ends nothing and is left out."""
+    """``report`` with each IP-less ``end`` given the IP its identity last held from the same source (kind and reporting
+    host): the one an earlier observation of this read gave it, else its open holding in ``records`` when that source
+    took or last refreshed it. An end of an identity that holds nothing from that source (nothing, or a holding another
+    source such as a VPN server's live table keeps) ends nothing and is left out."""
     ends = dict(_ends_without_ip(report))
     if not ends:
         return report
-    held = {key: record['ip'] for key, record in records.items() if record.get('lease_state') == 'active' and record.get('ip')}
+    server = _server_of(report)
+    held = {(key, record['source']['kind']): record['ip'] for key, record in records.items()
+            if record.get('lease_state') == 'active' and record.get('ip') and isinstance(record.get('source'), dict)
+            and record['source'].get('host') == server}
     observations = []
     for index, item in enumerate(report.get('observations') or []):
         if index in ends:
-            if ends[index] not in held:
+            holding = (ends[index], _source_of(item, server)['kind'])
+            if holding not in held:
                 continue
-            item = dict(item, ip=held.pop(ends[index]))
+            item = dict(item, ip=held.pop(holding))
         elif isinstance(item, dict) and isinstance(item.get('identity'), dict) and item.get('ip') and item.get('event') != 'end':
             try:
-                held[identity_key(item['identity'].get('kind'), item['identity'].get('value'))] = item['ip']
+                held[(identity_key(item['identity'].get('kind'), item['identity'].get('value')),
+                      _source_of(item, server)['kind'])] = item['ip']
             except InvalidIdentity:
                 pass
         observations.append(item)

@@ -3,10 +3,10 @@
 roamscan.qualys.scan_overdue against the Qualys simulator), with roamscan_credit_log_presence on.
 
 1. A real syslog-ng in a VPN log host's namespace follows the concentrators' log and forwards each line with its
-   http() destination (Bearer token) to the receiver in the collector's namespace: an ASA session (722051) and a
-   GlobalProtect session (gateway-connected) give one launch with both tunnel IPs; a GlobalProtect logout logged
-   after the launch and before the cycle sees the scan finished leaves that user uncredited, the other is credited
-   as log-based.
+   http() destination (Bearer token) to the receiver in the collector's namespace: two ASA sessions (722051) and a
+   GlobalProtect session (gateway-connected) give one launch with the three tunnel IPs; a GlobalProtect logout and
+   an ASA disconnect (113019: it names the user, not the tunnel IP) logged after the launch and before the cycle
+   sees the scan finished leave those users uncredited, the third is credited as log-based.
 2. Splunk's webhook alert action: the test posts exactly its JSON body (the token in the URL) to the receiver on
    loopback. Forged posts (wrong token, bad or stale HMAC) write nothing and launch nothing; the two sessions are
    launched together; a later end alert before the scan's end (and Splunk's retry of the start alert after it)
@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from cycle_lab import CycleLab, launch_call_ips, launch_calls, summary_of
-from log_lab import LogLab, append_lines, asa_722051_line, globalprotect_line, require_tools, wait_for_lines
+from log_lab import LogLab, append_lines, asa_113019_line, asa_722051_line, globalprotect_line, require_tools, wait_for_lines
 from netns import wait_until
 from receiver_lab import SECRETS, ReceiverLab
 
@@ -61,13 +61,13 @@ def past(moment):
     wait_until(lambda: time.time() >= moment + 1.5, 30, what='a whole second after the session end')
 
 
-def assert_credit(lab, summary, credited, uncredited):
+def assert_credit(lab, summary, credited, *uncredited):
     """``credited`` (log-based) and ``uncredited`` identity keys after the cycle that saw the scan finished."""
     assert [str(key) for key in summary['credited_from_log']] == [credited]
-    assert [str(item['identity']) for item in summary['not_credited']] == [uncredited]
+    assert sorted(str(item['identity']) for item in summary['not_credited']) == sorted(uncredited)
     records = lab.records()
     assert records[credited]['last_scanned'] and records[credited]['last_scan_authority'] == 'log'
-    assert records[uncredited].get('last_scanned') is None
+    assert all(records[key].get('last_scanned') is None for key in uncredited)
 
 
 def receiver_lines(receiver, text):
@@ -94,20 +94,27 @@ def test_syslog_ng_forwards_asa_and_globalprotect_sessions_into_one_launch_and_c
     lab, receiver, concentrators_log = forwarded
     connected = int(time.time()) - 60
     append_lines(concentrators_log, [asa_722051_line(connected, 'ng-alice', '10.88.1.11'),
-                                     globalprotect_line(connected, 'gateway-connected', 'ng-bob', '10.88.1.12')])
-    wait_for_lines(lambda: receiver_lines(receiver, ' connect vpn_user ng-'), 2, 'syslog-ng to post both connects')
+                                     globalprotect_line(connected, 'gateway-connected', 'ng-bob', '10.88.1.12'),
+                                     asa_722051_line(connected, 'ng-carol', '10.88.1.13')])
+    wait_for_lines(lambda: receiver_lines(receiver, ' connect vpn_user ng-'), 3, 'syslog-ng to post the three connects')
 
     first = cycle(lab, qualys_sim)
     calls = launch_calls(qualys_sim)
-    assert len(calls) == 1 and sorted(launch_call_ips(calls[0])) == ['10.88.1.11', '10.88.1.12']
+    assert len(calls) == 1 and sorted(launch_call_ips(calls[0])) == ['10.88.1.11', '10.88.1.12', '10.88.1.13']
     assert first['log_sources_reported'] == ['collector1']
 
-    ended = end_after_launch(lab, 'vpn_user:ng-bob')
-    append_lines(concentrators_log, [globalprotect_line(ended, 'gateway-logout', 'ng-bob', '10.88.1.12')])
+    ended = max(end_after_launch(lab, 'vpn_user:ng-bob'), end_after_launch(lab, 'vpn_user:ng-carol'))
+    append_lines(concentrators_log, [globalprotect_line(ended, 'gateway-logout', 'ng-bob', '10.88.1.12'),
+                                     asa_113019_line(ended, 'ng-carol')])
     wait_for_lines(lambda: receiver_lines(receiver, ' disconnect vpn_user ng-bob '), 1, 'syslog-ng to post the logout')
+    # the ASA disconnect names no tunnel IP: spooled with IP "-", it ends what ng-carol holds from the receiver
+    wait_for_lines(lambda: receiver_lines(receiver, ' disconnect vpn_user ng-carol - '), 1, 'syslog-ng to post the 113019')
     past(ended)
     qualys_sim.state.scan_action('*', 'process')
-    assert_credit(lab, cycle(lab, qualys_sim), 'vpn_user:ng-alice', 'vpn_user:ng-bob')
+    assert_credit(lab, cycle(lab, qualys_sim), 'vpn_user:ng-alice', 'vpn_user:ng-bob', 'vpn_user:ng-carol')
+    carol = lab.records()['vpn_user:ng-carol']
+    assert carol['lease_state'] != 'active' and carol['ip_history'][-1]['ip'] == '10.88.1.13'
+    assert carol['ip_history'][-1]['to'] == time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(ended))
     assert len(launch_calls(qualys_sim)) == 1
     assert SECRETS['syslog'] not in receiver.log_path.read_text()
 

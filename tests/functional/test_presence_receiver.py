@@ -124,6 +124,38 @@ def test_a_posted_session_holds_its_ip_for_the_endpoints_max_session_until_its_e
     assert ivan == [('connect', iso(started), iso(started + 7200)), ('disconnect', iso(started + 10), None)]
 
 
+def asa_line(moment, message):
+    return '%s asa1 : %s' % (time.strftime('%Y-%m-%dT%H:%M:%S+00:00', time.gmtime(moment)), message)
+
+
+def test_a_disconnect_that_names_no_ip_is_spooled_as_an_end_without_one_and_a_start_without_one_is_refused(lab):
+    started = int(time.time()) - 60
+    lines = [asa_line(started, '%ASA-6-113039: Group <vpn> User <fn-carol> IP <198.51.100.7> AnyConnect parent session started.'),
+             asa_line(started, '%ASA-6-722051: Group <vpn> User <fn-carol> IP <198.51.100.7> IPv4 Address <10.88.0.7> '
+                               'IPv6 address <::> assigned to session'),
+             asa_line(started + 20, '%ASA-4-113019: Group = vpn, Username = fn-carol, IP = 198.51.100.7, Session disconnected. '
+                                    'Session Type: SSL, Duration: 0h:00m:20s, Bytes xmt: 1, Bytes rcv: 2, Reason: User Requested'),
+             asa_line(started + 21, '%ASA-4-113019: Group = vpn, Username = CORP\\fn bad;$(id), IP = 198.51.100.8, '
+                                    'Session disconnected. Session Type: SSL, Duration: 0h:00m:01s, Reason: User Requested')]
+    status, answer = lab.post('/v1/presence/syslog', '\n'.join(lines) + '\n', lab.bearer('syslog'))
+    assert (status, answer) == (200, {'accepted': 3, 'duplicates': 0, 'skipped': {'no_tunnel_ip': 1}})
+    ndjson = '\n'.join([presence('fn-dave', ip=None, event='end', event_id='fn-dave-end'),
+                        presence('fn-erin', ip=None, event='start'), presence('fn-erin', ip='', event='seen')])
+    status, answer = lab.post('/v1/presence/ndjson', ndjson, lab.bearer('ndjson'))
+    assert (status, answer) == (200, {'accepted': 1, 'duplicates': 0, 'skipped': {'bad_ip': 2}})
+    assert lab.post('/v1/presence/ndjson', presence('fn-erin', ip=None, event='seen'), lab.bearer('ndjson')) == (
+        400, {'error': 'no_presence', 'accepted': 0, 'duplicates': 0, 'skipped': {'bad_ip': 1}})
+    records = {(record.id_value, record.kind): record for record in lab.read_spool()
+               if record.id_value.startswith(('fn-', '%')) and record.source == 'receiver'}
+    connect, end = records[('fn-carol', 'connect')], records[('fn-carol', 'disconnect')]
+    assert (connect.ip, connect.time, connect.lease_expires) == ('10.88.0.7', iso(started), iso(started + 43200))   # the default max_session
+    assert (end.event, end.ip, end.time, end.lease_expires, end.aliases['parser']) == ('end', None, iso(started + 20), None, 'cisco_asa')
+    assert records[('fn-dave', 'disconnect')].ip is None and not [key for key in records if key[0] == 'fn-erin']
+    hostile = records[('%' + 'fn bad;$(id)'.encode().hex(), 'disconnect')]   # escaped once, as log_presence does
+    assert (hostile.event, hostile.ip) == ('end', None)
+    assert not [line for line in lab.spool_lines() if ';' in line or '$(' in line]
+
+
 def test_check_refuses_a_max_session_that_is_no_whole_number_of_seconds(tmp_path):
     for value in (0, 1.5, '3600', True):
         lab = ReceiverLab(tmp_path / str(value))

@@ -152,6 +152,14 @@ def asa_722051_line(epoch, user, tunnel_ip, host='asa1'):
             'assigned to session' % (iso_stamp(epoch), host, user, tunnel_ip))
 
 
+def asa_113019_line(epoch, user, host='asa1'):
+    """A Cisco ASA session's end (113019), logged at ``epoch``: it names the user and the client's public address,
+    not the tunnel IP."""
+    return ('%s %s : %%ASA-4-113019: Group = sslvpn, Username = %s, IP = 192.0.2.250, Session disconnected. Session '
+            'Type: SSL, Duration: 0h:01m:02s, Bytes xmt: 18775, Bytes rcv: 768481, Reason: User Requested'
+            % (iso_stamp(epoch), host, user))
+
+
 def globalprotect_line(epoch, event_id, user, tunnel_ip, machine='LAPTOP-17', host='pa1'):
     """A Palo Alto GlobalProtect log line (CSV, PAN-OS 11.0 field order) of event ``event_id`` (gateway-connected,
     gateway-logout, ...) at ``epoch``: source user ``ROAM\\<user>``, private IP ``tunnel_ip``."""

@@ -658,6 +658,38 @@ def test_a_vpn_disconnect_line_without_an_ip_ends_the_session_it_names(store):
     assert store['store'].records['vpn_user:dave']['lease_state'] != 'active'
 
 
+def receiver_report(*records, cursor='receiver-cursor-1'):
+    """A presence_events result of a receiver's spool: (event, user, ip or None, time) per spooled record."""
+    return {'now': NOW, 'cursor': cursor, 'changed': False, 'source': 'receiver', 'table': [], 'observations': [
+        {'id': 'r%d' % index, 'source': {'kind': 'receiver', 'host': 'collector1'}, 'event': event, 'why': event,
+         'identity': {'kind': 'vpn_user', 'value': user}, 'ip': ip, 'time': moment,
+         'until': '2026-11-28T23:00:00Z' if event != 'end' else None, 'aliases': {'parser': 'cisco_asa'},
+         'hostname': None, 'authority': 'log'}
+        for index, (event, user, ip, moment) in enumerate(records)]}
+
+
+def test_a_receiver_disconnect_without_an_ip_ends_the_receiver_session_only(store):
+    tunnel = present('vpn_user:erin', '10.8.0.9')
+    tunnel.update(identity={'kind': 'vpn_user', 'value': 'erin'}, mac=None, source={'kind': 'openvpn', 'host': 'vpn1'})
+    store['store'] = FakeStore({'vpn_user:erin': tunnel})
+    task_vars = with_sources(cycle_vars(), 'presence_receivers', 'roamscan_collected_receiver',
+                             collector1=receiver_report(('start', 'carol', '10.88.0.17', '2026-11-28T11:00:00Z'),
+                                                        ('start', 'dave', '10.88.0.18', '2026-11-28T11:00:00Z')))
+    assert not run_action('cycle_remember', task_vars=task_vars).get('failed')
+    task_vars['hostvars']['collector1']['roamscan_collected_receiver'] = receiver_report(
+        ('end', 'carol', None, '2026-11-28T11:30:00Z'), ('end', 'erin', None, '2026-11-28T11:30:00Z'),
+        cursor='receiver-cursor-2')
+    result = run_action('cycle_remember', task_vars=task_vars)
+    assert not result.get('failed'), result
+    assert result['acknowledge'] == [{'host': 'collector1', 'source': 'receiver', 'spool_dir': None, 'cursor': 'receiver-cursor-2'}]
+    records = store['store'].records
+    assert records['vpn_user:carol']['lease_state'] == 'released'
+    assert records['vpn_user:carol']['ip_history'][-1]['to'] == '2026-11-28T11:30:00Z'
+    assert records['vpn_user:dave']['lease_state'] == 'active'
+    # erin's tunnel is the OpenVPN server's (its live table): a receiver line naming her user ends nothing
+    assert records['vpn_user:erin']['lease_state'] == 'active' and records['vpn_user:erin']['ip'] == '10.8.0.9'
+
+
 def test_verify_reads_the_tables_each_presence_host_registered_and_a_host_that_failed_confirms_nothing(store):
     store['store'] = FakeStore({A: present(A, X), B: present(B, Y)})
     plan = {'title': 'roamscan T', 'targets': [{'identity': A, 'mac': A, 'ip': X}, {'identity': B, 'mac': B, 'ip': Y}],

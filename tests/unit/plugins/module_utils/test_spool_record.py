@@ -110,6 +110,31 @@ def test_hostile_identity_and_alias_values_are_hex_encoded_and_stay_hex():
     assert record.aliases == {'platform': '%' + 'win;rm -rf /'.encode().hex(), 'hwaddr': '02:77:00:00:0a:01'}
 
 
+@pytest.mark.parametrize('source', ['receiver', 'syslog'])
+@pytest.mark.parametrize('kind', ['disconnect', 'release', 'expire'])
+def test_an_end_of_a_log_source_may_name_no_ip_and_round_trips(source, kind):
+    evil = 'DOM\\m\u00fcller $(id);\n'
+    line = format_spool_record(source, kind, evil, None, boot_id=BOOT, uptime=400.0, pid=9, id_kind='vpn_user',
+                               aliases={'parser': 'cisco_asa'}, version='rs2')
+    fields = line.split(' ')
+    assert fields[8] == '-' and len(fields) == 13 and '$' not in line and ';' not in line
+    record = parse_spool_line(line, clock=CLOCK)
+    assert (record.event, record.ip, record.source, record.id_kind) == ('end', None, source, 'vpn_user')
+    assert record.id_value == '%' + evil.encode().hex() and record.lease_expires is None
+    assert not record.is_lease_event()
+
+
+@pytest.mark.parametrize('source, kind, version', [
+    ('receiver', 'connect', 'rs2'), ('receiver', 'seen', 'rs2'), ('syslog', 'connect', 'rs2'),
+    ('openvpn', 'disconnect', 'rs2'), ('kea', 'release', 'rs2'), ('kea', 'release', 'rs1'),
+])
+def test_format_refuses_a_missing_ip_except_on_an_end_of_a_log_source(source, kind, version):
+    identity = '02:77:00:00:0a:01' if source == 'kea' else 'alice'
+    with pytest.raises(ValueError, match='may name no IP'):
+        format_spool_record(source, kind, identity, None, id_kind='mac' if source == 'kea' else 'vpn_user',
+                            version=version)
+
+
 def test_long_identity_keeps_its_first_128_bytes():
     record = parse_spool_line(rs2(1, identity='é' * 200), clock=CLOCK)
     assert record.id_value == '%' + ('é' * 64).encode().hex()
@@ -161,6 +186,15 @@ def test_every_source_and_identity_kind_round_trips(source, id_kind):
     ('rs2 %s 1.00 1 openvpn connect vpn_cert %s 10.8.0.6 - - - .' % (BOOT, 'a' * 129), 'bad_identity'),
     ('rs2 %s 1.00 1 openvpn connect mac CN=x 10.8.0.6 - - - .' % BOOT, 'bad_mac'),
     ('rs2 %s 1.00 1 openvpn connect vpn_cert CN=x - - - - .' % BOOT, 'bad_ip'),
+    # '-' is an IP only in an rs2 end of a log source
+    ('rs2 %s 1.00 1 receiver connect vpn_user alice - - - - .' % BOOT, 'bad_ip'),
+    ('rs2 %s 1.00 1 receiver seen vpn_user alice - - - - .' % BOOT, 'bad_ip'),
+    ('rs2 %s 1.00 1 syslog connect vpn_user alice - - +60 - .' % BOOT, 'bad_ip'),
+    ('rs2 %s 1.00 1 openvpn disconnect vpn_cert CN=x - - - - .' % BOOT, 'bad_ip'),
+    ('rs2 %s 1.00 1 kea release mac 02:77:00:00:0a:01 - - - - .' % BOOT, 'bad_ip'),
+    ('rs1 %s 1.00 1 kea release 02:77:00:00:0a:01 - - - .' % BOOT, 'bad_ip'),
+    ('rs2 %s 1.00 1 receiver disconnect vpn_user alice -- - - - .' % BOOT, 'bad_ip'),
+    ('rs2 %s 1.00 1 receiver disconnect vpn_user alice%%20 - - - - .' % BOOT, 'bad_identity'),
     ('rs2 %s 1.00 1 openvpn connect vpn_cert CN=x 10.8.0.6 - - hwaddr .' % BOOT, 'bad_aliases'),
     ('rs2 %s 1.00 1 openvpn connect vpn_cert CN=x 10.8.0.6 - - HW=1 .' % BOOT, 'bad_aliases'),
     ('rs2 %s 1.00 1 openvpn connect vpn_cert CN=x 10.8.0.6 - - a=1,a=2 .' % BOOT, 'bad_aliases'),
@@ -205,7 +239,9 @@ HOSTILE = ['', '-', '%', '%zz', '%0', '.', '..', '$(id)', ';', '`x`', '"', "'", 
 SAMPLES = [rs1(1, hostname='pc-1'), rs1(2, kind='gone', server='dnsmasq', expires=str(BTIME + 50)),
            rs2(3, aliases={'hwaddr': '02:77:00:00:0a:03', 'platform': 'linux'}, hostname='laptop-3'),
            rs2(4, source='wireguard', kind='seen', id_kind='wg_key', identity='dGhpcyBpcyBhIGtleQ=='),
-           rs2(5, source='kea', kind='lease', id_kind='mac', identity='02:77:00:00:0a:05')]
+           rs2(5, source='kea', kind='lease', id_kind='mac', identity='02:77:00:00:0a:05'),
+           format_spool_record('receiver', 'disconnect', 'carol', None, boot_id=BOOT, uptime=206.0, pid=6,
+                               id_kind='vpn_user', aliases={'eid': 'abc123'}, version='rs2')]
 
 
 def mutate(rng, line):
@@ -248,7 +284,11 @@ def test_fuzzed_lines_are_a_valid_record_or_a_corrupt_record_with_a_known_reason
         if isinstance(outcome, SpoolRecord):
             outcomes['record'] += 1
             # whatever passed is as safe as what a hook writes: it formats back to a valid line
-            assert outcome.ip.count('.') == 3 and outcome.event in ('start', 'seen', 'end')
+            assert outcome.event in ('start', 'seen', 'end')
+            if outcome.ip is None:   # only an end of a log source names no IP
+                assert outcome.event == 'end' and outcome.source in ('receiver', 'syslog') and outcome.version == 'rs2'
+            else:
+                assert outcome.ip.count('.') == 3
             assert outcome.hostname is None or ' ' not in outcome.hostname
         else:
             outcomes[outcome] = outcomes.get(outcome, 0) + 1

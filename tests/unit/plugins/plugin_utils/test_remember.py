@@ -165,3 +165,64 @@ def test_an_ha_peer_that_died_keeps_no_stale_copy_from_ending_the_holding_its_pa
                   report('2026-11-28T08:00:00Z', leases=[lease(A, X, '2026-11-28T07:20:00Z', state='expired')], name='dhcp1'),
                   records=copy.deepcopy(records))
     assert left[A]['lease_state'] == 'expired' and left[A]['ip_history'][-1]['to'] == '2026-11-28T07:35:00Z'
+
+
+# -- an end that names no IP (ASA 113019 through the receiver or log_presence) ---------------------------
+
+def presence(host, source, *items, table=()):
+    """A presence_events / log_presence result of ``host``: (event, user, ip or None, time) observations and table rows."""
+    def observation(event, user, ip, moment):
+        return {'id': None, 'source': {'kind': source, 'host': host}, 'event': event, 'why': event,
+                'identity': {'kind': 'vpn_user', 'value': user}, 'ip': ip, 'time': moment,
+                'until': '2026-11-28T20:00:00Z' if event != 'end' and source in ('receiver', 'syslog') else None,
+                'aliases': {}, 'hostname': None, 'authority': 'table' if source == 'openvpn' else 'log'}
+    return {'server_name': host, 'now': '2026-11-28T12:00:00Z', 'source': source,
+            'observations': [observation(*item) for item in items], 'table': [observation(*row) for row in table]}
+
+
+def fold_with_ends(records, reports):
+    """What cycle_remember does: give each IP-less end the IP of its source's holding, then fold."""
+    assert _remember.session_end_keys(reports) <= {'vpn_user:carol', 'vpn_user:dave'}
+    return _remember.fold(records, [_remember.with_session_ends(report, records) for report in reports])
+
+
+def test_a_receiver_end_without_an_ip_ends_that_identitys_receiver_holding_at_its_time_and_nothing_else():
+    records = {}
+    fold_with_ends(records, [presence('collector1', 'receiver', ('start', 'carol', '10.88.0.7', '2026-11-28T11:00:00Z'),
+                                      ('start', 'dave', '10.88.0.8', '2026-11-28T11:00:00Z'))])
+    assert records['vpn_user:carol']['lease_state'] == 'active'
+    changed, skipped = fold_with_ends(records, [presence('collector1', 'receiver',
+                                                         ('end', 'carol', None, '2026-11-28T11:30:00Z'))])
+    carol, dave = records['vpn_user:carol'], records['vpn_user:dave']
+    assert changed == {'vpn_user:carol'} and skipped == []
+    assert carol['lease_state'] == 'released' and carol['ip_history'][-1] == {
+        'ip': '10.88.0.7', 'from': '2026-11-28T11:00:00Z', 'to': '2026-11-28T11:30:00Z'}
+    assert not _record.held_at(carol, '10.88.0.7', '2026-11-28T11:45:00Z')
+    assert dave['lease_state'] == 'active' and dave['ip'] == '10.88.0.8'
+
+
+def test_an_end_without_an_ip_in_the_same_read_as_its_connect_ends_it():
+    records = {}
+    fold_with_ends(records, [presence('collector1', 'receiver', ('start', 'carol', '10.88.0.7', '2026-11-28T11:00:00Z'),
+                                      ('end', 'carol', None, '2026-11-28T11:10:00Z'))])
+    assert records['vpn_user:carol']['lease_state'] == 'released'
+    assert records['vpn_user:carol']['ip_history'][-1]['to'] == '2026-11-28T11:10:00Z'
+
+
+def test_an_end_without_an_ip_never_ends_a_holding_another_source_keeps():
+    """A VPN server's live table (authority table), another log source kind or another receiver host holds the same
+    user name: an IP-less end from the receiver is not theirs to end, so it ends nothing."""
+    records = {}
+    fold_with_ends(records, [presence('vpn1', 'openvpn', table=[('seen', 'carol', '10.8.0.5', '2026-11-28T11:00:00Z')]),
+                             presence('loghost', 'syslog', ('start', 'dave', '10.88.0.8', '2026-11-28T11:00:00Z'))])
+    before = copy.deepcopy(records)
+    ends = [presence('collector1', 'receiver', ('end', 'carol', None, '2026-11-28T11:30:00Z'),
+                     ('end', 'dave', None, '2026-11-28T11:30:00Z')),
+            presence('collector2', 'syslog', ('end', 'dave', None, '2026-11-28T11:30:00Z'))]
+    assert [_remember.with_session_ends(report, records)['observations'] for report in ends] == [[], []]
+    changed, skipped = fold_with_ends(records, ends)
+    assert changed == set() and skipped == [] and records == before
+    assert records['vpn_user:carol']['authority'] == 'table' and records['vpn_user:carol']['lease_state'] == 'active'
+    # the source that took the holding does end it
+    fold_with_ends(records, [presence('loghost', 'syslog', ('end', 'dave', None, '2026-11-28T11:40:00Z'))])
+    assert records['vpn_user:dave']['lease_state'] == 'released'

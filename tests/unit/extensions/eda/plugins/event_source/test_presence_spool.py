@@ -58,6 +58,54 @@ def test_receiver_and_dhcp_spools_as_observations(tmp_path):
     ]
 
 
+async def collect_until(spool_dir, args, lines, count, timeout=120):
+    """The first ``count`` events the source puts on its queue after ``lines`` were appended to ``spool_dir``.
+
+    The source starts at the end of each spool, so it must be following before the lines are written: a marker
+    connect is appended until the source reports one (however long it takes to start), then the lines go in."""
+    queue = asyncio.Queue()
+    task = asyncio.create_task(main(queue, dict({'interval': INTERVAL}, **args)))
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            append(spool_dir, receiver('connect', 'marker', '10.8.0.254'))
+            try:
+                await asyncio.wait_for(queue.get(), 1)
+                break
+            except asyncio.TimeoutError:
+                assert loop.time() < deadline, 'the event source never reported the marker'
+        append(spool_dir, *lines)
+        found = []
+        while len(found) < count:   # markers appended while the source was starting are left out
+            event = _without_marker(await asyncio.wait_for(queue.get(), timeout))
+            if event is not None:
+                found.append(event)
+        return found
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def _without_marker(event):
+    if 'presence_batch' in event:
+        kept = [o for o in event['presence_batch']['observations'] if o['identity']['value'] != 'marker']
+        return {'presence_batch': dict(event['presence_batch'], observations=kept)} if kept else None
+    return None if event['presence']['identity']['value'] == 'marker' else event
+
+
+def test_a_receiver_end_that_names_no_ip_is_an_end_event_with_ip_null_and_the_source_goes_on(tmp_path):
+    events = asyncio.run(collect_until(tmp_path, {'spool_dirs': [str(tmp_path)]},
+                                       [receiver('disconnect', 'carol', None), receiver('connect', 'dave', '10.8.0.8')], 2))
+    assert [(e['presence']['event'], e['presence']['identity']['value'], e['presence']['ip']) for e in events] == [
+        ('end', 'carol', None), ('start', 'dave', '10.8.0.8')]
+    # the rulebook's batches take starts only: the IP-less end never opens one
+    batches = asyncio.run(collect_until(tmp_path, {'spool_dirs': [str(tmp_path)], 'events': ['start'], 'batch_window': 0.1},
+                                        [receiver('disconnect', 'carol', None), receiver('connect', 'erin', '10.8.0.9')], 1))
+    assert [o['identity']['value'] for o in batches[0]['presence_batch']['observations']] == ['erin']
+
+
 def test_sources_and_events_filter(tmp_path):
     events = asyncio.run(collect({'spool_dirs': str(tmp_path), 'sources': ['receiver'], 'events': ['start']}, [
         lambda: append(tmp_path, receiver('connect', 'alice', '10.8.0.5'), receiver('seen', 'carol', '10.8.0.7'),
