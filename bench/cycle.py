@@ -220,5 +220,6 @@ def main():
                 kind, known, present, cpu, old_cpu, cpu / old_cpu, cycle, old_wall, cycle / old_wall))
     return 0
 
+
 if __name__ == '__main__':
     sys.exit(main())
