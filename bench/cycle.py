@@ -164,8 +164,8 @@ def one_cycle(tree, kind, base, redis, sim, known, present):
     leases = seed(lab, known, present)
     lab.write_leases('dhcp1', [(ip, mac, 3600) for ip, mac in leases])
     sim.state.reset()
-    wall, cpu, dummy = timed(lambda: lab.run(sim, extra_vars={'roamscan_max_hosts_per_cycle': present,
-                                                             'roamscan_use_qualys_host_list': False}))
+    settings = {'roamscan_max_hosts_per_cycle': present, 'roamscan_use_qualys_host_list': False}
+    wall, cpu, dummy = timed(lambda: lab.run(sim, extra_vars=settings))
     launches = [c for c in sim.state.calls if c['params'].get('action') == 'launch']
     assert len(launches) == 1, 'expected exactly one launch call'
     return lab, wall, cpu
