@@ -35,7 +35,7 @@ class ActionModule(CycleActionBase):
                             settings['credit_log_presence'], rank=by_risk)
         if plan['targets']:
             # confirm let this batch go (and looked its dates up), or it resumes an intent: only the budget can stop it
-            confirmed = stage.variable('roamscan_confirmed')
+            confirmed = stage.registered('roamscan_confirmed')
             batching = not plan['resumed'] and not (isinstance(confirmed, dict) and 'launch_gate' in confirmed
                                                     and confirmed['launch_gate'] is None)
             why = launch_decision(state, ranked or plan['targets'], stage.now, settings, batching=batching)

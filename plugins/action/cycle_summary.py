@@ -32,7 +32,7 @@ class ActionModule(CycleActionBase):
     }
 
     def run_stage(self, stage):
-        results = {name: stage.variable(variable) for name, variable in STAGE_RESULTS.items()}
+        results = {name: stage.registered(variable) for name, variable in STAGE_RESULTS.items()}
         fault = stage.args['fault']
         if fault is not None:
             fault = {'stage': fault.get('stage') or stage_of(fault.get('task')), 'task': fault.get('task'), 'msg': fault.get('msg')}
@@ -51,7 +51,7 @@ class ActionModule(CycleActionBase):
                                               if registered_ok(stage.host_variable(host, stage.args[variable], registered=True))]
                                              for variable in ('acknowledged', 'logons_acknowledged'))
         remembered = results['remember'] if isinstance(results['remember'], dict) else {}
-        checked = stage.variable(CHECKED_RESULT)
+        checked = stage.registered(CHECKED_RESULT)
         checked = checked if isinstance(checked, dict) else {}
         summary = cycle_summary(results, final, fault, acknowledged, remembered.get('not_reported'), checked.get('took_over'),
                                 logons_acknowledged)
@@ -85,7 +85,7 @@ class ActionModule(CycleActionBase):
     @staticmethod
     def _append_history(stage, store, summary):
         """Fold this cycle into the store's daily history; a failure is a warning (the cycle's work is stored)."""
-        api_calls = cycle_api_calls({variable: stage.variable(variable) for variable in API_OF_MODULE})
+        api_calls = cycle_api_calls({variable: stage.registered(variable) for variable in API_OF_MODULE})
         try:
             days = fold_cycle(parse_history(store.read_entry(HISTORY_KEY)), summary, api_calls, stage.now,
                               stage.settings['history_days'])
@@ -112,7 +112,7 @@ class ActionModule(CycleActionBase):
         try:
             state = parse_budget(store.read_entry(BUDGET_KEY))
             before = copy.deepcopy(state)
-            fold_budget(state, {name: stage.variable(name) for name in names}, stage.now, stage.settings)
+            fold_budget(state, {name: stage.registered(name) for name in names}, stage.now, stage.settings)
             if state != before:   # a cycle that called nothing and learned nothing rewrites no entry
                 if stage.lease():
                     store.renew_lease(stage.lease())

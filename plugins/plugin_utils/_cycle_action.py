@@ -23,6 +23,7 @@ from ansible_collections.roamscan.qualys.plugins.module_utils._time import now a
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._budget import BUDGET_KEY, InvalidBudget, empty_state, parse_budget
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._check_mode import WOULD_STORE, WouldBeStore, carried_records
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import LINKED_HOLDERS, AliasError, Devices, kind_of, read_alias_settings
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._remember import PresenceResult
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._settings import VARIABLES, InvalidSettings, read_settings
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._store import StoreError, open_store
 
@@ -120,7 +121,7 @@ class Stage:
 
     def lease(self):
         """The cycle lease cycle_check took for this run (None: none taken, e.g. in check mode)."""
-        checked = self.variable(CHECKED_RESULT)
+        checked = self.registered(CHECKED_RESULT)
         return checked.get('lock') if isinstance(checked, dict) else None
 
     def variable(self, name, default=None):
@@ -128,6 +129,11 @@ class Stage:
         if name not in self._task_vars:
             return default
         return self._templar.template(self._task_vars[name])
+
+    def registered(self, name):
+        """The result this host registered as ``name`` (an earlier stage's or a Qualys module's), None if unset; taken
+        as it is, never templated (see host_variable)."""
+        return self._task_vars.get(name)
 
     def dhcp_servers(self):
         """Inventory hosts of the cycle's DHCP group."""
@@ -151,7 +157,8 @@ class Stage:
 
         A skipped task is left out; a failed or unreachable one is not reported under its kind, and a host without
         any result (the collect play never reached it) under kind None. Results are taken as they are, never
-        templated (see host_variable).
+        templated (see host_variable), each as a _remember.PresenceResult: parsed into observations once, whichever
+        of the stage's steps reads it first.
         """
         hostvars = self._task_vars.get('hostvars') or {}
         reports, not_reported = {}, {}
@@ -166,7 +173,7 @@ class Stage:
                 not_reported.setdefault(None, {})[host] = 'no result (the host was not reached)'
             for kind, result in results.items():
                 if registered_ok(result):
-                    reports.setdefault(kind, []).append((host, result))
+                    reports.setdefault(kind, []).append((host, PresenceResult(host, result)))
                 else:
                     reason = result.get('msg') if isinstance(result, dict) else None
                     not_reported.setdefault(kind, {})[host] = reason or 'no result (the host was not reached)'

@@ -35,13 +35,35 @@ class InvalidObservation(ValueError):
 _UNUSABLE = (InvalidObservation, InvalidIdentity, InvalidAddress, ValueError, KeyError, AttributeError, TypeError)
 
 
+class PresenceResult(dict):
+    """One presence host's registered result (``presence_events``, ``lease_events``, ``wireguard_peers``,
+    ``logon_events``, ``log_presence``) as the stages read it: a copy that names its host (``server_name``) and
+    parses into observations at most once (``observations_from_report``), however often the stage asks (which
+    identities to load, the fold, the live tables' holders)."""
+
+    __slots__ = ('parsed',)
+
+    def __init__(self, host, result):
+        super().__init__(result if isinstance(result, dict) else {}, server_name=host)
+        self.parsed = None
+
+
 def observations_from_report(report, fallback_server=None):
     """Observations of one ``presence_events`` (or ``lease_events``) result, and the entries skipped.
 
     Returns ``(observations, skipped)``. An observation is a dict ``{time, order, kind, key, mac, ip, hostname,
     expires, server, source, authority}`` (``key`` the identity key, ``mac`` the MAC of a MAC identity, else None);
-    table rows become kind ``table`` (with ``state``), ordered after all events of that read.
+    table rows become kind ``table`` (with ``state``), ordered after all events of that read. A PresenceResult is
+    parsed once; its observations are shared, not to be changed.
     """
+    if isinstance(report, PresenceResult):
+        if report.parsed is None:
+            report.parsed = _parse_report(report, fallback_server)
+        return report.parsed
+    return _parse_report(report, fallback_server)
+
+
+def _parse_report(report, fallback_server):
     server = _server_of(report, fallback_server)
     try:
         read_at = normalize_time(report['now'])
@@ -302,17 +324,15 @@ def _watermark(record):
 
 
 def observations(reports):
-    """Every usable observation of ``reports`` in fold order, and the entries skipped."""
+    """Every usable observation of ``reports`` in fold order (time, then the report's place in ``reports``, then the
+    observation's in its report), and the entries skipped."""
     found, skipped = [], []
     for position, report in enumerate(reports):
         items, bad = observations_from_report(report, fallback_server='server%d' % position)
-        for observation in items:
-            observation['order'] = (position,) + observation['order']
-        found.extend(items)
+        found.extend((item['time'], position, item['order'], item) for item in items)
         skipped.extend(bad)
-    found = _freshest_table_rows(found)
-    found.sort(key=lambda item: (item['time'], item['order']))
-    return found, skipped
+    found.sort(key=lambda entry: entry[:3])
+    return _freshest_table_rows([entry[3] for entry in found]), skipped
 
 
 def _freshest_table_rows(found):
@@ -418,8 +438,8 @@ def dc_presence_report(report, records, minutes):
 
 def named_reports(reports):
     """``[(host, presence_events result)]`` (a host may report several sources) as fold's list, each result knowing
-    the inventory host that reported it."""
-    return [dict(report, server_name=host) if isinstance(report, dict) else {'server_name': host}
+    the inventory host that reported it (a PresenceResult of that host as it is, parsed or not)."""
+    return [report if isinstance(report, PresenceResult) and report['server_name'] == host else PresenceResult(host, report)
             for host, report in sorted(reports, key=lambda item: item[0])]
 
 

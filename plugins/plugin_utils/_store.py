@@ -326,8 +326,10 @@ class LaptopStore:
             if snapshot and self._backend.supports_versions:
                 self._read_through_snapshot(refresh)
             else:
-                self._upgrade()
-                self._read_keys({key: self._identity_of(key) for key in self._backend.keys(RECORD_PATTERN)})
+                keys = self._backend.keys(RECORD_OR_LEGACY_PATTERN)   # one listing, unless 0.1 records moved
+                if self._upgrade(keys):
+                    keys = self._backend.keys(RECORD_PATTERN)
+                self._read_keys({key: self._identity_of(key) for key in keys if RECORD_PATTERN.match(key)})
             self._all_read = True
         return dict(self._records)
 
