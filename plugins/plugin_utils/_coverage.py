@@ -213,13 +213,17 @@ def _breakdown(rows, names_of, since):
     groups = {}
     for row in rows:
         seen = (row['last_seen'] or '') >= since
+        scanned = seen and (row['last_scanned'] or '') >= since
         for name in names_of(row) or ['(none)']:
-            group = groups.setdefault(name or '(none)', {'devices': 0, 'seen': 0, 'scanned': 0, 'overdue': 0})
-            group['devices'] += 1
-            group['seen'] += seen
-            group['scanned'] += seen and (row['last_scanned'] or '') >= since
-            group['overdue'] += row['overdue']
-    return [dict(name=name, **values) for name, values in sorted(groups.items())]
+            counts = groups.get(name or '(none)')
+            if counts is None:
+                counts = groups[name or '(none)'] = [0, 0, 0, 0]
+            counts[0] += 1
+            counts[1] += seen
+            counts[2] += scanned
+            counts[3] += row['overdue']
+    return [{'name': name, 'devices': devices, 'seen': seen, 'scanned': scanned, 'overdue': overdue}
+            for name, (devices, seen, scanned, overdue) in sorted(groups.items())]
 
 
 BREAKDOWNS = {
