@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import gc
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import shift
@@ -52,19 +51,13 @@ def collector_paused():
             gc.enable()
 
 
-@functools.lru_cache(maxsize=16)
 def _epoch(text):
-    """Seconds of one of the collection's UTC times (fromisoformat: strptime is slow); the few times every device is
-    measured against (now, the window's start) are kept."""
-    return _seconds(text)
-
-
-def _seconds(text):
+    """Seconds of one of the collection's UTC times (fromisoformat: strptime is slow)."""
     return datetime.datetime.fromisoformat(text).timestamp()
 
 
 def _hours(start, end):
-    return max(0.0, (_seconds(end) - _seconds(start)) / 3600)
+    return max(0.0, (_epoch(end) - _epoch(start)) / 3600)
 
 
 def _spans(record, since, now):
@@ -109,13 +102,14 @@ def device_rows(records, now, since, sites, groups=(), rescan_days=30):
     read straight from its record (:func:`lone_row`), the others through _devices.device_view: the same row.
     """
     rows = []
-    judge = _Judge(now, since, rescan_days)
+    now_epoch = _epoch(now)
     for device in Devices(records, groups).all().values():
         keys = device['identities']
         if len(keys) == 1 and keys[0] in records:
-            rows.append(judge(lone_row(device, records[keys[0]], now, since, sites)))
+            rows.append(_judge(lone_row(device, records[keys[0]], now, since, sites), now_epoch, since, rescan_days))
         elif any(key in records for key in keys):
-            rows.append(judge(view_row(device_view(device, records, now, rescan_days), records, now, since, sites)))
+            rows.append(_judge(view_row(device_view(device, records, now, rescan_days), records, now, since, sites), now_epoch, since,
+                               rescan_days))
     return rows
 
 
@@ -155,39 +149,34 @@ def lone_row(device, record, now, since, sites):
     }
 
 
-class _Judge:
-    """Adds a row's derived columns: overdue, why, since how long, days until due, age of its last scan.
+def _judge(row, now_epoch, since, rescan_days):
+    """The row's derived columns (in ROW_FIELDS' order): overdue, why, since how long, days until due, age of its
+    last scan; ``now_epoch``: the report's time in seconds.
 
     Due is _record.overdue_since's: the last scan plus ``rescan_days``, or first seen when never scanned.
     """
-
-    def __init__(self, now, since, rescan_days):
-        self.now, self.since, self.rescan = _epoch(now), since, rescan_days * 86400
-
-    def __call__(self, row):
-        now = self.now
-        scanned = _seconds(row['last_scanned']) if row['last_scanned'] else None
-        if scanned is not None:
-            due = scanned + self.rescan
-        else:
-            due = _seconds(row['first_seen']) if row['first_seen'] else None
-        overdue = due is None or due <= now
-        if not overdue:
-            reason = None
-        elif row['pending']:
-            reason = 'pending'
-        elif not row['last_seen'] or row['last_seen'] < self.since:
-            reason = 'not_seen'
-        elif row['presence_hours'] < MIN_PRESENCE_HOURS and not row['present']:
-            reason = 'too_short'
-        else:
-            reason = 'not_found'
-        row['overdue'] = overdue
-        row['overdue_reason'] = reason
-        row['overdue_days'] = round((now - due) / 86400, 1) if overdue and due is not None else None
-        row['due_in_days'] = None if overdue else round((due - now) / 86400, 1)
-        row['scan_age_days'] = round((now - scanned) / 86400, 1) if scanned is not None else None
-        return row
+    scanned = _epoch(row['last_scanned']) if row['last_scanned'] else None
+    if scanned is not None:
+        due = scanned + rescan_days * 86400
+    else:
+        due = _epoch(row['first_seen']) if row['first_seen'] else None
+    overdue = due is None or due <= now_epoch
+    if not overdue:
+        reason = None
+    elif row['pending']:
+        reason = 'pending'
+    elif not row['last_seen'] or row['last_seen'] < since:
+        reason = 'not_seen'
+    elif row['presence_hours'] < MIN_PRESENCE_HOURS and not row['present']:
+        reason = 'too_short'
+    else:
+        reason = 'not_found'
+    row['overdue'] = overdue
+    row['overdue_reason'] = reason
+    row['overdue_days'] = round((now_epoch - due) / 86400, 1) if overdue and due is not None else None
+    row['due_in_days'] = None if overdue else round((due - now_epoch) / 86400, 1)
+    row['scan_age_days'] = round((now_epoch - scanned) / 86400, 1) if scanned is not None else None
+    return row
 
 
 def matches(row, filters, group_servers):
