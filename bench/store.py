@@ -30,11 +30,12 @@ FULL_READS_PER_CYCLE = 5
 LAUNCH_CAP = 500
 
 
-def load_collection(base):
-    """Make this tree importable as roamscan.qualys and the ansible package's collections loadable."""
+def load_collection(base, tree=ROOT):
+    """Make this tree (or ``tree``, a checkout of another commit) importable as roamscan.qualys and the ansible
+    package's collections loadable."""
     namespace = base / 'collections' / 'ansible_collections' / 'roamscan'
     namespace.mkdir(parents=True)
-    (namespace / 'qualys').symlink_to(ROOT)
+    (namespace / 'qualys').symlink_to(tree)
     os.environ['ANSIBLE_COLLECTIONS_SCAN_SYS_PATH'] = 'true'
     from ansible.plugins.loader import init_plugin_loader  # pylint: disable=import-outside-toplevel
     init_plugin_loader([str(base / 'collections')])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._coverage import REASONS, report
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._coverage import REASONS, collector_paused, report
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._cycle_action import CycleActionBase, CycleError
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import HISTORY_KEY, InvalidHistory, parse_history
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._report_export import ReportWriteError, export_paths, exports, write_files
@@ -22,6 +22,10 @@ class ActionModule(CycleActionBase):
     }
 
     def run_stage(self, stage):
+        with collector_paused():
+            return self._report(stage)
+
+    def _report(self, stage):
         # through the store's report snapshot: only records written since the last report are read (none in check mode)
         records = stage.store.all(snapshot=True, refresh=not self._task.check_mode)
         try:

@@ -11,11 +11,14 @@ Everything the page and the exports show is computed here, once (``report()``); 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-import functools
+import gc
 
 from ansible_collections.roamscan.qualys.plugins.module_utils._time import shift
-from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import DHCP_SOURCES, device_views
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._devices import DHCP_SOURCES, Devices, device_view, record_source
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._identity import identity_of
+from ansible_collections.roamscan.qualys.plugins.plugin_utils._record import is_present
 
 # last-scan age buckets: (label, upper bound in days, exclusive; None: no bound)
 AGE_BUCKETS = (('<7', 7), ('7–14', 14), ('14–30', 30), ('30–60', 60), ('60–90', 90),
@@ -34,9 +37,22 @@ DEVICE_FIELDS = ('device', 'name', 'identities', 'sources', 'mac', 'ip', 'hostna
 ROW_FIELDS = DEVICE_FIELDS + ('overdue', 'overdue_reason', 'overdue_days', 'due_in_days', 'scan_age_days')
 
 
-@functools.lru_cache(maxsize=65536)
+@contextlib.contextmanager
+def collector_paused():
+    """Python's cyclic garbage collector off while a report reads and lays out every record: that makes millions of
+    small objects and no reference cycles, and each full collection would walk them all again (at 100000 devices, a
+    third of the report's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _epoch(text):
-    """Seconds of one of the collection's UTC times (fromisoformat: a report reads a few per device, strptime is slow)."""
+    """Seconds of one of the collection's UTC times (fromisoformat: strptime is slow)."""
     return datetime.datetime.fromisoformat(text).timestamp()
 
 
@@ -77,44 +93,74 @@ def source_family(kind):
 
 
 def device_rows(records, now, since, sites, groups=(), rescan_days=30):
-    """One row per device: the report's only view of the store (``{identity key: record}``; ``sites``: {dhcp_server:
-    site}; ``groups``: the operator's alias groups, _devices.read_alias_settings).
+    """One row per device, unsorted: the report's only view of the store (``{identity key: record}``; ``sites``:
+    {dhcp_server: site}; ``groups``: the operator's alias groups, _devices.read_alias_settings).
 
     ``identities`` are ``kind:value`` (the alias list's spelling), ``sources`` ``[{kind, host}]``; ``source`` is the
-    presence source of the holding shown (``dhcp`` for a DHCP server), ``site`` its server's site.
+    presence source of the holding shown (``dhcp`` for a DHCP server), ``site`` its server's site. A row holds
+    ROW_FIELDS, in that order (the JSON export writes rows as they are). A device of one identity (most of them) is
+    read straight from its record (:func:`lone_row`), the others through _devices.device_view: the same row.
     """
     rows = []
-    for view in device_views(records, groups, now, rescan_days):
-        members = [records[item['key']] for item in view['identities'] if item['key'] in records]
-        shown = next((item['source'] for item in view['identities'] if item['key'] == view['holding_identity']), None)
-        server = view['dhcp_server']
-        rows.append({
-            'device': view['device'], 'name': view['name'],
-            'identities': ['%s:%s' % (item['kind'], item['value']) for item in view['identities']],
-            'sources': [{'kind': item['kind'], 'host': item['host']} for item in view['sources']],
-            'mac': view['mac'], 'ip': view['ip'], 'hostname': view['hostname'], 'dhcp_server': server, 'site': sites.get(server),
-            'source': source_family(shown['kind']) if shown else None, 'first_seen': view['first_seen'],
-            'last_seen': view['last_seen'], 'last_scanned': view['last_scanned'], 'last_scan_identity': view['last_scan_identity'],
-            'pending': bool(view['pending']), 'present': view['present'], 'presence_hours': _presence_hours(members, since, now),
-        })
+    now_epoch = _epoch(now)
+    for device in Devices(records, groups).all().values():
+        keys = device['identities']
+        if len(keys) == 1 and keys[0] in records:
+            rows.append(_judge(lone_row(device, records[keys[0]], now, since, sites), now_epoch, since, rescan_days))
+        elif any(key in records for key in keys):
+            rows.append(_judge(view_row(device_view(device, records, now, rescan_days), records, now, since, sites), now_epoch, since,
+                               rescan_days))
     return rows
 
 
-def _judge(row, now, since, rescan_days):
-    """The row's derived columns: overdue, why, since how long, days until due, age of its last scan.
+def view_row(view, records, now, since, sites):
+    """The device part of a row (DEVICE_FIELDS), from its _devices.device_view."""
+    members = [records[item['key']] for item in view['identities'] if item['key'] in records]
+    shown = next((item['source'] for item in view['identities'] if item['key'] == view['holding_identity']), None)
+    server = view['dhcp_server']
+    return {
+        'device': view['device'], 'name': view['name'],
+        'identities': ['%s:%s' % (item['kind'], item['value']) for item in view['identities']],
+        'sources': [{'kind': item['kind'], 'host': item['host']} for item in view['sources']],
+        'mac': view['mac'], 'ip': view['ip'], 'hostname': view['hostname'], 'dhcp_server': server, 'site': sites.get(server),
+        'source': source_family(shown['kind']) if shown else None, 'first_seen': view['first_seen'],
+        'last_seen': view['last_seen'], 'last_scanned': view['last_scanned'], 'last_scan_identity': view['last_scan_identity'],
+        'pending': bool(view['pending']), 'present': view['present'], 'presence_hours': _presence_hours(members, since, now),
+    }
+
+
+def lone_row(device, record, now, since, sites):
+    """:func:`view_row` of a device of one identity (``device``: _devices.Devices.of()), from its ``record`` alone:
+    that identity holds the address shown and made every scan."""
+    key = device['identities'][0]
+    identity = identity_of(key)
+    source = record_source(record)
+    server = source['host'] if source['kind'] in DHCP_SOURCES else None
+    last_scanned = record.get('last_scanned') or None
+    return {
+        'device': device['id'], 'name': device['name'], 'identities': ['%s:%s' % (identity['kind'], identity['value'])],
+        'sources': [{'kind': source['kind'], 'host': source['host']}] if source['kind'] else [],
+        'mac': identity['value'] if identity['kind'] == 'mac' else None, 'ip': record.get('ip'),
+        'hostname': record.get('hostname') or None, 'dhcp_server': server, 'site': sites.get(server),
+        'source': source_family(source['kind']), 'first_seen': record.get('first_seen') or None,
+        'last_seen': record.get('last_seen') or None, 'last_scanned': last_scanned,
+        'last_scan_identity': key if last_scanned else None, 'pending': bool(record.get('pending')),
+        'present': is_present(record, now), 'presence_hours': _presence_hours([record], since, now),
+    }
+
+
+def _judge(row, now_epoch, since, rescan_days):
+    """The row's derived columns (in ROW_FIELDS' order): overdue, why, since how long, days until due, age of its
+    last scan; ``now_epoch``: the report's time in seconds.
 
     Due is _record.overdue_since's: the last scan plus ``rescan_days``, or first seen when never scanned.
     """
-    now_epoch = _epoch(now)
-    if row['last_scanned']:
-        due = _epoch(row['last_scanned']) + rescan_days * 86400
+    scanned = _epoch(row['last_scanned']) if row['last_scanned'] else None
+    if scanned is not None:
+        due = scanned + rescan_days * 86400
     else:
         due = _epoch(row['first_seen']) if row['first_seen'] else None
     overdue = due is None or due <= now_epoch
-    row['overdue'] = overdue
-    row['overdue_days'] = round((now_epoch - due) / 86400, 1) if overdue and due is not None else None
-    row['due_in_days'] = None if overdue else round((due - now_epoch) / 86400, 1)
-    row['scan_age_days'] = round((now_epoch - _epoch(row['last_scanned'])) / 86400, 1) if row['last_scanned'] else None
     if not overdue:
         reason = None
     elif row['pending']:
@@ -125,7 +171,11 @@ def _judge(row, now, since, rescan_days):
         reason = 'too_short'
     else:
         reason = 'not_found'
+    row['overdue'] = overdue
     row['overdue_reason'] = reason
+    row['overdue_days'] = round((now_epoch - due) / 86400, 1) if overdue and due is not None else None
+    row['due_in_days'] = None if overdue else round((due - now_epoch) / 86400, 1)
+    row['scan_age_days'] = round((now_epoch - scanned) / 86400, 1) if scanned is not None else None
     return row
 
 
@@ -152,13 +202,17 @@ def _breakdown(rows, names_of, since):
     groups = {}
     for row in rows:
         seen = (row['last_seen'] or '') >= since
+        scanned = seen and (row['last_scanned'] or '') >= since
         for name in names_of(row) or ['(none)']:
-            group = groups.setdefault(name or '(none)', {'devices': 0, 'seen': 0, 'scanned': 0, 'overdue': 0})
-            group['devices'] += 1
-            group['seen'] += seen
-            group['scanned'] += seen and (row['last_scanned'] or '') >= since
-            group['overdue'] += row['overdue']
-    return [dict(name=name, **values) for name, values in sorted(groups.items())]
+            counts = groups.get(name or '(none)')
+            if counts is None:
+                counts = groups[name or '(none)'] = [0, 0, 0, 0]
+            counts[0] += 1
+            counts[1] += seen
+            counts[2] += scanned
+            counts[3] += row['overdue']
+    return [{'name': name, 'devices': devices, 'seen': seen, 'scanned': scanned, 'overdue': overdue}
+            for name, (devices, seen, scanned, overdue) in sorted(groups.items())]
 
 
 BREAKDOWNS = {
@@ -197,8 +251,7 @@ def report(records, history, now, settings, sites=None, group_servers=None, grou
     window_days, rescan_days = settings['report_days'], settings['rescan_days']
     since = shift(now, days=-window_days)
     filters = {'site': settings['report_site'], 'source': settings['report_source'], 'group': settings['report_group']}
-    rows = [_judge(row, now, since, rescan_days) for row in device_rows(records, now, since, sites or {}, groups, rescan_days)]
-    rows = [row for row in rows if matches(row, filters, group_servers)]
+    rows = [row for row in device_rows(records, now, since, sites or {}, groups, rescan_days) if matches(row, filters, group_servers)]
     rows.sort(key=lambda row: (row['name'], row['device']))
     overdue = sorted((row for row in rows if row['overdue']), key=lambda row: (-(row['overdue_days'] or 0), row['name']))
     due_soon = sorted((row for row in rows if not row['overdue'] and row['due_in_days'] <= settings['due_soon_days']),

@@ -23,6 +23,8 @@ HISTORY_FIELDS = ('day', 'cycles', 'last_at', 'known', 'present', 'overdue', 'pe
                   'launched_targets', 'credited', 'not_credited', 'faults', 'api_calls_total', 'api_calls', 'dropped')
 # spreadsheet programs run cells that start with these as formulas; host names are attacker-controlled
 FORMULA_START = ('=', '+', '-', '@', '\t', '\r')
+# json.dumps(value, sort_keys=True), without building an encoder per cell
+_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
 
 
 class ReportWriteError(OSError):
@@ -31,11 +33,16 @@ class ReportWriteError(OSError):
 
 def _cell(value):
     if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
+        return _SORTED_JSON(value)
     if isinstance(value, bool):
         return 'true' if value else 'false'
     text = '' if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_START) and not _number(text) else text
+
+
+# the cell of a value of exactly these types (numbers print as numbers: no formula to defuse); others go to _cell
+_CELL_OF_TYPE = {type(None): lambda value: '', bool: lambda value: 'true' if value else 'false', int: str, float: str,
+                 list: _SORTED_JSON, dict: _SORTED_JSON}
 
 
 def _number(text):
@@ -50,7 +57,9 @@ def _csv(rows, fields):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator='\n')
     writer.writerow(fields)
-    writer.writerows([_cell(row.get(field)) for field in fields] for row in rows)
+    # a text no spreadsheet runs, the most common cell, without a call; the others by their type
+    writer.writerows([value if value.__class__ is str and not value.startswith(FORMULA_START)
+                      else _CELL_OF_TYPE.get(value.__class__, _cell)(value) for value in map(row.get, fields)] for row in rows)
     return out.getvalue()
 
 
@@ -61,7 +70,7 @@ def _summary(model):
 
 def exports(model):
     """``{suffix: text}`` of the four exports."""
-    devices = [{field: row[field] for field in ROW_FIELDS} for row in model['devices']]
+    devices = model['devices']   # rows hold ROW_FIELDS, in that order (_coverage.device_rows)
     history = [{field: entry.get(field) for field in HISTORY_FIELDS} for entry in model['history']]
     return {
         'devices.csv': _csv(devices, ROW_FIELDS),

@@ -347,10 +347,11 @@ class LaptopStore:
         for key, version in versions.items():
             entry = kept.get(key)
             record = identity = None
+            mac = record_mac(key)
             if entry is not None and entry[0] == version:
                 # the copy of an entry that has not changed since, checked like the entry itself (it is no less data)
                 try:
-                    identity = record_mac(key) or record_key(upgrade_record(entry[1]))
+                    identity = mac or record_key(upgrade_record(entry[1]))
                     record = validate_record(entry[1], identity) if store_key(identity) == key else None
                 except InvalidRecord:
                     record = None
@@ -359,7 +360,7 @@ class LaptopStore:
                 continue
             self._records[identity] = record
             self._entries[key] = [version, digest(record), None, entry[2]]
-            if record_mac(key) is None:
+            if mac is None:
                 self._identities[key] = identity
         self._read_keys(unread)
         self.snapshot_state = self.snapshot_state or ('fresh' if not unread else 'read %d changed records' % len(unread))

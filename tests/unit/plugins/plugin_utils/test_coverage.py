@@ -7,7 +7,7 @@ import io
 import json
 import re
 
-from ansible_collections.roamscan.qualys.plugins.plugin_utils import _coverage, _summary
+from ansible_collections.roamscan.qualys.plugins.plugin_utils import _coverage, _devices, _record, _report_export, _summary
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._history import fold_cycle
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._report_export import export_paths, exports
 from ansible_collections.roamscan.qualys.plugins.plugin_utils._report_page import render
@@ -135,3 +135,56 @@ def test_a_device_of_several_identities_is_one_row_with_each_identity_its_source
     assert 'vpn_cert:erin' in page and 'openvpn vpn1' in page and '<strong>50.0%</strong> of the 4 known devices' in page
     devices_csv = list(csv.DictReader(io.StringIO(exports(model)['devices.csv'])))
     assert json.loads(next(row for row in devices_csv if row['name'] == 'alice laptop')['identities']) == alice['identities']
+
+
+def lone_records():
+    """Records of every shape a device of one identity comes in: DHCP and VPN holdings, open, closed, expired, never
+    scanned or seen, pending, a release 0.x record naming only its DHCP server, a log-only source, empty fields."""
+    records = fleet()
+    records[A]['ip_history'] = [{'ip': '10.77.0.90', 'from': '2026-11-01T00:00:00Z', 'to': '2026-11-01T03:00:00Z'}]
+    records['vpn_cert:carol'] = vpn_record('carol', '10.8.0.6', '2026-11-28T11:30:00Z', '2026-11-28T11:58:00Z',
+                                           last_scanned='2026-11-27T00:00:00Z', hostname='carol-lt')
+    wireguard = present('wg_key:abc=', '10.9.0.2', since='2026-11-20T10:00:00Z', seen='2026-11-20T10:20:00Z')
+    wireguard.update(lease_state='expired', source={'kind': 'wireguard', 'host': 'wg1'}, authority='log', hostname='', first_seen='')
+    records['wg_key:abc='] = wireguard
+    legacy = present('02:77:00:00:0e:05', '10.77.0.104', last_scanned='2026-10-01T00:00:00Z')
+    legacy.update(source=None, dhcp_server='dhcp2', lease_expires=None, pending=None)
+    records['02:77:00:00:0e:05'] = legacy
+    unseen = _record.new_record('02:77:00:00:0f:06', '2026-11-28T11:00:00Z')
+    records['02:77:00:00:0f:06'] = unseen
+    return records
+
+
+def test_a_device_of_one_identity_gets_the_row_its_device_view_gives():
+    records = lone_records()
+    since = '2026-10-29T12:00:00Z'
+    sites = {'dhcp1': 'HQ', 'dhcp2': 'Branch'}
+    for key, record in records.items():
+        device = _devices.Devices({key: record}).of(key)
+        view = _devices.device_view(device, {key: record}, NOW, 30)
+        assert _coverage.lone_row(device, record, NOW, since, sites) == _coverage.view_row(view, {key: record}, NOW, since, sites), key
+    # the report takes that path for each of them, and the same rows for the linked devices
+    rows = {row['name']: row for row in _coverage.device_rows(records, NOW, since, sites)}
+    assert sorted(rows) == sorted(records)
+    assert rows['wg_key:abc=']['source'] == 'wireguard' and rows['02:77:00:00:0e:05']['site'] == 'Branch'
+
+
+def test_rows_hold_the_export_fields_in_their_order_and_the_json_export_writes_them_as_they_are():
+    records = lone_records()
+    records[C]['links'] = [{'identity': 'vpn_cert:carol', 'kind': 'authenticated', 'since': NOW, 'evidence': {}}]
+    groups = [{'device': 'alice laptop', 'identities': [A, B], 'source': 'roamscan_device_aliases'}]
+    model = _coverage.report(records, [], NOW, read_settings({}), {'dhcp1': 'HQ'}, None, groups)
+    assert {len(row['identities']) for row in model['devices']} == {1, 2}   # devices of one identity and linked ones
+    assert all(list(row) == list(_coverage.ROW_FIELDS) for row in model['devices'])
+    exported = json.loads(exports(model)['devices.json'])['devices']
+    assert exported == model['devices'] and [list(row) for row in exported] == [list(_coverage.ROW_FIELDS)] * len(exported)
+
+
+def test_csv_cells_of_every_type_are_what_the_spreadsheet_safe_cell_gives():
+    values = ['lt-1', '', None, True, False, 0, 12, -3, 1.5, -0.5, '=1+1', '-5', '@SUM(A1)', '+x', '\tx', 'a,"b"', ['mac:x'],
+              [{'kind': 'dhcp', 'host': None}], {'b': 1, 'a': [2]}]
+    fields = ['f%d' % number for number in range(len(values))]
+    rows = list(csv.reader(io.StringIO(_report_export._csv([dict(zip(fields, values))], fields))))
+    assert rows == [fields, [_report_export._cell(value) for value in values]]
+    assert rows[1][:11] == ['lt-1', '', '', 'true', 'false', '0', '12', '-3', '1.5', '-0.5', "'=1+1"]
+    assert rows[1][11:] == ['-5', "'@SUM(A1)", "'+x", "'\tx", 'a,"b"', '["mac:x"]', '[{"host": null, "kind": "dhcp"}]', '{"a": [2], "b": 1}']
